@@ -1,0 +1,16 @@
+//! weixin-kit: WeChat Pay APIv3 and mini-program server APIs.
+//!
+//! The per-operation surface (types, request building, validation, response decoding) is
+//! generated from `spec/` into [`generated`] by `cargo xtask codegen`; the hand-written modules
+//! here are the runtime it stands on.
+
+pub mod error;
+#[rustfmt::skip]
+pub mod generated;
+pub mod operation;
+pub mod secret;
+pub mod validate;
+
+pub use error::{ApiError, Error, MiniProgramError, Result};
+pub use generated::{mp, pay};
+pub use secret::SecretString;

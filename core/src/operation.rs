@@ -1,0 +1,469 @@
+//! The runtime the generated operations stand on: a static description of each operation (from
+//! the spec), the request it prepares, and the decoding of what comes back.
+//!
+//! Generated code builds a [`PreparedRequest`] (path, query and body, validated), hands it to an
+//! [`Execute`] implementation (the pay or mini-program client: host, auth, retries, signature
+//! checks) and decodes the [`RawResponse`] with [`decode_json`] / [`decode_empty`], which map
+//! documented error codes to [`Error`] with the spec's solution text.
+
+use std::future::Future;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{ApiError, Error, MiniProgramError, Result};
+use crate::validate::{self, Validate};
+
+/// Which API family an operation belongs to; selects the error model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiFamily {
+    /// WeChat Pay APIv3: HTTP status + `{"code","message"}` errors.
+    Pay,
+    /// Mini-program APIs: `{"errcode","errmsg"}`, errcode 0 is success.
+    MiniProgram,
+}
+
+/// How a request is authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// `Authorization: WECHATPAY2-SHA256-RSA2048 …` over the exact bytes sent.
+    WechatPay2,
+    /// `access_token` query parameter, injected by the client.
+    AccessToken,
+    /// Credentials travel as ordinary parameters (the token endpoints).
+    None,
+}
+
+/// The key a documented error is looked up by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKey {
+    Pay { status: u16, code: &'static str },
+    MiniProgram { errcode: i64 },
+}
+
+/// One row of a document's error table.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorDoc {
+    pub key: ErrorKey,
+    pub description: &'static str,
+    pub solution: &'static str,
+    pub retryable: bool,
+}
+
+/// Everything the spec says about an operation that the runtime needs.
+#[derive(Debug)]
+pub struct OperationSpec {
+    /// The official operation name (`ModifyStockInfo`, `setUserNotifyExt`).
+    pub name: &'static str,
+    /// The tag that groups it (`busifavor`, `service_card`).
+    pub tag: &'static str,
+    pub family: ApiFamily,
+    pub method: &'static str,
+    /// The path template, e.g. `/v3/marketing/busifavor/stocks/{stock_id}`.
+    pub path: &'static str,
+    pub auth: Auth,
+    /// The documented success status (204 for ModifyStockInfo).
+    pub success_status: u16,
+    pub errors: &'static [ErrorDoc],
+}
+
+/// A request ready to be authenticated and sent: nothing in it changes after this point, so the
+/// bytes signed are the bytes sent, and a retry resends exactly the same request.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    pub operation: &'static OperationSpec,
+    /// Path and query as sent (percent-encoded), without the `access_token` the client adds.
+    pub path_and_query: String,
+    pub body: RequestBody,
+}
+
+#[derive(Clone, PartialEq)]
+pub enum RequestBody {
+    Empty,
+    Json(Vec<u8>),
+    /// WeChat's media upload: multipart `meta` (JSON, the signed body) + `file`.
+    MediaUpload {
+        meta: Vec<u8>,
+        filename: String,
+        file: Vec<u8>,
+    },
+}
+
+impl std::fmt::Debug for RequestBody {
+    // Bodies may carry personal data and credentials; Debug shows sizes only.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RequestBody::Empty => f.write_str("Empty"),
+            RequestBody::Json(b) => write!(f, "Json({} bytes)", b.len()),
+            RequestBody::MediaUpload { meta, file, .. } => {
+                write!(
+                    f,
+                    "MediaUpload(meta {} bytes, file {} bytes)",
+                    meta.len(),
+                    file.len()
+                )
+            }
+        }
+    }
+}
+
+impl RequestBody {
+    /// The bytes that take part in the request signature.
+    pub fn signed_bytes(&self) -> &[u8] {
+        match self {
+            RequestBody::Empty => b"",
+            RequestBody::Json(b) => b,
+            RequestBody::MediaUpload { meta, .. } => meta,
+        }
+    }
+}
+
+/// What the server answered, status and body untouched.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// Sends prepared requests: implemented by the pay and mini-program clients.
+pub trait Execute: Sync {
+    fn execute(&self, request: PreparedRequest)
+        -> impl Future<Output = Result<RawResponse>> + Send;
+}
+
+/// Characters escaped in a path segment (everything but unreserved), as Go's `url.PathEscape`.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Builds `path_and_query` from a path template and its parameters.
+#[derive(Debug)]
+pub struct PathBuilder {
+    out: String,
+    has_query: bool,
+}
+
+impl PathBuilder {
+    /// Fills `{name}` placeholders; every path parameter is required and non-empty.
+    pub fn new(template: &str, params: &[(&str, &str)]) -> Result<Self> {
+        let mut out = template.to_owned();
+        for (name, value) in params {
+            validate::not_empty("", name, value)?;
+            let encoded = utf8_percent_encode(value, PATH_SEGMENT).to_string();
+            out = out.replace(&format!("{{{name}}}"), &encoded);
+        }
+        debug_assert!(!out.contains('{'), "unfilled path parameter in {template}");
+        Ok(PathBuilder {
+            out,
+            has_query: false,
+        })
+    }
+
+    pub fn query(mut self, name: &str, value: &str) -> Self {
+        self.out.push(if self.has_query { '&' } else { '?' });
+        self.out
+            .push_str(&utf8_percent_encode(name, PATH_SEGMENT).to_string());
+        self.out.push('=');
+        self.out
+            .push_str(&utf8_percent_encode(value, PATH_SEGMENT).to_string());
+        self.has_query = true;
+        self
+    }
+
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// Lower-case hex SHA-256, as the media upload `meta.sha256` wants it.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Validates and serializes a JSON request body, once: these bytes are signed and sent.
+pub fn json_body<T: Serialize + Validate>(body: &T) -> Result<RequestBody> {
+    body.validate()?;
+    serde_json::to_vec(body)
+        .map(RequestBody::Json)
+        .map_err(|e| Error::validation("body", format!("cannot be serialized as JSON: {e}")))
+}
+
+/// Decodes a successful JSON response into `T`, or the documented error.
+pub fn decode_json<T: DeserializeOwned>(
+    op: &'static OperationSpec,
+    response: &RawResponse,
+) -> Result<T> {
+    check_status(op, response)?;
+    if op.family == ApiFamily::MiniProgram {
+        check_errcode(op, response)?;
+    }
+    let mut de = serde_json::Deserializer::from_slice(&response.body);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| Error::UnexpectedResponse {
+        status: response.status,
+        detail: format!(
+            "{} response does not match the spec at `{}`: {}",
+            op.name,
+            e.path(),
+            e.inner()
+        ),
+    })
+}
+
+/// Checks a response that carries no body (WeChat Pay's 204).
+pub fn decode_empty(op: &'static OperationSpec, response: &RawResponse) -> Result<()> {
+    check_status(op, response)?;
+    if op.family == ApiFamily::MiniProgram {
+        check_errcode(op, response)?;
+    }
+    Ok(())
+}
+
+fn check_status(op: &'static OperationSpec, response: &RawResponse) -> Result<()> {
+    if (200..300).contains(&response.status) {
+        return Ok(());
+    }
+    match op.family {
+        ApiFamily::Pay => Err(pay_error(op, response)),
+        ApiFamily::MiniProgram => Err(Error::UnexpectedResponse {
+            status: response.status,
+            detail: format!("{} answered HTTP {}", op.name, response.status),
+        }),
+    }
+}
+
+/// The error a non-2xx WeChat Pay response stands for, with the documented solution.
+pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        code: String,
+        #[serde(default)]
+        message: String,
+        #[serde(default)]
+        detail: Option<serde_json::Value>,
+    }
+    let request_id = response
+        .headers
+        .get("Request-ID")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let Ok(body) = serde_json::from_slice::<Body>(&response.body) else {
+        return Error::UnexpectedResponse {
+            status: response.status,
+            detail: format!(
+                "{} answered HTTP {} without a WeChat Pay error body{}",
+                op.name,
+                response.status,
+                request_id
+                    .map(|id| format!(" [Request-ID {id}]"))
+                    .unwrap_or_default()
+            ),
+        };
+    };
+    let same_code = |status: Option<u16>| -> Vec<&'static ErrorDoc> {
+        op.errors
+            .iter()
+            .filter(|doc| match doc.key {
+                ErrorKey::Pay { status: s, code } => {
+                    code == body.code && status.is_none_or(|st| st == s)
+                }
+                ErrorKey::MiniProgram { .. } => false,
+            })
+            .collect()
+    };
+    // Prefer rows with the same status; a code the table lists under another status still helps.
+    let rows = match same_code(Some(response.status)) {
+        rows if rows.is_empty() => same_code(None),
+        rows => rows,
+    };
+    let (solution, retryable) = documented(&rows, &body.message);
+    ApiError {
+        status: response.status,
+        code: body.code.clone(),
+        message: body.message.clone(),
+        detail: body.detail,
+        request_id,
+        solution,
+        retryable,
+    }
+    .into()
+}
+
+fn check_errcode(op: &'static OperationSpec, response: &RawResponse) -> Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        errcode: i64,
+        #[serde(default)]
+        errmsg: String,
+    }
+    let head: Head =
+        serde_json::from_slice(&response.body).map_err(|e| Error::UnexpectedResponse {
+            status: response.status,
+            detail: format!("{} answered a body that is not a JSON object: {e}", op.name),
+        })?;
+    if head.errcode == 0 {
+        return Ok(());
+    }
+    let rows: Vec<&ErrorDoc> = op
+        .errors
+        .iter()
+        .filter(|doc| {
+            doc.key
+                == ErrorKey::MiniProgram {
+                    errcode: head.errcode,
+                }
+        })
+        .collect();
+    let (solution, retryable) = documented(&rows, &head.errmsg);
+    Err(MiniProgramError {
+        errcode: head.errcode,
+        errmsg: head.errmsg,
+        solution,
+        retryable,
+    }
+    .into())
+}
+
+/// The solution text for the matching rows: the row whose description is the server's message,
+/// else every row's "description: solution" (one code can stand for several documented causes).
+fn documented(rows: &[&ErrorDoc], message: &str) -> (Option<String>, bool) {
+    if let Some(exact) = rows.iter().find(|doc| doc.description == message) {
+        return (Some(exact.solution.to_owned()), exact.retryable);
+    }
+    let retryable = rows.iter().any(|doc| doc.retryable);
+    match rows {
+        [] => (None, false),
+        [one] => (Some(one.solution.to_owned()), retryable),
+        many => (
+            Some(
+                many.iter()
+                    .map(|doc| format!("{}: {}", doc.description, doc.solution))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            retryable,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    static OP: OperationSpec = OperationSpec {
+        name: "Example",
+        tag: "t",
+        family: ApiFamily::Pay,
+        method: "PATCH",
+        path: "/v3/x/{id}",
+        auth: Auth::WechatPay2,
+        success_status: 204,
+        errors: &[
+            ErrorDoc {
+                key: ErrorKey::Pay {
+                    status: 400,
+                    code: "INVALID_REQUEST",
+                },
+                description: "原因一",
+                solution: "方案一",
+                retryable: false,
+            },
+            ErrorDoc {
+                key: ErrorKey::Pay {
+                    status: 400,
+                    code: "INVALID_REQUEST",
+                },
+                description: "原因二",
+                solution: "方案二",
+                retryable: false,
+            },
+            ErrorDoc {
+                key: ErrorKey::Pay {
+                    status: 500,
+                    code: "SYSTEM_ERROR",
+                },
+                description: "系统异常",
+                solution: "请稍后重试",
+                retryable: true,
+            },
+        ],
+    };
+
+    fn response(status: u16, body: &str) -> RawResponse {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("Request-ID", "req-1".parse().unwrap());
+        RawResponse {
+            status,
+            headers,
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn path_parameters_are_escaped_and_required() {
+        let p = PathBuilder::new("/v3/x/{id}", &[("id", "a/b c")])
+            .unwrap()
+            .query("k", "v&w")
+            .finish();
+        assert_eq!(p, "/v3/x/a%2Fb%20c?k=v%26w");
+        assert!(matches!(
+            PathBuilder::new("/v3/x/{id}", &[("id", "")]),
+            Err(Error::Validation { .. })
+        ));
+    }
+
+    #[test]
+    fn exact_description_selects_one_solution() {
+        let err = decode_empty(
+            &OP,
+            &response(400, r#"{"code":"INVALID_REQUEST","message":"原因二"}"#),
+        )
+        .unwrap_err();
+        let Error::Api(api) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(api.solution.as_deref(), Some("方案二"));
+        assert_eq!(api.request_id.as_deref(), Some("req-1"));
+        assert!(!api.retryable);
+    }
+
+    #[test]
+    fn ambiguous_code_lists_every_documented_cause() {
+        let err = decode_empty(
+            &OP,
+            &response(400, r#"{"code":"INVALID_REQUEST","message":"其他"}"#),
+        )
+        .unwrap_err();
+        let Error::Api(api) = err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(
+            api.solution.as_deref(),
+            Some("原因一: 方案一; 原因二: 方案二")
+        );
+    }
+
+    #[test]
+    fn retryable_comes_from_the_table() {
+        let err = decode_empty(
+            &OP,
+            &response(500, r#"{"code":"SYSTEM_ERROR","message":"x"}"#),
+        )
+        .unwrap_err();
+        assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn non_json_error_body_is_unexpected_response() {
+        let err = decode_empty(&OP, &response(502, "<html>bad gateway</html>")).unwrap_err();
+        assert!(
+            matches!(err, Error::UnexpectedResponse { status: 502, .. }),
+            "{err:?}"
+        );
+    }
+}

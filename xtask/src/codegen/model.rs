@@ -1,0 +1,782 @@
+//! The operation model: what every language's templates are generated from. Loading checks the
+//! spec's conventions (spec/README.md) and fails with the JSON location of anything it cannot use.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Family {
+    Pay,
+    MiniProgram,
+}
+
+impl Family {
+    /// The Rust module (and binding namespace) the family's code goes to.
+    pub fn module(self) -> &'static str {
+        match self {
+            Family::Pay => "pay",
+            Family::MiniProgram => "mp",
+        }
+    }
+}
+
+/// One spec file.
+#[derive(Debug, Serialize)]
+pub struct Api {
+    pub family: Family,
+    /// Path relative to the repository root, as named in generated headers.
+    pub spec_file: String,
+    pub sha256: String,
+    pub title: String,
+    pub main_host: String,
+    pub backup_host: Option<String>,
+    pub operations: Vec<Operation>,
+    pub schemas: BTreeMap<String, Schema>,
+    pub webhooks: Vec<Webhook>,
+    /// The raw `components.schemas`, for typify.
+    #[serde(skip)]
+    pub raw_schemas: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Auth {
+    WechatPay2,
+    AccessToken,
+    None,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Operation {
+    /// The official name, e.g. `ModifyStockInfo`, `setUserNotifyExt`.
+    pub name: String,
+    /// `modify_stock_info`
+    pub snake: String,
+    pub tag: String,
+    pub summary: String,
+    pub description: String,
+    pub method: String,
+    pub path: String,
+    pub auth: Auth,
+    pub path_params: Vec<Param>,
+    pub query_params: Vec<Param>,
+    pub body: Body,
+    pub response: Response,
+    pub success_status: u16,
+    pub errors: Vec<ErrorRow>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Param {
+    pub name: String,
+    pub required: bool,
+    pub ty: ParamType,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ParamType {
+    String,
+    Integer,
+    Boolean,
+    Enum(String),
+}
+
+#[derive(Debug, Serialize)]
+pub enum Body {
+    None,
+    Json {
+        schema: String,
+    },
+    /// WeChat's multipart media upload: the form has parts `meta` (a `$ref` to a schema with
+    /// `filename` and `sha256`) and `file`.
+    MediaUpload {
+        form_schema: String,
+        meta_schema: String,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub enum Response {
+    Empty,
+    Json { schema: String },
+}
+
+#[derive(Debug, Serialize)]
+pub enum ErrorKey {
+    Pay { status: u16, code: String },
+    MiniProgram { errcode: i64 },
+}
+
+#[derive(Debug, Serialize)]
+pub struct ErrorRow {
+    pub key: ErrorKey,
+    pub description: String,
+    pub solution: String,
+    pub retryable: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Webhook {
+    pub name: String,
+    pub envelope_schema: String,
+    pub resource_schema: String,
+}
+
+/// A named schema, as far as validation and enums need it.
+#[derive(Debug, Serialize)]
+pub enum Schema {
+    Object { properties: Vec<Property> },
+    Enum { values: Vec<EnumValue> },
+    Other,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EnumValue {
+    pub wire: String,
+    /// A Rust-friendly variant name (`NOT_SHOW` → `NotShow`).
+    pub variant: String,
+    pub description: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Property {
+    pub name: String,
+    pub required: bool,
+    pub kind: Kind,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub minimum: Option<i64>,
+    pub maximum: Option<i64>,
+    pub secret: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Kind {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Ref(String),
+    Array(Box<Kind>),
+    /// A free-form object (`detail` in error bodies).
+    Any,
+}
+
+const FORBIDDEN_KEYWORDS: &[&str] = &[
+    "anyOf", "oneOf", "allOf", "not", "pattern", "if", "then", "else",
+];
+
+impl Api {
+    pub fn load(root: &Path, rel: &str) -> Result<Api> {
+        let bytes = std::fs::read(root.join(rel)).with_context(|| format!("reading {rel}"))?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let doc: Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("{rel} is not valid JSON"))?;
+        Self::from_doc(rel, sha256, &doc).with_context(|| format!("in {rel}"))
+    }
+
+    fn from_doc(rel: &str, sha256: String, doc: &Value) -> Result<Api> {
+        let family = match doc.get("x-weixin-api").and_then(Value::as_str) {
+            Some("pay") => Family::Pay,
+            Some("mini-program") => Family::MiniProgram,
+            other => bail!("x-weixin-api must be \"pay\" or \"mini-program\", found {other:?}"),
+        };
+        let raw_schemas = doc
+            .pointer("/components/schemas")
+            .and_then(Value::as_object)
+            .cloned()
+            .ok_or_else(|| anyhow!("components.schemas is missing"))?;
+        let mut schemas = BTreeMap::new();
+        for (name, schema) in &raw_schemas {
+            check_schema_conventions(schema, &format!("/components/schemas/{name}"))?;
+            schemas.insert(
+                name.clone(),
+                Schema::from_json(schema).with_context(|| format!("schema {name}"))?,
+            );
+        }
+        let (main_host, backup_host) = servers(doc)?;
+        let mut operations: Vec<Operation> = Vec::new();
+        for (path, item) in doc
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    continue;
+                }
+                let o = Operation::from_json(family, path, method, op)
+                    .with_context(|| format!("operation {} {path}", method.to_uppercase()))?;
+                operations.push(o);
+            }
+        }
+        for op in &mut operations {
+            if let Body::MediaUpload {
+                form_schema,
+                meta_schema,
+            } = &mut op.body
+            {
+                *meta_schema =
+                    media_meta(&schemas, form_schema).with_context(|| op.name.clone())?;
+            }
+        }
+        let webhooks = doc
+            .get("webhooks")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, item)| {
+                Webhook::from_json(name, item).with_context(|| format!("webhook {name}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let api = Api {
+            family,
+            spec_file: rel.to_owned(),
+            sha256,
+            title: str_at(doc, "/info/title").unwrap_or_default(),
+            main_host,
+            backup_host,
+            operations,
+            schemas,
+            webhooks,
+            raw_schemas,
+        };
+        api.check_references()?;
+        Ok(api)
+    }
+
+    /// Every schema an operation or webhook names must exist.
+    fn check_references(&self) -> Result<()> {
+        let mut named: Vec<(&str, &str)> = Vec::new();
+        for op in &self.operations {
+            match &op.body {
+                Body::Json { schema } => named.push((&op.name, schema)),
+                Body::MediaUpload {
+                    form_schema,
+                    meta_schema,
+                } => {
+                    named.push((&op.name, form_schema));
+                    named.push((&op.name, meta_schema));
+                }
+                Body::None => {}
+            }
+            if let Response::Json { schema } = &op.response {
+                named.push((&op.name, schema));
+            }
+            for p in op.path_params.iter().chain(&op.query_params) {
+                if let ParamType::Enum(e) = &p.ty {
+                    named.push((&op.name, e));
+                }
+            }
+        }
+        for w in &self.webhooks {
+            named.push((&w.name, &w.envelope_schema));
+            named.push((&w.name, &w.resource_schema));
+        }
+        for (owner, schema) in named {
+            if !self.schemas.contains_key(schema) {
+                bail!(
+                    "{owner} refers to schema {schema}, which components.schemas does not define"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `meta` part of a media upload form, which must carry `filename` and `sha256`.
+fn media_meta(schemas: &BTreeMap<String, Schema>, form: &str) -> Result<String> {
+    let prop = |schema: &str, name: &str| match schemas.get(schema) {
+        Some(Schema::Object { properties }) => properties
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.kind.clone()),
+        _ => None,
+    };
+    let Some(Kind::Ref(meta)) = prop(form, "meta") else {
+        bail!("media upload form {form} needs a `meta` property that is a $ref");
+    };
+    if prop(form, "file") != Some(Kind::String) {
+        bail!("media upload form {form} needs a `file` string property");
+    }
+    for needed in ["filename", "sha256"] {
+        if prop(&meta, needed) != Some(Kind::String) {
+            bail!("media upload meta {meta} needs a `{needed}` string property");
+        }
+    }
+    Ok(meta)
+}
+
+fn servers(doc: &Value) -> Result<(String, Option<String>)> {
+    let mut main = None;
+    let mut backup = None;
+    for s in doc
+        .get("servers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let url = s
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("a server has no url"))?;
+        match s.get("x-weixin-role").and_then(Value::as_str) {
+            Some("main") => main = Some(url.trim_end_matches('/').to_owned()),
+            Some("backup") => backup = Some(url.trim_end_matches('/').to_owned()),
+            other => bail!("server {url}: x-weixin-role must be main or backup, found {other:?}"),
+        }
+    }
+    Ok((
+        main.ok_or_else(|| anyhow!("no server has x-weixin-role: main"))?,
+        backup,
+    ))
+}
+
+fn str_at(v: &Value, pointer: &str) -> Option<String> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+/// `#/components/schemas/Name` → `Name`.
+fn ref_name(v: &Value) -> Option<String> {
+    v.get("$ref")
+        .and_then(Value::as_str)
+        .and_then(|r| r.strip_prefix("#/components/schemas/"))
+        .map(str::to_owned)
+}
+
+fn check_schema_conventions(schema: &Value, at: &str) -> Result<()> {
+    let Some(obj) = schema.as_object() else {
+        return Ok(());
+    };
+    for key in FORBIDDEN_KEYWORDS {
+        if obj.contains_key(*key) {
+            bail!("{at}: `{key}` is not allowed (spec/README.md: typify handles it badly or we cannot validate it)");
+        }
+    }
+    if let Some(format) = obj.get("format").and_then(Value::as_str) {
+        if !["int32", "int64"].contains(&format) {
+            bail!("{at}: format `{format}` is not allowed (only int32/int64)");
+        }
+    }
+    if obj.get("additionalProperties") == Some(&Value::Bool(false)) {
+        bail!("{at}: additionalProperties: false would make clients break on new server fields");
+    }
+    if let Some(props) = obj.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            let here = format!("{at}/properties/{name}");
+            if prop.get("properties").is_some() {
+                bail!("{here}: nested objects must be a $ref to a named schema");
+            }
+            if prop.get("enum").is_some() && prop.get("type") == Some(&Value::from("string")) {
+                bail!("{here}: string enums must be a $ref to a named schema (so they stay open)");
+            }
+            check_schema_conventions(prop, &here)?;
+        }
+    }
+    if let Some(items) = obj.get("items") {
+        check_schema_conventions(items, &format!("{at}/items"))?;
+    }
+    Ok(())
+}
+
+impl Schema {
+    fn from_json(v: &Value) -> Result<Schema> {
+        if let Some(values) = v.get("enum").and_then(Value::as_array) {
+            if v.get("type").and_then(Value::as_str) != Some("string") {
+                bail!("only string enums are supported");
+            }
+            let descriptions = v.get("x-enum-descriptions").and_then(Value::as_object);
+            let values = values
+                .iter()
+                .map(|w| {
+                    let wire = w
+                        .as_str()
+                        .ok_or_else(|| anyhow!("enum value {w} is not a string"))?
+                        .to_owned();
+                    let description = descriptions
+                        .and_then(|d| d.get(&wire))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    Ok(EnumValue {
+                        variant: variant_name(&wire),
+                        wire,
+                        description,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            return Ok(Schema::Enum { values });
+        }
+        let Some(props) = v.get("properties").and_then(Value::as_object) else {
+            return Ok(Schema::Other);
+        };
+        let required: Vec<&str> = v
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for r in &required {
+            if !props.contains_key(*r) {
+                bail!("required property `{r}` is not among the properties");
+            }
+        }
+        let properties = props
+            .iter()
+            .map(|(name, p)| {
+                Ok(Property {
+                    name: name.clone(),
+                    required: required.contains(&name.as_str()),
+                    kind: kind(p).with_context(|| format!("property {name}"))?,
+                    min_length: p.get("minLength").and_then(Value::as_u64),
+                    max_length: p.get("maxLength").and_then(Value::as_u64),
+                    minimum: p.get("minimum").and_then(Value::as_i64),
+                    maximum: p.get("maximum").and_then(Value::as_i64),
+                    secret: p.get("x-weixin-secret") == Some(&Value::Bool(true)),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Schema::Object { properties })
+    }
+}
+
+fn kind(p: &Value) -> Result<Kind> {
+    if let Some(r) = ref_name(p) {
+        return Ok(Kind::Ref(r));
+    }
+    Ok(match p.get("type").and_then(Value::as_str) {
+        Some("string") => Kind::String,
+        Some("integer") => Kind::Integer,
+        Some("number") => Kind::Number,
+        Some("boolean") => Kind::Boolean,
+        Some("array") => Kind::Array(Box::new(kind(
+            p.get("items")
+                .ok_or_else(|| anyhow!("array without items"))?,
+        )?)),
+        Some("object") | None => Kind::Any,
+        Some(other) => bail!("type `{other}` is not supported"),
+    })
+}
+
+/// `NOT_SHOW` → `NotShow`, `COUPON.SEND` → `CouponSend`, `wx_card` → `WxCard`.
+pub fn variant_name(wire: &str) -> String {
+    let name = wire
+        .replace(['.', '-', ' '], "_")
+        .to_lowercase()
+        .to_upper_camel_case();
+    match name.as_str() {
+        "" => "Empty".into(),
+        "Unknown" => "UnknownValue".into(),
+        n if n.starts_with(|c: char| c.is_ascii_digit()) => format!("V{n}"),
+        _ => name,
+    }
+}
+
+impl Operation {
+    fn from_json(family: Family, path: &str, method: &str, op: &Value) -> Result<Operation> {
+        let name = op
+            .get("operationId")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("operationId is missing"))?
+            .to_owned();
+        let tags = op
+            .get("tags")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let [tag] = tags else {
+            bail!("{name}: needs exactly one tag, found {}", tags.len())
+        };
+        let tag = tag
+            .as_str()
+            .ok_or_else(|| anyhow!("{name}: tag is not a string"))?
+            .to_owned();
+        let auth = auth(op).with_context(|| name.clone())?;
+
+        let mut path_params = Vec::new();
+        let mut query_params = Vec::new();
+        for p in op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let pname = p
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("{name}: parameter without name"))?;
+            let schema = p
+                .get("schema")
+                .ok_or_else(|| anyhow!("{name}: parameter {pname} has no schema"))?;
+            let ty = match (ref_name(schema), schema.get("type").and_then(Value::as_str)) {
+                (Some(r), _) => ParamType::Enum(r),
+                (None, Some("string")) => ParamType::String,
+                (None, Some("integer")) => ParamType::Integer,
+                (None, Some("boolean")) => ParamType::Boolean,
+                (None, t) => bail!("{name}: parameter {pname} has unsupported type {t:?}"),
+            };
+            if schema.get("enum").is_some() {
+                bail!("{name}: parameter {pname}: enums must be a $ref to a named schema");
+            }
+            let param = Param {
+                name: pname.to_owned(),
+                required: p.get("required") == Some(&Value::Bool(true)),
+                ty,
+                description: p
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+            match p.get("in").and_then(Value::as_str) {
+                Some("path") => path_params.push(param),
+                Some("query") if pname == "access_token" => {
+                    bail!("{name}: access_token is injected by the client; use security: AccessToken instead")
+                }
+                Some("query") => query_params.push(param),
+                Some("header") => {} // documented headers (Authorization, Wechatpay-*) are the client's job
+                other => bail!("{name}: parameter {pname} in {other:?} is not supported"),
+            }
+        }
+        for seg in path.split('/').filter(|s| s.starts_with('{')) {
+            let pname = seg.trim_matches(['{', '}']);
+            if !path_params.iter().any(|p| p.name == pname) {
+                bail!("{name}: path parameter {pname} is not declared");
+            }
+        }
+
+        let body = match op
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object)
+        {
+            None => Body::None,
+            Some(content) => {
+                if let Some(json) = content.get("application/json") {
+                    Body::Json {
+                        schema: json
+                            .get("schema")
+                            .and_then(ref_name)
+                            .ok_or_else(|| anyhow!("{name}: JSON body must be a $ref"))?,
+                    }
+                } else if let Some(mp) = content.get("multipart/form-data") {
+                    if op.get("x-weixin-request-kind").and_then(Value::as_str)
+                        != Some("media-upload")
+                    {
+                        bail!("{name}: multipart bodies are supported only with x-weixin-request-kind: media-upload");
+                    }
+                    let form = mp
+                        .get("schema")
+                        .and_then(ref_name)
+                        .ok_or_else(|| anyhow!("{name}: the multipart body must be a $ref"))?;
+                    Body::MediaUpload {
+                        form_schema: form,
+                        meta_schema: String::new(),
+                    }
+                } else {
+                    bail!(
+                        "{name}: unsupported request content types {:?}",
+                        content.keys().collect::<Vec<_>>()
+                    );
+                }
+            }
+        };
+
+        let responses = op
+            .get("responses")
+            .and_then(Value::as_object)
+            .ok_or_else(|| anyhow!("{name}: no responses"))?;
+        let success: Vec<(&String, &Value)> = responses
+            .iter()
+            .filter(|(code, _)| code.starts_with('2'))
+            .collect();
+        let [(status, resp)] = success.as_slice() else {
+            bail!(
+                "{name}: needs exactly one 2xx response, found {}",
+                success.len()
+            )
+        };
+        let success_status: u16 = status
+            .parse()
+            .with_context(|| format!("{name}: status {status}"))?;
+        let response = match resp.pointer("/content/application~1json/schema") {
+            None => Response::Empty,
+            Some(s) => Response::Json {
+                schema: ref_name(s)
+                    .ok_or_else(|| anyhow!("{name}: response schema must be a $ref"))?,
+            },
+        };
+        if family == Family::MiniProgram && matches!(response, Response::Empty) {
+            bail!("{name}: mini-program operations answer errcode/errmsg JSON");
+        }
+
+        let errors = op
+            .get("x-weixin-errors")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, e)| {
+                ErrorRow::from_json(family, e)
+                    .with_context(|| format!("{name}: x-weixin-errors[{i}]"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        Ok(Operation {
+            snake: name.to_snake_case(),
+            tag,
+            summary: op
+                .get("summary")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            description: op
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+            method: method.to_uppercase(),
+            path: path.to_owned(),
+            auth,
+            path_params,
+            query_params,
+            body,
+            response,
+            success_status,
+            errors,
+            name,
+        })
+    }
+
+    /// Rust identifier of the operation's spec constant: `MODIFY_STOCK_INFO`.
+    pub fn const_name(&self) -> String {
+        self.snake.to_uppercase()
+    }
+}
+
+fn auth(op: &Value) -> Result<Auth> {
+    let security = op.get("security").and_then(Value::as_array).ok_or_else(|| {
+        anyhow!("security must be set on every operation: [{{\"WechatPay2\": []}}], [{{\"AccessToken\": []}}] or []")
+    })?;
+    let schemes: Vec<&String> = security
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|o| o.keys())
+        .collect();
+    match schemes.as_slice() {
+        [] => Ok(Auth::None),
+        [s] if *s == "WechatPay2" => Ok(Auth::WechatPay2),
+        [s] if *s == "AccessToken" => Ok(Auth::AccessToken),
+        other => bail!("unsupported security {other:?}"),
+    }
+}
+
+impl ErrorRow {
+    fn from_json(family: Family, e: &Value) -> Result<ErrorRow> {
+        let text = |k: &str| {
+            e.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let key = match family {
+            Family::Pay => ErrorKey::Pay {
+                status: e
+                    .get("status")
+                    .and_then(Value::as_u64)
+                    .and_then(|s| u16::try_from(s).ok())
+                    .ok_or_else(|| anyhow!("status (HTTP status) is missing"))?,
+                code: e
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| anyhow!("code is missing"))?
+                    .to_owned(),
+            },
+            Family::MiniProgram => ErrorKey::MiniProgram {
+                errcode: e
+                    .get("errcode")
+                    .and_then(Value::as_i64)
+                    .ok_or_else(|| anyhow!("errcode is missing"))?,
+            },
+        };
+        let description = match family {
+            Family::Pay => text("description"),
+            // The document's 错误描述 column is the errmsg; prefer a fuller description when given.
+            Family::MiniProgram => Some(text("description"))
+                .filter(|d| !d.is_empty())
+                .unwrap_or_else(|| text("errmsg")),
+        };
+        Ok(ErrorRow {
+            key,
+            description,
+            solution: text("solution"),
+            retryable: e
+                .get("retryable")
+                .and_then(Value::as_bool)
+                .ok_or_else(|| anyhow!("retryable (true/false) is missing"))?,
+        })
+    }
+}
+
+impl Webhook {
+    fn from_json(name: &str, item: &Value) -> Result<Webhook> {
+        let post = item
+            .get("post")
+            .ok_or_else(|| anyhow!("only POST webhooks are supported"))?;
+        Ok(Webhook {
+            name: name.to_owned(),
+            envelope_schema: post
+                .pointer("/requestBody/content/application~1json/schema")
+                .and_then(ref_name)
+                .ok_or_else(|| anyhow!("the envelope must be an application/json $ref"))?,
+            resource_schema: post
+                .get("x-weixin-resource-schema")
+                .and_then(Value::as_str)
+                .ok_or_else(|| anyhow!("x-weixin-resource-schema is missing"))?
+                .to_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variant_names() {
+        assert_eq!(variant_name("NOT_SHOW"), "NotShow");
+        assert_eq!(variant_name("COUPON.SEND"), "CouponSend");
+        assert_eq!(variant_name("wx_card"), "WxCard");
+        assert_eq!(variant_name("AEAD_AES_256_GCM"), "AeadAes256Gcm");
+        assert_eq!(variant_name("UNKNOWN"), "UnknownValue");
+    }
+
+    #[test]
+    fn inline_nested_objects_are_rejected_with_their_location() {
+        let schema = serde_json::json!({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}});
+        let err = check_schema_conventions(&schema, "/components/schemas/X").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("/components/schemas/X/properties/a"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn any_of_is_rejected() {
+        let schema = serde_json::json!({"anyOf": [{"type": "string"}]});
+        assert!(check_schema_conventions(&schema, "/x")
+            .unwrap_err()
+            .to_string()
+            .contains("anyOf"));
+    }
+}

@@ -1,0 +1,81 @@
+//! `cargo xtask test` and `cargo xtask demo`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::codegen;
+
+/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec.
+pub fn test(root: &Path) -> Result<()> {
+    step("codegen drift check");
+    codegen::run(root, true)?;
+
+    step("Rust: cargo test --workspace");
+    run(Command::new(cargo())
+        .current_dir(root)
+        .args(["test", "--workspace", "--all-features"]))?;
+
+    step("spec: OpenAPI validation and coverage of the API documents (pytest)");
+    let python = python_env(root)?;
+    run(Command::new(&python)
+        .current_dir(root)
+        .args(["-m", "pytest", "-q", "spec/tests"]))?;
+    Ok(())
+}
+
+/// The main job. Later issues run the documented flows against the sandbox here.
+pub fn demo(root: &Path) -> Result<()> {
+    run(Command::new(cargo()).current_dir(root).args([
+        "run",
+        "--quiet",
+        "-p",
+        "weixin-kit",
+        "--example",
+        "demo",
+    ]))
+}
+
+/// A virtualenv under `target/` with the pinned test requirements, reused while they are unchanged.
+fn python_env(root: &Path) -> Result<std::path::PathBuf> {
+    let venv = root.join("target/py-venv");
+    let python = venv.join("bin/python");
+    let requirements = root.join("requirements-dev.txt");
+    let wanted = std::fs::read_to_string(&requirements).context("reading requirements-dev.txt")?;
+    let stamp = venv.join("requirements.installed");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
+        return Ok(python);
+    }
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements))?;
+    std::fs::write(&stamp, wanted)?;
+    Ok(python)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+fn step(name: &str) {
+    eprintln!("\n==> {name}");
+}
+
+fn run(cmd: &mut Command) -> Result<()> {
+    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed ({status})");
+    }
+    Ok(())
+}
