@@ -193,6 +193,26 @@ pub fn json_body<T: Serialize + Validate>(body: &T) -> Result<RequestBody> {
         .map_err(|e| Error::validation("body", format!("cannot be serialized as JSON: {e}")))
 }
 
+/// Reads a request value from JSON (what the language bindings hand over), reporting a missing or
+/// mistyped field as a validation error that names it, then runs the spec's checks.
+pub fn request_from_json<T: DeserializeOwned + Validate>(value: serde_json::Value) -> Result<T> {
+    let request: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let at = if at == "." { String::new() } else { at };
+        let inner = e.into_inner().to_string();
+        // serde reports a missing field at its parent: name the field itself.
+        match inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            Some(field) => Error::validation(validate::path(&at, field), "is required"),
+            None => Error::validation(if at.is_empty() { "body".into() } else { at }, inner),
+        }
+    })?;
+    request.validate()?;
+    Ok(request)
+}
+
 /// Decodes a successful JSON response into `T`, or the documented error.
 pub fn decode_json<T: DeserializeOwned>(
     op: &'static OperationSpec,

@@ -161,3 +161,6 @@ fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

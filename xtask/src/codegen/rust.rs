@@ -186,21 +186,27 @@ fn doc_text(v: &Value) -> Option<String> {
 fn open_enum(name: &str, raw: &Value, values: &[super::model::EnumValue]) -> TokenStream {
     let ident = format_ident!("{}", name);
     let doc = doc_text(raw).unwrap_or_else(|| format!("`{name}`"));
-    let variants = values.iter().map(|v| {
-        let variant = format_ident!("{}", v.variant);
-        let wire = &v.wire;
-        let vdoc = if v.description.is_empty() {
-            format!("`{wire}`")
+    let variants: Vec<_> = values
+        .iter()
+        .map(|v| format_ident!("{}", v.variant))
+        .collect();
+    let wires = values.iter().map(|v| &v.wire);
+    let docs = values.iter().map(|v| {
+        if v.description.is_empty() {
+            format!("`{}`", v.wire)
         } else {
-            format!("`{wire}`: {}", v.description)
-        };
-        quote!(#[doc = #vdoc] #variant = #wire)
+            format!("`{}`: {}", v.wire, v.description)
+        }
     });
     quote! {
-        crate::open_enum! {
-            #[doc = #doc]
-            #ident { #(#variants),* }
+        #[doc = #doc]
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum #ident {
+            #(#[doc = #docs] #variants,)*
+            /// A value this version of the SDK does not know (kept so that responses still decode).
+            Unknown(::std::string::String),
         }
+        crate::open_enum_impls!(#ident { #(#variants = #wires),* });
     }
 }
 
@@ -335,7 +341,7 @@ pub fn operations(api: &Api) -> Result<String> {
         tags.first().map(|t| t.to_snake_case()).unwrap_or_default()
     );
     format(quote! {
-        #![allow(clippy::too_many_arguments, unused_imports)]
+        #![allow(clippy::all, unused_imports)]
         use super::types::*;
         use crate::operation::{
             ApiFamily, Auth, ErrorDoc, ErrorKey, Execute, OperationSpec, PathBuilder, PreparedRequest, RequestBody,

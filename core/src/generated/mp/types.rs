@@ -398,18 +398,32 @@ pub mod error {
         }
     }
 }
-crate::open_enum! {
-    #[doc =
-    "grant_type of the token endpoints: always client_credential.\n\n填写 client_credential"]
-    ClientCredentialGrantType { #[doc = "`client_credential`: 填写 client_credential"]
-    ClientCredential = "client_credential" }
+/**grant_type of the token endpoints: always client_credential.
+
+填写 client_credential*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ClientCredentialGrantType {
+    ///`client_credential`: 填写 client_credential
+    ClientCredential,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
-crate::open_enum! {
-    #[doc =
-    "Ticket type. wx_card is the card api_ticket used by the 卡券签名 (CardExt.signature); jsapi is the JS-SDK ticket, a different credential that must not be used for card signatures.\n\nticket 类型,jsapi 为 js-sdk 凭证;wx_card 为微信卡券凭证"]
-    GetTicketType { #[doc = "`jsapi`: jsapi 为 js-sdk 凭证"] Jsapi = "jsapi", #[doc =
-    "`wx_card`: wx_card 为微信卡券凭证"] WxCard = "wx_card" }
+crate::open_enum_impls!(
+    ClientCredentialGrantType { ClientCredential = "client_credential" }
+);
+/**Ticket type. wx_card is the card api_ticket used by the 卡券签名 (CardExt.signature); jsapi is the JS-SDK ticket, a different credential that must not be used for card signatures.
+
+ticket 类型,jsapi 为 js-sdk 凭证;wx_card 为微信卡券凭证*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum GetTicketType {
+    ///`jsapi`: jsapi 为 js-sdk 凭证
+    Jsapi,
+    ///`wx_card`: wx_card 为微信卡券凭证
+    WxCard,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
+crate::open_enum_impls!(GetTicketType { Jsapi = "jsapi", WxCard = "wx_card" });
 impl crate::validate::Validate for AddCardListItem {
     fn validate_at(&self, prefix: &str) -> crate::Result<()> {
         crate::validate::not_empty(prefix, "cardId", (&self.card_id).as_str())?;

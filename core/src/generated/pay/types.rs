@@ -476,77 +476,129 @@ pub mod error {
         }
     }
 }
-crate::open_enum! {
-    #[doc =
-    "How the coupon code is shown in the card detail page. The seed document lists no values (可选取值 is empty); values come from the official SDK sample in the seed and the official docs below.\n\n【code展示模式】code展示模式"]
-    CodeDisplayMode { #[doc = "`NOT_SHOW`: 不展示code"] NotShow = "NOT_SHOW", #[doc =
-    "`BARCODE`: 一维码"] Barcode = "BARCODE", #[doc = "`QRCODE`: 二维码"] Qrcode =
-    "QRCODE" }
+/**How the coupon code is shown in the card detail page. The seed document lists no values (可选取值 is empty); values come from the official SDK sample in the seed and the official docs below.
+
+【code展示模式】code展示模式*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CodeDisplayMode {
+    ///`NOT_SHOW`: 不展示code
+    NotShow,
+    ///`BARCODE`: 一维码
+    Barcode,
+    ///`QRCODE`: 二维码
+    Qrcode,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
-crate::open_enum! {
-    #[doc =
-    "How the coupon is redeemed. Meanings come from the official create-stock document (the seed lists no values).\n\n【核销方式】核销方式"]
-    CouponUseMethod { #[doc =
-    "`OFF_LINE`: 线下滴码核销，点击券“立即使用”跳转展示券二维码详情。"]
-    OffLine = "OFF_LINE", #[doc =
-    "`MINI_PROGRAMS`: 线上小程序核销，点击券“立即使用”跳转至配置的商家小程序（需要添加小程序appid和path）。"]
-    MiniPrograms = "MINI_PROGRAMS", #[doc =
-    "`SELF_CONSUME`: 用户自助核销，点击券“立即使用”跳转至用户自助操作核销界面（当前暂不支持用户自助核销）。"]
-    SelfConsume = "SELF_CONSUME", #[doc =
-    "`PAYMENT_CODE`: 微信支付付款码核销，点击券“立即使用”跳转至微信支付钱包付款码。"]
-    PaymentCode = "PAYMENT_CODE" }
+crate::open_enum_impls!(
+    CodeDisplayMode { NotShow = "NOT_SHOW", Barcode = "BARCODE", Qrcode = "QRCODE" }
+);
+/**How the coupon is redeemed. Meanings come from the official create-stock document (the seed lists no values).
+
+【核销方式】核销方式*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CouponUseMethod {
+    ///`OFF_LINE`: 线下滴码核销，点击券“立即使用”跳转展示券二维码详情。
+    OffLine,
+    ///`MINI_PROGRAMS`: 线上小程序核销，点击券“立即使用”跳转至配置的商家小程序（需要添加小程序appid和path）。
+    MiniPrograms,
+    ///`SELF_CONSUME`: 用户自助核销，点击券“立即使用”跳转至用户自助操作核销界面（当前暂不支持用户自助核销）。
+    SelfConsume,
+    ///`PAYMENT_CODE`: 微信支付付款码核销，点击券“立即使用”跳转至微信支付钱包付款码。
+    PaymentCode,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
-crate::open_enum! {
-    #[doc =
-    "Encryption algorithm of a notification resource. Key = the 32-byte APIv3 key, nonce = resource.nonce (12 bytes), AAD = resource.associated_data, input = base64 ciphertext whose last 16 bytes are the GCM tag.\n\nresource.algorithm中描述的算法(目前为AEAD_AES_256_GCM)"]
-    NotificationAlgorithm { #[doc =
-    "`AEAD_AES_256_GCM`: AEAD_AES_256_GCM算法的接口细节,请参考rfc5116。微信支付使用的密钥key长度为32个字节,随机串nonce长度12个字节,associated_data长度小于16个字节并可能为空。"]
-    AeadAes256Gcm = "AEAD_AES_256_GCM" }
+crate::open_enum_impls!(
+    CouponUseMethod { OffLine = "OFF_LINE", MiniPrograms = "MINI_PROGRAMS", SelfConsume =
+    "SELF_CONSUME", PaymentCode = "PAYMENT_CODE" }
+);
+/**Encryption algorithm of a notification resource. Key = the 32-byte APIv3 key, nonce = resource.nonce (12 bytes), AAD = resource.associated_data, input = base64 ciphertext whose last 16 bytes are the GCM tag.
+
+resource.algorithm中描述的算法(目前为AEAD_AES_256_GCM)*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NotificationAlgorithm {
+    ///`AEAD_AES_256_GCM`: AEAD_AES_256_GCM算法的接口细节,请参考rfc5116。微信支付使用的密钥key长度为32个字节,随机串nonce长度12个字节,associated_data长度小于16个字节并可能为空。
+    AeadAes256Gcm,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
-crate::open_enum! {
-    #[doc =
-    "Business event type inside the decrypted payload (the envelope's event_type is COUPON.SEND).\n\n业务细分事件类型,枚举值:EVENT_TYPE_BUSICOUPON_SEND:商家券用户领券通知"]
-    BusifavorCouponEventType { #[doc =
-    "`EVENT_TYPE_BUSICOUPON_SEND`: 商家券用户领券通知"] EventTypeBusicouponSend
-    = "EVENT_TYPE_BUSICOUPON_SEND" }
+crate::open_enum_impls!(NotificationAlgorithm { AeadAes256Gcm = "AEAD_AES_256_GCM" });
+/**Business event type inside the decrypted payload (the envelope's event_type is COUPON.SEND).
+
+业务细分事件类型,枚举值:EVENT_TYPE_BUSICOUPON_SEND:商家券用户领券通知*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BusifavorCouponEventType {
+    ///`EVENT_TYPE_BUSICOUPON_SEND`: 商家券用户领券通知
+    EventTypeBusicouponSend,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
-crate::open_enum! {
-    #[doc =
-    "Channel through which the coupon was sent. Open enum: WeChat adds channels over time. Two older third-party SDKs spell the member-card value BUSICOUPON_SEND_CHANNEL_MEMBER_CARD_ACT; the newer transcriptions of the official page use BUSICOUPON_SEND_CHANNEL_MEMBERCARD_ACT, kept here.\n\n发放渠道"]
-    BusifavorSendChannel { #[doc = "`BUSICOUPON_SEND_CHANNEL_MINIAPP`: 小程序"]
-    BusicouponSendChannelMiniapp = "BUSICOUPON_SEND_CHANNEL_MINIAPP", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_API`: API"] BusicouponSendChannelApi =
-    "BUSICOUPON_SEND_CHANNEL_API", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_PAYGIFT`: 支付有礼"] BusicouponSendChannelPaygift =
-    "BUSICOUPON_SEND_CHANNEL_PAYGIFT", #[doc = "`BUSICOUPON_SEND_CHANNEL_H5`: H5"]
-    BusicouponSendChannelH5 = "BUSICOUPON_SEND_CHANNEL_H5", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_FTOF`: 面对面"] BusicouponSendChannelFtof =
-    "BUSICOUPON_SEND_CHANNEL_FTOF", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_MEMBERCARD_ACT`: 会员卡活动"]
-    BusicouponSendChannelMembercardAct = "BUSICOUPON_SEND_CHANNEL_MEMBERCARD_ACT", #[doc
-    = "`BUSICOUPON_SEND_CHANNEL_HALL`: 扫码领券（营销馆）"]
-    BusicouponSendChannelHall = "BUSICOUPON_SEND_CHANNEL_HALL", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_JSAPI`: JSAPI"] BusicouponSendChannelJsapi =
-    "BUSICOUPON_SEND_CHANNEL_JSAPI", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_MINI_APP_LIVE`: 微信小程序直播"]
-    BusicouponSendChannelMiniAppLive = "BUSICOUPON_SEND_CHANNEL_MINI_APP_LIVE", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_WECHAT_SEARCH`: 搜一搜"]
-    BusicouponSendChannelWechatSearch = "BUSICOUPON_SEND_CHANNEL_WECHAT_SEARCH", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_PAY_HAS_DISCOUNT`: 微信支付有优惠"]
-    BusicouponSendChannelPayHasDiscount = "BUSICOUPON_SEND_CHANNEL_PAY_HAS_DISCOUNT",
-    #[doc = "`BUSICOUPON_SEND_CHANNEL_WECHAT_AD`: 微信广告"]
-    BusicouponSendChannelWechatAd = "BUSICOUPON_SEND_CHANNEL_WECHAT_AD", #[doc =
-    "`BUSICOUPON_SEND_CHANNEL_RIGHTS_PLATFORM`: 权益平台"]
-    BusicouponSendChannelRightsPlatform = "BUSICOUPON_SEND_CHANNEL_RIGHTS_PLATFORM",
-    #[doc = "`BUSICOUPON_SEND_CHANNEL_RECEIVE_MONEY_GIFT`: 收款有礼"]
-    BusicouponSendChannelReceiveMoneyGift = "BUSICOUPON_SEND_CHANNEL_RECEIVE_MONEY_GIFT",
-    #[doc = "`BUSICOUPON_SEND_CHANNEL_MEMBER_PAY_RIGHT`: 会员付费权益"]
-    BusicouponSendChannelMemberPayRight = "BUSICOUPON_SEND_CHANNEL_MEMBER_PAY_RIGHT",
-    #[doc = "`BUSICOUPON_SEND_CHANNEL_BUSI_SMART_RETAIL`: 智慧零售活动"]
-    BusicouponSendChannelBusiSmartRetail = "BUSICOUPON_SEND_CHANNEL_BUSI_SMART_RETAIL",
-    #[doc = "`BUSICOUPON_SEND_CHANNEL_FINDER_LIVEROOM`: 视频号直播"]
-    BusicouponSendChannelFinderLiveroom = "BUSICOUPON_SEND_CHANNEL_FINDER_LIVEROOM" }
+crate::open_enum_impls!(
+    BusifavorCouponEventType { EventTypeBusicouponSend = "EVENT_TYPE_BUSICOUPON_SEND" }
+);
+/**Channel through which the coupon was sent. Open enum: WeChat adds channels over time. Two older third-party SDKs spell the member-card value BUSICOUPON_SEND_CHANNEL_MEMBER_CARD_ACT; the newer transcriptions of the official page use BUSICOUPON_SEND_CHANNEL_MEMBERCARD_ACT, kept here.
+
+发放渠道*/
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum BusifavorSendChannel {
+    ///`BUSICOUPON_SEND_CHANNEL_MINIAPP`: 小程序
+    BusicouponSendChannelMiniapp,
+    ///`BUSICOUPON_SEND_CHANNEL_API`: API
+    BusicouponSendChannelApi,
+    ///`BUSICOUPON_SEND_CHANNEL_PAYGIFT`: 支付有礼
+    BusicouponSendChannelPaygift,
+    ///`BUSICOUPON_SEND_CHANNEL_H5`: H5
+    BusicouponSendChannelH5,
+    ///`BUSICOUPON_SEND_CHANNEL_FTOF`: 面对面
+    BusicouponSendChannelFtof,
+    ///`BUSICOUPON_SEND_CHANNEL_MEMBERCARD_ACT`: 会员卡活动
+    BusicouponSendChannelMembercardAct,
+    ///`BUSICOUPON_SEND_CHANNEL_HALL`: 扫码领券（营销馆）
+    BusicouponSendChannelHall,
+    ///`BUSICOUPON_SEND_CHANNEL_JSAPI`: JSAPI
+    BusicouponSendChannelJsapi,
+    ///`BUSICOUPON_SEND_CHANNEL_MINI_APP_LIVE`: 微信小程序直播
+    BusicouponSendChannelMiniAppLive,
+    ///`BUSICOUPON_SEND_CHANNEL_WECHAT_SEARCH`: 搜一搜
+    BusicouponSendChannelWechatSearch,
+    ///`BUSICOUPON_SEND_CHANNEL_PAY_HAS_DISCOUNT`: 微信支付有优惠
+    BusicouponSendChannelPayHasDiscount,
+    ///`BUSICOUPON_SEND_CHANNEL_WECHAT_AD`: 微信广告
+    BusicouponSendChannelWechatAd,
+    ///`BUSICOUPON_SEND_CHANNEL_RIGHTS_PLATFORM`: 权益平台
+    BusicouponSendChannelRightsPlatform,
+    ///`BUSICOUPON_SEND_CHANNEL_RECEIVE_MONEY_GIFT`: 收款有礼
+    BusicouponSendChannelReceiveMoneyGift,
+    ///`BUSICOUPON_SEND_CHANNEL_MEMBER_PAY_RIGHT`: 会员付费权益
+    BusicouponSendChannelMemberPayRight,
+    ///`BUSICOUPON_SEND_CHANNEL_BUSI_SMART_RETAIL`: 智慧零售活动
+    BusicouponSendChannelBusiSmartRetail,
+    ///`BUSICOUPON_SEND_CHANNEL_FINDER_LIVEROOM`: 视频号直播
+    BusicouponSendChannelFinderLiveroom,
+    /// A value this version of the SDK does not know (kept so that responses still decode).
+    Unknown(::std::string::String),
 }
+crate::open_enum_impls!(
+    BusifavorSendChannel { BusicouponSendChannelMiniapp =
+    "BUSICOUPON_SEND_CHANNEL_MINIAPP", BusicouponSendChannelApi =
+    "BUSICOUPON_SEND_CHANNEL_API", BusicouponSendChannelPaygift =
+    "BUSICOUPON_SEND_CHANNEL_PAYGIFT", BusicouponSendChannelH5 =
+    "BUSICOUPON_SEND_CHANNEL_H5", BusicouponSendChannelFtof =
+    "BUSICOUPON_SEND_CHANNEL_FTOF", BusicouponSendChannelMembercardAct =
+    "BUSICOUPON_SEND_CHANNEL_MEMBERCARD_ACT", BusicouponSendChannelHall =
+    "BUSICOUPON_SEND_CHANNEL_HALL", BusicouponSendChannelJsapi =
+    "BUSICOUPON_SEND_CHANNEL_JSAPI", BusicouponSendChannelMiniAppLive =
+    "BUSICOUPON_SEND_CHANNEL_MINI_APP_LIVE", BusicouponSendChannelWechatSearch =
+    "BUSICOUPON_SEND_CHANNEL_WECHAT_SEARCH", BusicouponSendChannelPayHasDiscount =
+    "BUSICOUPON_SEND_CHANNEL_PAY_HAS_DISCOUNT", BusicouponSendChannelWechatAd =
+    "BUSICOUPON_SEND_CHANNEL_WECHAT_AD", BusicouponSendChannelRightsPlatform =
+    "BUSICOUPON_SEND_CHANNEL_RIGHTS_PLATFORM", BusicouponSendChannelReceiveMoneyGift =
+    "BUSICOUPON_SEND_CHANNEL_RECEIVE_MONEY_GIFT", BusicouponSendChannelMemberPayRight =
+    "BUSICOUPON_SEND_CHANNEL_MEMBER_PAY_RIGHT", BusicouponSendChannelBusiSmartRetail =
+    "BUSICOUPON_SEND_CHANNEL_BUSI_SMART_RETAIL", BusicouponSendChannelFinderLiveroom =
+    "BUSICOUPON_SEND_CHANNEL_FINDER_LIVEROOM" }
+);
 impl crate::validate::Validate for BusifavorCouponAttachInfo {
     fn validate_at(&self, _prefix: &str) -> crate::Result<()> {
         Ok(())
