@@ -165,7 +165,8 @@ def schema_errors(spec, schema_name, instance):
     """JSON Schema 2020-12 validation of `instance` against a component schema; `$ref`s resolve
     inside the same spec document."""
     uri = "urn:weixin-kit:spec"
-    registry = Registry().with_resource(uri, Resource.from_contents(spec, DRAFT202012))
+    resource = Resource.from_contents(spec, default_specification=DRAFT202012)
+    registry = Registry().with_resource(uri, resource)
     validator = Draft202012Validator({"$ref": f"{uri}#/components/schemas/{schema_name}"},
                                      registry=registry)
     return sorted(f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message}"
@@ -314,11 +315,11 @@ def test_operation_conventions(name):
         if len(op.get("tags", [])) != 1 or op["tags"][0] not in tags:
             problems.append(f"{where}: tags {op.get('tags')} (need exactly one declared tag)")
         security = op.get("security")
+        allowed = [[]] + [[{scheme: []}] for scheme in schemes]
         if security is None:
             problems.append(f"{where}: no `security`")
-        elif not (security == [] or (len(security) == 1 and list(security[0]) in
-                                     [[s] for s in schemes] and list(security[0].values()) == [[]])):
-            problems.append(f"{where}: security {security} is not [] or one declared scheme")
+        elif security not in allowed:
+            problems.append(f"{where}: security {security} is not one of {allowed}")
         if any(p.get("name") == "access_token" for p in op.get("parameters", [])):
             problems.append(f"{where}: lists access_token as a parameter (the client injects it)")
         success = [s for s in op.get("responses", {}) if s.startswith("2")]
@@ -326,6 +327,12 @@ def test_operation_conventions(name):
             problems.append(f"{where}: success responses {success} (need exactly one 2xx)")
         elif success == ["204"] and "content" in op["responses"]["204"]:
             problems.append(f"{where}: 204 with content")
+        elif success == ["200"]:
+            content = op["responses"]["200"].get("content", {})
+            if "$ref" not in content.get("application/json", {}).get("schema", {}):
+                problems.append(f"{where}: 200 without an application/json $ref schema")
+        elif success != ["204"]:
+            problems.append(f"{where}: success status {success[0]} (need 200 or 204)")
         errors = op.get("x-weixin-errors")
         if not isinstance(errors, list) or not errors:
             problems.append(f"{where}: x-weixin-errors missing or empty")
@@ -334,7 +341,8 @@ def test_operation_conventions(name):
             tag = f"{where}: x-weixin-errors[{i}] {e.get('code', e.get('errcode'))}"
             if type(e.get("retryable")) is not bool:
                 problems.append(f"{tag}: retryable {e.get('retryable')!r} is not a boolean")
-            if api == "pay" and not (type(e.get("status")) is int and isinstance(e.get("code"), str)):
+            pay_ok = type(e.get("status")) is int and isinstance(e.get("code"), str)
+            if api == "pay" and not pay_ok:
                 problems.append(f"{tag}: needs integer status and string code, has {e}")
             if api == "mini-program" and type(e.get("errcode")) is not int:
                 problems.append(f"{tag}: needs integer errcode, has {e}")
@@ -343,7 +351,8 @@ def test_operation_conventions(name):
             problems.append(f"webhook {path}: needs an operationId and exactly one tag")
     for server in spec.get("servers", []):
         if server.get("x-weixin-role") not in ("main", "backup"):
-            problems.append(f"server {server.get('url')}: x-weixin-role {server.get('x-weixin-role')!r}")
+            problems.append(f"server {server.get('url')}: "
+                            f"x-weixin-role {server.get('x-weixin-role')!r}")
     assert not problems, f"{name}:\n" + "\n".join(problems)
 
 
@@ -360,7 +369,8 @@ def test_refs_resolve(name):
                 except AssertionError as exc:
                     problems.append(f"{where}: {exc}")
             for key in ("x-weixin-resource-schema",):
-                if isinstance(node.get(key), str) and node[key] not in spec["components"]["schemas"]:
+                named = node.get(key)
+                if isinstance(named, str) and named not in spec["components"]["schemas"]:
                     problems.append(f"{where}: {key} {node[key]!r} is not a schema")
             for key, value in node.items():
                 walk(value, f"{where}.{key}")
@@ -470,7 +480,8 @@ DOC02_ERRORS = pipe_table(section(DOC02, "## 错误码"), ["状态码", "错误�
 
 def doc02_schema(kind):
     op = operation(PAY, DOC02_OP)
-    return schema(PAY, body_schema_name(op) if kind == "request" else response_schema_name(op, "200"))
+    name = body_schema_name(op) if kind == "request" else response_schema_name(op, "200")
+    return schema(PAY, name)
 
 
 def test_doc02_tables_parsed():
@@ -511,7 +522,8 @@ def test_doc02_error(row):
     check_pay_error_row(operation(PAY, DOC02_OP), row)
 
 
-@pytest.mark.parametrize("kind,marker", [("request", "请求示例"), ("response", "返回示例")])
+@pytest.mark.parametrize("kind,marker", [("request", "请求示例"), ("response", "返回示例")],
+                         ids=["request", "response"])
 def test_doc02_examples_validate(kind, marker):
     example = json_after(DOC02, marker)
     name = body_schema_name(operation(PAY, DOC02_OP)) if kind == "request" else \
@@ -544,7 +556,8 @@ def doc04_fields(text):
             stack.pop()
         else:
             notes = text[m.end(): tokens[i + 1].start() if i + 1 < len(tokens) else len(text)]
-            limit = m["max"] or (re.search(r"字数上限为(\d+)个", notes) or [None, None])[1]
+            words = re.search(r"字数上限为(\d+)个", notes)
+            limit = m["max"] or (words and words[1])
             last = {"path": stack[-1] if stack else (), "name": m["name"],
                     "required": m["req"] == "必填", "type": m["type"],
                     "max": int(limit) if limit else None, "notes": notes}
@@ -572,7 +585,7 @@ def doc04_request():
 def doc04_parent_schema(path):
     node = doc04_request()
     for name in path:
-        assert name in node.get("properties", {}), f"{DOC04_OP}: {name} missing on the way to {path}"
+        assert name in node.get("properties", {}), f"{DOC04_OP}: {name} missing (path {path})"
         node = resolve(PAY, node["properties"][name])
     return node
 
@@ -691,9 +704,10 @@ def test_doc04_java_model_matches_request_tree():
 
     walk(request_class, doc04_request(), request_class)
     path_only = [n for n, _, serialized in classes[request_class] if not serialized]
-    params = {p["name"] for p in operation(PAY, DOC04_OP).get("parameters", []) if p["in"] == "path"}
+    params = {p["name"] for p in operation(PAY, DOC04_OP).get("parameters", [])
+              if p["in"] == "path"}
     if set(path_only) != params:
-        problems.append(f"Java non-body fields {path_only} != spec path parameters {sorted(params)}")
+        problems.append(f"Java non-body fields {path_only} != path parameters {sorted(params)}")
     assert not problems, "\n".join(problems)
 
 
@@ -727,7 +741,7 @@ def test_doc04_request_example_validates():
     camel = {re.sub(r"_(\w)", lambda m: m[1].upper(), k) for k in body}
     assert assigned <= camel, f"Java sample sets {sorted(assigned - camel)} not in the curl body"
     # the path parameter from the URL fits its schema
-    path = re.search(r"PATCH】(\S+)", DOC04).group(1)
+    path = re.search(r"请求方式:【\w+】(\S+)", DOC04).group(1)
     pattern = re.escape(path).replace(r"\{stock_id\}", r"(?P<stock_id>[^/]+)")
     stock_id = re.search(pattern + "$", url).group("stock_id")
     param = next(p for p in operation(PAY, DOC04_OP)["parameters"] if p["name"] == "stock_id")
@@ -769,7 +783,7 @@ def test_doc03_cardext_field(row):
     signed = SIGNED[row["是否参与签名"]]
     actual = prop.get("x-weixin-signed")
     if signed is None:
-        assert actual in (None, False), f"CardExt.{name}: document says '-', x-weixin-signed {actual}"
+        assert actual in (None, False), f"CardExt.{name}: document says '-', signed {actual}"
     else:
         assert actual is signed, f"CardExt.{name}: 是否参与签名 {row['是否参与签名']}, x-weixin-signed {actual}"
     limit = re.search(r"不长于\s*(\d+)\s*位", row["说明"])
@@ -789,7 +803,8 @@ def test_doc03_nonce_str_limit_found():
 @pytest.mark.parametrize("name", SPEC_FILES)
 def test_every_operation_has_source(name):
     missing = [f"{m.upper()} {p}" for section_name in ("paths", "webhooks")
-               for p, m, op in operations(SPECS[name], section_name) if not op.get("x-weixin-source")]
+               for p, m, op in operations(SPECS[name], section_name)
+               if not op.get("x-weixin-source")]
     assert not missing, f"{name}: operations without x-weixin-source: {missing}"
 
 
@@ -809,7 +824,8 @@ def test_mini_program_host():
     assert servers_by_role(MP) == {"main": host}
     op = MP["paths"].get(path, {}).get(method.lower())
     assert op and op.get("operationId") == DOC01_OP, (
-        f"{method} {path} should be {DOC01_OP} in miniprogram.json, found {op and op.get('operationId')}")
+        f"{method} {path} should be {DOC01_OP} in miniprogram.json, "
+        f"found {op and op.get('operationId')}")
 
 
 def test_pay_endpoints():
@@ -820,4 +836,5 @@ def test_pay_endpoints():
     method = re.search(r"请求方式:\s*(\w+)", DOC02).group(1)
     assert url.group(1) == servers_by_role(PAY)["main"], f"doc 02 host {url.group(1)}"
     op = PAY["paths"].get(url.group(2), {}).get(method.lower())
-    assert op and op.get("operationId") == DOC02_OP, f"doc 02: {method} {url.group(2)} is not {DOC02_OP}"
+    assert op and op.get("operationId") == DOC02_OP, (
+        f"doc 02: {method} {url.group(2)} is not {DOC02_OP}")
