@@ -1,4 +1,451 @@
 //! weixin-kit-sandbox: a local WeChat server that speaks the real protocol (WeChat Pay APIv3
 //! signatures, mini-program tokens), for every language's integration tests and the demo.
 //!
-//! The server itself is built in the sandbox issue; this crate holds its place in the workspace.
+//! ```no_run
+//! # async fn demo() -> Result<(), weixin_kit_sandbox::SandboxError> {
+//! use weixin_kit_sandbox::{NewStock, Sandbox, SandboxConfig};
+//! let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+//! let creds = sandbox.credentials(); // mchid, merchant key, WeChat Pay public key, APIv3 key …
+//! sandbox.create_stock(NewStock::named("8月1日活动券"))?;
+//! // point a client at sandbox.base_url() (main) / sandbox.backup_base_url() (backup)
+//! sandbox.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! It verifies every `/v3/` request the way WeChat Pay does (a failure answers 401 SIGN_ERROR
+//! with the signing string it expected), signs every `/v3/` response, keeps merchant coupon
+//! stocks in memory, sends signed and encrypted notifications, injects faults, and records every
+//! request. Everything is driven from Rust ([`Sandbox`]) or over HTTP (`/sandbox/…`, see the
+//! crate README).
+
+// Handlers' helpers return `Result<_, axum::response::Response>` (the error *is* the answer);
+// boxing it buys nothing in a test server.
+#![allow(clippy::result_large_err)]
+
+pub mod auth;
+pub mod control;
+pub mod faults;
+pub mod keys;
+pub mod log;
+pub mod mp;
+pub mod notify;
+pub mod pay;
+mod server;
+pub mod util;
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use weixin_kit::SecretString;
+
+pub use faults::{Fault, FaultKind};
+pub use keys::RsaKey;
+pub use log::{Listener, LogEntry};
+pub use notify::{Attempt, CouponNotification, DeliveryReport, RetryPolicy};
+pub use pay::{Media, NewStock, Stock};
+
+/// Why the sandbox could not start or a control call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("key material: {0}")]
+    Key(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    /// A control call was given something it cannot act on (HTTP 400 on the control API).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A control call named something that does not exist (HTTP 404 on the control API).
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// Which key signs responses and notifications.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningMode {
+    /// WeChat Pay public key mode: `Wechatpay-Serial` is the `PUB_KEY_ID_…`.
+    #[default]
+    PublicKey,
+    /// Platform certificate mode: `Wechatpay-Serial` is the platform certificate serial.
+    Certificate,
+}
+
+/// Everything secret and public the sandbox plays with: the merchant's key (the sandbox verifies
+/// with its public half), the WeChat Pay public key pair, the platform certificate and its key,
+/// the APIv3 key and the mini-program appid/secret.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    pub mchid: String,
+    /// Serial of the merchant API certificate (`serial_no` in the Authorization header).
+    pub merchant_serial_no: String,
+    pub merchant_key: RsaKey,
+    /// `PUB_KEY_ID_…`: the WeChat Pay public key's id.
+    pub wechatpay_public_key_id: String,
+    /// The WeChat Pay public key's private half (signs in [`SigningMode::PublicKey`]).
+    pub wechatpay_key: RsaKey,
+    pub platform_serial_no: String,
+    /// The platform certificate's private key (signs in [`SigningMode::Certificate`]).
+    pub platform_key: RsaKey,
+    pub platform_certificate_pem: String,
+    pub platform_effective_time: String,
+    pub platform_expire_time: String,
+    pub apiv3_key: SecretString,
+    pub appid: String,
+    pub app_secret: SecretString,
+}
+
+impl Clone for RsaKey {
+    fn clone(&self) -> Self {
+        RsaKey::from_pem(&self.private_pem()).expect("a key re-reads its own PEM")
+    }
+}
+
+impl Identity {
+    /// A fresh identity: three RSA-2048 keys generated in parallel, a self-signed platform
+    /// certificate valid from a day ago for five years, random serials and secrets.
+    pub fn generate() -> Result<Identity, SandboxError> {
+        Self::generate_for("1900000001")
+    }
+
+    pub fn generate_for(mchid: &str) -> Result<Identity, SandboxError> {
+        let (merchant, wechatpay, platform) = std::thread::scope(|s| {
+            let a = s.spawn(RsaKey::generate);
+            let b = s.spawn(RsaKey::generate);
+            let c = RsaKey::generate();
+            (
+                a.join().expect("keygen thread"),
+                b.join().expect("keygen thread"),
+                c,
+            )
+        });
+        let (merchant_key, wechatpay_key, platform_key) = (merchant?, wechatpay?, platform?);
+        let now = util::now();
+        let not_before = now - time::Duration::days(1);
+        let not_after = now + time::Duration::days(5 * 365);
+        let platform_serial_no = keys::random_serial();
+        let platform_certificate_pem = keys::platform_certificate(
+            &platform_key,
+            &platform_serial_no,
+            not_before,
+            not_after,
+            mchid,
+        )?;
+        let date = now.to_offset(util::CST);
+        let wechatpay_public_key_id = format!(
+            "PUB_KEY_ID_01{mchid}{:04}{:02}{:02}{}",
+            date.year(),
+            u8::from(date.month()),
+            date.day(),
+            keys::random_digits(12)
+        );
+        Ok(Identity {
+            mchid: mchid.to_owned(),
+            merchant_serial_no: keys::random_serial(),
+            merchant_key,
+            wechatpay_public_key_id,
+            wechatpay_key,
+            platform_serial_no,
+            platform_key,
+            platform_certificate_pem,
+            platform_effective_time: util::rfc3339_cst(not_before),
+            platform_expire_time: util::rfc3339_cst(not_after),
+            apiv3_key: SecretString::new(keys::random_alnum(32)),
+            appid: format!("wx{}", keys::random_hex(16)),
+            app_secret: SecretString::new(keys::random_hex(32)),
+        })
+    }
+
+    /// What a client needs (the merchant's side of the identity, and WeChat's public parts).
+    pub fn credentials(&self) -> Credentials {
+        Credentials {
+            mchid: self.mchid.clone(),
+            merchant_serial_no: self.merchant_serial_no.clone(),
+            merchant_private_key_pem: SecretString::new(self.merchant_key.private_pem()),
+            merchant_public_key_pem: self.merchant_key.public_pem(),
+            wechatpay_public_key_id: self.wechatpay_public_key_id.clone(),
+            wechatpay_public_key_pem: self.wechatpay_key.public_pem(),
+            platform_serial_no: self.platform_serial_no.clone(),
+            platform_certificate_pem: self.platform_certificate_pem.clone(),
+            apiv3_key: self.apiv3_key.clone(),
+            appid: self.appid.clone(),
+            app_secret: self.app_secret.clone(),
+        }
+    }
+}
+
+/// The credentials a client configures to talk to this sandbox. Serializes with the secrets in
+/// clear (tests need them); `Debug` redacts the private key, the APIv3 key and the app secret.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Credentials {
+    pub mchid: String,
+    pub merchant_serial_no: String,
+    /// PKCS#8 PEM, like `apiclient_key.pem`.
+    pub merchant_private_key_pem: SecretString,
+    pub merchant_public_key_pem: String,
+    pub wechatpay_public_key_id: String,
+    /// SubjectPublicKeyInfo PEM, like `wxp_pub.pem`.
+    pub wechatpay_public_key_pem: String,
+    pub platform_serial_no: String,
+    pub platform_certificate_pem: String,
+    pub apiv3_key: SecretString,
+    pub appid: String,
+    pub app_secret: SecretString,
+}
+
+/// How to start a sandbox. `Default` generates a new identity and binds two ephemeral loopback
+/// ports.
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Use this identity instead of generating one.
+    pub identity: Option<Identity>,
+    pub host: IpAddr,
+    /// Main listener port (0: any free port).
+    pub port: u16,
+    /// Backup listener port (0: any free port).
+    pub backup_port: u16,
+    pub signing_mode: SigningMode,
+    /// Notification delivery retries (short by default, for tests).
+    pub notify_retry: RetryPolicy,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            identity: None,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port: 0,
+            backup_port: 0,
+            signing_mode: SigningMode::default(),
+            notify_retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// State shared by the listeners, the handlers and the control API.
+pub(crate) struct Shared {
+    pub identity: Identity,
+    pub credentials: Credentials,
+    pub signing_mode: Mutex<SigningMode>,
+    pub pay: pay::PayState,
+    pub faults: faults::Faults,
+    pub log: log::RequestLog,
+    pub main_down: AtomicBool,
+    pub mp: Arc<mp::MpState>,
+    pub notifier: notify::Notifier,
+}
+
+impl Shared {
+    pub fn signing_mode(&self) -> SigningMode {
+        *self.signing_mode.lock().expect("lock")
+    }
+}
+
+/// A running sandbox: two loopback listeners (main and backup) serving the same routes and
+/// state. Shut down with [`Sandbox::shutdown`] or by dropping it.
+pub struct Sandbox {
+    shared: Arc<Shared>,
+    main_addr: SocketAddr,
+    backup_addr: SocketAddr,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("base_url", &self.base_url())
+            .field("backup_base_url", &self.backup_base_url())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sandbox {
+    /// Generates the identity (unless given), binds both listeners and serves in background
+    /// tasks of the current tokio runtime.
+    pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
+        let identity = match config.identity {
+            Some(identity) => identity,
+            None => tokio::task::spawn_blocking(Identity::generate)
+                .await
+                .map_err(|e| SandboxError::Key(format!("key generation task: {e}")))??,
+        };
+        let main = tokio::net::TcpListener::bind((config.host, config.port)).await?;
+        let backup = tokio::net::TcpListener::bind((config.host, config.backup_port)).await?;
+        let main_addr = main.local_addr()?;
+        let backup_addr = backup.local_addr()?;
+        let credentials = identity.credentials();
+        let mp = Arc::new(mp::MpState::new(
+            identity.appid.clone(),
+            identity.app_secret.expose().to_owned(),
+        ));
+        let shared = Arc::new(Shared {
+            credentials,
+            signing_mode: Mutex::new(config.signing_mode),
+            pay: pay::PayState::default(),
+            faults: faults::Faults::default(),
+            log: log::RequestLog::default(),
+            main_down: AtomicBool::new(false),
+            mp,
+            notifier: notify::Notifier::new(config.notify_retry),
+            identity,
+        });
+        let router = server::router(shared.clone());
+        let tasks = vec![
+            tokio::spawn(server::serve(main, Listener::Main, router.clone())),
+            tokio::spawn(server::serve(backup, Listener::Backup, router)),
+        ];
+        Ok(Sandbox {
+            shared,
+            main_addr,
+            backup_addr,
+            tasks,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT` of the main listener (stands for api.mch.weixin.qq.com and
+    /// api.weixin.qq.com).
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.main_addr)
+    }
+
+    /// The backup listener (stands for api2.mch.weixin.qq.com): same routes, same state.
+    pub fn backup_base_url(&self) -> String {
+        format!("http://{}", self.backup_addr)
+    }
+
+    pub fn main_addr(&self) -> SocketAddr {
+        self.main_addr
+    }
+
+    pub fn backup_addr(&self) -> SocketAddr {
+        self.backup_addr
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.shared.credentials
+    }
+
+    pub fn identity(&self) -> &Identity {
+        &self.shared.identity
+    }
+
+    /// The mini-program side's state.
+    pub fn mp(&self) -> &Arc<mp::MpState> {
+        &self.shared.mp
+    }
+
+    /// Creates a merchant coupon stock (批次) that ModifyStockInfo can then change.
+    pub fn create_stock(&self, stock: NewStock) -> Result<Stock, SandboxError> {
+        self.shared
+            .pay
+            .create_stock(stock, &self.shared.identity.mchid)
+    }
+
+    pub fn stock(&self, stock_id: &str) -> Option<Stock> {
+        self.shared.pay.stock(stock_id)
+    }
+
+    pub fn stocks(&self) -> Vec<Stock> {
+        self.shared.pay.stocks()
+    }
+
+    /// Media uploaded through MarketingImageUpload.
+    pub fn media(&self) -> Vec<Media> {
+        self.shared.pay.media()
+    }
+
+    /// The URL registered with SetCouponNotify.
+    pub fn notify_url(&self) -> Option<String> {
+        self.shared.pay.notify_url()
+    }
+
+    pub fn signing_mode(&self) -> SigningMode {
+        self.shared.signing_mode()
+    }
+
+    pub fn set_signing_mode(&self, mode: SigningMode) {
+        *self.shared.signing_mode.lock().expect("lock") = mode;
+    }
+
+    /// Adds a fault rule; returns its id.
+    pub fn inject_fault(&self, fault: Fault) -> Result<u64, SandboxError> {
+        self.shared.faults.add(fault)
+    }
+
+    pub fn faults(&self) -> Vec<faults::ActiveFault> {
+        self.shared.faults.list()
+    }
+
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear()
+    }
+
+    /// While down, every request reaching the main listener is dropped without a response
+    /// (control routes under `/sandbox/` excepted); the backup keeps serving.
+    pub fn set_main_down(&self, down: bool) {
+        self.shared.main_down.store(down, Ordering::SeqCst);
+    }
+
+    pub fn main_down(&self) -> bool {
+        self.shared.main_down.load(Ordering::SeqCst)
+    }
+
+    /// Sends a merchant coupon event (COUPON.SEND) to the URL registered with SetCouponNotify,
+    /// signed and encrypted as WeChat Pay does, retrying per the [`RetryPolicy`].
+    pub async fn send_coupon_notification(
+        &self,
+        notification: CouponNotification,
+    ) -> Result<DeliveryReport, SandboxError> {
+        notify::send_coupon_notification(&self.shared, notification).await
+    }
+
+    /// Every request received since the last [`Sandbox::reset_log`], oldest first.
+    pub fn requests(&self) -> Vec<LogEntry> {
+        self.shared.log.entries()
+    }
+
+    /// Delivery reports of every notification sent since the last [`Sandbox::reset_log`].
+    pub fn notifications(&self) -> Vec<DeliveryReport> {
+        self.shared.log.notification_reports()
+    }
+
+    /// Counters: requests per operation, applied out_request_no values per stock, notification
+    /// deliveries, and the mini-program side's counters under `"mp"`.
+    pub fn counters(&self) -> serde_json::Value {
+        control::counters(&self.shared)
+    }
+
+    /// Clears the request log and the request/notification counters (stocks stay).
+    pub fn reset_log(&self) {
+        self.shared.log.reset()
+    }
+
+    /// Stops both listeners and closes every connection.
+    pub async fn shutdown(mut self) {
+        for task in self.tasks.drain(..) {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// Default notification retry policy: 3 attempts, 200 ms apart, 5 s per attempt.
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 3,
+            interval: Duration::from_millis(200),
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
