@@ -13,6 +13,7 @@ tasks:
   codegen [--check]   generate code from spec/ (--check: fail if the committed code differs)
   test                build what is needed and run every suite (Rust, spec, bindings)
   demo                the main job: run the documented flows end to end
+  bench               benchmarks that print numbers (release builds)
 ";
 
 fn main() -> ExitCode {
@@ -24,6 +25,7 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::run(&root, true),
         ["test"] => tasks::test(&root),
         ["demo"] => tasks::demo(&root),
+        ["bench"] => tasks::bench(&root),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);

@@ -37,6 +37,18 @@ pub fn demo(root: &Path) -> Result<()> {
     ]))
 }
 
+/// Benchmarks print numbers; nothing is asserted on timing (shared, noisy machines).
+pub fn bench(root: &Path) -> Result<()> {
+    step("sandbox throughput vs the crypto cost of one signed call");
+    run(Command::new(cargo()).current_dir(root).args([
+        "bench",
+        "-p",
+        "weixin-kit-sandbox",
+        "--bench",
+        "throughput",
+    ]))
+}
+
 /// A virtualenv under `target/` with the pinned test requirements, reused while they are unchanged.
 fn python_env(root: &Path) -> Result<std::path::PathBuf> {
     let venv = root.join("target/py-venv");
