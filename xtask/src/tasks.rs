@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::codegen;
 
-/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec.
+/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox.
 pub fn test(root: &Path) -> Result<()> {
     step("codegen drift check");
     codegen::run(root, true)?;
@@ -22,6 +22,20 @@ pub fn test(root: &Path) -> Result<()> {
     run(Command::new(&python)
         .current_dir(root)
         .args(["-m", "pytest", "-q", "spec/tests"]))?;
+
+    step("sandbox: driven by outside implementations (Python cryptography, wechatpayv3) (pytest)");
+    run(Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "weixin-kit-sandbox",
+        "--bin",
+        "weixin-kit-sandbox",
+    ]))?;
+    run(Command::new(&python)
+        .current_dir(root)
+        .env("WEIXIN_KIT_SANDBOX_BIN", root.join("target/debug/weixin-kit-sandbox"))
+        .args(["-m", "pytest", "-q", "sandbox/tests/python"]))?;
     Ok(())
 }
 
