@@ -4,13 +4,16 @@
 //! generated from `spec/` into [`generated`] by `cargo xtask codegen`; the hand-written modules
 //! here are the runtime it stands on.
 
+pub mod crypto;
 pub mod error;
 #[rustfmt::skip]
 pub mod generated;
+pub mod http;
+pub mod mp;
 pub mod operation;
+pub mod pay;
 pub mod secret;
 pub mod validate;
 
 pub use error::{ApiError, Error, MiniProgramError, Result};
-pub use generated::{mp, pay};
 pub use secret::SecretString;

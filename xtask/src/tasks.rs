@@ -17,6 +17,22 @@ pub fn test(root: &Path) -> Result<()> {
         .current_dir(root)
         .args(["test", "--workspace", "--all-features"]))?;
 
+    // --all-features above tests both crypto backends side by side; this proves the RustCrypto
+    // backend alone builds and passes the same vectors.
+    step("Rust: crypto vectors with only the rust-crypto backend");
+    run(Command::new(cargo()).current_dir(root).args([
+        "test",
+        "-p",
+        "weixin-kit",
+        "--no-default-features",
+        "--features",
+        "rust-crypto",
+        "--test",
+        "crypto_vectors",
+        "--test",
+        "notification",
+    ]))?;
+
     step("spec: OpenAPI validation and coverage of the API documents (pytest)");
     let python = python_env(root)?;
     run(Command::new(&python)
@@ -34,7 +50,10 @@ pub fn test(root: &Path) -> Result<()> {
     ]))?;
     run(Command::new(&python)
         .current_dir(root)
-        .env("WEIXIN_KIT_SANDBOX_BIN", root.join("target/debug/weixin-kit-sandbox"))
+        .env(
+            "WEIXIN_KIT_SANDBOX_BIN",
+            root.join("target/debug/weixin-kit-sandbox"),
+        )
         .args(["-m", "pytest", "-q", "sandbox/tests/python"]))?;
     Ok(())
 }

@@ -158,6 +158,26 @@ async fn fixture_operation_is_a_typed_method() {
 }
 "##;
 
+/// The core manifest without its benches and dev-dependencies (the sandbox, criterion …), plus
+/// the one dev-dependency the fixture caller needs: the copy builds only what the test uses.
+fn library_only(manifest: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            skipping = line == "[dev-dependencies]" || line == "[[bench]]";
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out.push_str(
+        "\n[dev-dependencies]\ntokio = { version = \"1\", features = [\"macros\", \"rt\"] }\n",
+    );
+    out
+}
+
 #[test]
 fn an_operation_added_to_the_spec_becomes_a_typed_method() {
     let root = project_root();
@@ -180,6 +200,9 @@ fn an_operation_added_to_the_spec_becomes_a_typed_method() {
     copy_tree(&root.join("core"), &crate_dir);
     std::fs::remove_dir_all(crate_dir.join("src/generated")).unwrap();
     std::fs::remove_dir_all(crate_dir.join("tests")).ok();
+    std::fs::remove_dir_all(crate_dir.join("benches")).ok();
+    let manifest = std::fs::read_to_string(crate_dir.join("Cargo.toml")).unwrap();
+    std::fs::write(crate_dir.join("Cargo.toml"), library_only(&manifest)).unwrap();
     write_all(tmp.path(), &files);
     std::fs::create_dir_all(crate_dir.join("tests")).unwrap();
     std::fs::write(crate_dir.join("tests/fixture_caller.rs"), FIXTURE_CALLER).unwrap();

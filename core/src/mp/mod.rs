@@ -1,0 +1,42 @@
+//! WeChat mini-program server APIs: the generated types and operations (tokens, 服务卡片, 卡券)
+//! plus the hand-written pieces they need.
+//!
+//! - [`card`]: the 卡券签名 ([`card::sign_card_ext`], pure) and [`card::CardExtBuilder`], which
+//!   returns `wx.addCard`'s `cardList` item ([`AddCardListItem`]) with a signed `cardExt`.
+//! - [`ext_json`]: [`ext_json::ExtJson`], setUserNotifyExt's `ext_json` from a raw string or a
+//!   structured value, with the nested JSON-in-JSON encoding the documents show.
+//! - [`token`]: [`token::TokenManager`] over a [`token::TokenStore`] ([`token::MemoryStore`] by
+//!   default, [`token::RedisStore`] for many instances), and [`token::TokenProvider`] for tokens
+//!   supplied from elsewhere.
+//!
+//! # How the client will fit them together
+//! The `MiniProgramClient` (next step: it needs the shared HTTP layer, `crate::http`) will
+//! implement [`crate::operation::Execute`] so that the generated [`Operations`]
+//! (`client.service_card().set_user_notify_ext(..)`, `client.card().decrypt_card_code(..)`) run
+//! on it, and will hold:
+//! - an `Arc<dyn TokenProvider>`: by default a [`token::TokenManager`] at
+//!   [`token::keys::access_token`]`(appid)` whose fetch closure calls `getStableAccessToken`
+//!   (or `getAccessToken` when selected) through the same HTTP layer and returns
+//!   `(access_token, expires_in)`;
+//! - a second [`token::TokenManager`] over the same store at
+//!   [`token::keys::ticket`]`(appid, "wx_card")` whose fetch calls `getTicket(wx_card)` with an
+//!   access token from the first: the card api_ticket that [`card::CardExtBuilder::build`] signs
+//!   with.
+//!
+//! Every call adds `access_token` to the query; on errcode 40001/42001/40014 the client calls
+//! [`token::TokenProvider::invalidate`] with the token it sent (compare-and-expire), gets a
+//! token again and retries once — never more; a second failure is returned as a typed
+//! [`crate::Error::MiniProgram`].
+
+pub use crate::generated::mp::*;
+
+pub mod card;
+pub mod ext_json;
+pub mod token;
+
+pub use card::{card_ext, sign_card_ext, CardExtBuilder};
+pub use ext_json::ExtJson;
+pub use token::{
+    FixedToken, LockToken, MemoryStore, RedisStore, StoredToken, TokenConfig, TokenManager,
+    TokenProvider, TokenStore,
+};

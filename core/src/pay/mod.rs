@@ -1,0 +1,9 @@
+//! WeChat Pay APIv3: the generated operations plus the client, signing and notifications.
+pub use crate::generated::pay::*; // types, operations, Operations trait, MAIN_HOST, BACKUP_HOST
+
+pub mod certificates;
+mod client;
+pub mod notification;
+pub mod signing;
+pub use client::{PayClient, PayClientBuilder, RetryPolicy};
+pub use notification::{Notification, NotificationEvent};

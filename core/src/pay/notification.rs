@@ -1,0 +1,168 @@
+//! WeChat Pay notifications (回调通知): verify the signature, decrypt `resource`, type the event.
+//!
+//! Which payload type a notification carries is decided by the envelope's `event_type`, as the
+//! spec says (`webhooks.*.x-weixin-event-types` with `x-weixin-resource-schema`): `COUPON.SEND`
+//! carries a [`BusifavorCouponEvent`](crate::pay::BusifavorCouponEvent). Any other event type is
+//! returned decrypted but untyped, as [`NotificationEvent::Other`].
+
+use crate::crypto::ApiV3Key;
+use crate::pay::signing::{self, Verifier};
+use crate::pay::{BusifavorCouponEvent, NotificationAlgorithm, NotificationEnvelope};
+use crate::Error;
+
+/// Envelope `event_type`s whose resource is a [`BusifavorCouponEvent`] (spec webhook
+/// `BusifavorCouponEvent`, `x-weixin-event-types`).
+pub const BUSIFAVOR_COUPON_EVENT_TYPES: &[&str] = &["COUPON.SEND"];
+
+/// A verified, decrypted notification.
+#[derive(Debug, Clone)]
+pub struct Notification {
+    /// Unique notification ID: de-duplicate by it (WeChat may deliver the same one again).
+    pub id: String,
+    /// RFC 3339.
+    pub create_time: String,
+    /// e.g. `COUPON.SEND`.
+    pub event_type: String,
+    /// `encrypt-resource`.
+    pub resource_type: String,
+    pub summary: String,
+    /// The decrypted `resource`.
+    pub event: NotificationEvent,
+}
+
+/// The decrypted `resource`, typed when the event type is known.
+// Unboxed so callers can match on the event directly; a notification is parsed once.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum NotificationEvent {
+    /// `COUPON.SEND`: a user received a merchant coupon (商家券领券事件).
+    BusifavorCoupon(BusifavorCouponEvent),
+    /// Any other event type: the decrypted JSON.
+    Other(serde_json::Value),
+}
+
+fn invalid(field: &str, rule: impl Into<String>) -> Error {
+    Error::Validation {
+        field: field.into(),
+        rule: rule.into(),
+    }
+}
+
+/// Verify (same key selection and 5-minute rule as responses), then decrypt `resource` with the
+/// APIv3 key, then type it.
+///
+/// Errors: [`Error::Signature`] for a missing/bad/stale signature or unknown serial (see
+/// [`signing::VerifyFailure`]) and for a ciphertext whose AEAD tag fails (a wrong APIv3 key or
+/// tampering); [`Error::Validation`] for a body that is not a notification envelope, an
+/// algorithm other than AEAD_AES_256_GCM, or a decrypted payload that is not the documented JSON.
+pub fn parse(
+    verifier: &Verifier,
+    apiv3_key: &ApiV3Key,
+    headers: &http::HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> crate::Result<Notification> {
+    signing::verify(verifier, headers, body, now)?;
+
+    let envelope: NotificationEnvelope = {
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            invalid(
+                "notification",
+                format!("the body is not a WeChat Pay notification envelope: {e}"),
+            )
+        })?
+    };
+    let resource = &envelope.resource;
+    if resource.algorithm != NotificationAlgorithm::AeadAes256Gcm {
+        return Err(invalid(
+            "notification.resource.algorithm",
+            format!(
+                "must be AEAD_AES_256_GCM (the only algorithm WeChat Pay documents), got {:?}",
+                resource_algorithm_text(&resource.algorithm)
+            ),
+        ));
+    }
+    let plaintext = apiv3_key
+        .decrypt(
+            &resource.nonce,
+            resource.associated_data.as_deref().unwrap_or(""),
+            &resource.ciphertext,
+        )
+        .map_err(|e| match e {
+            Error::Signature { detail } => Error::Signature {
+                detail: format!("notification {}: resource: {detail}", envelope.id),
+            },
+            other => other,
+        })?;
+
+    let event = if BUSIFAVOR_COUPON_EVENT_TYPES.contains(&envelope.event_type.as_str()) {
+        let de = &mut serde_json::Deserializer::from_slice(&plaintext);
+        let typed: BusifavorCouponEvent = serde_path_to_error::deserialize(de).map_err(|e| {
+            invalid(
+                "notification.resource",
+                format!(
+                    "the decrypted {} payload is not a BusifavorCouponEvent: {}",
+                    envelope.event_type,
+                    payload_error(e.path().to_string(), e.inner())
+                ),
+            )
+        })?;
+        NotificationEvent::BusifavorCoupon(typed)
+    } else {
+        NotificationEvent::Other(serde_json::from_slice(&plaintext).map_err(|e| {
+            invalid(
+                "notification.resource",
+                format!(
+                    "the decrypted payload is not JSON: {}",
+                    payload_error(String::new(), &e)
+                ),
+            )
+        })?)
+    };
+
+    Ok(Notification {
+        id: envelope.id,
+        create_time: envelope.create_time,
+        event_type: envelope.event_type,
+        resource_type: envelope.resource_type,
+        summary: envelope.summary,
+        event,
+    })
+}
+
+fn resource_algorithm_text(a: &NotificationAlgorithm) -> String {
+    match a {
+        NotificationAlgorithm::AeadAes256Gcm => "AEAD_AES_256_GCM".into(),
+        NotificationAlgorithm::Unknown(s) => s.clone(),
+    }
+}
+
+/// A decoding error of a decrypted payload without echoing its values (the payload may carry
+/// user identifiers): the path, the category and the position.
+fn payload_error(path: String, e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "JSON syntax error",
+        serde_json::error::Category::Data => "wrong shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    let text = e.to_string();
+    // serde's "missing field `x`" names a schema field, not a value: safe and useful to show.
+    let missing = text
+        .split(" at line")
+        .next()
+        .filter(|t| t.starts_with("missing field"))
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    let at = if path.is_empty() || path == "." {
+        String::new()
+    } else {
+        format!(" at `{path}`")
+    };
+    format!(
+        "{what}{missing}{at} (line {}, column {})",
+        e.line(),
+        e.column()
+    )
+}

@@ -1,0 +1,993 @@
+//! The WeChat Pay client against the in-process sandbox: the real protocol peer (it verifies
+//! our signatures as WeChat does and signs its answers). No mocks of our HTTP layer.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+use weixin_kit::operation::Execute as _;
+use weixin_kit::operation::{self, PreparedRequest, RequestBody};
+use weixin_kit::pay::{
+    self, CouponUseMethod, ModifyCouponUseRule, ModifyStockInfoRequest, NotificationEvent,
+    Operations as _, PayClient, PayClientBuilder, RetryPolicy, SetCouponNotifyRequest,
+};
+use weixin_kit::Error;
+use weixin_kit_sandbox::{
+    CouponNotification, Fault, FaultKind, Listener, NewStock, Sandbox, SandboxConfig, SigningMode,
+};
+
+async fn sandbox() -> Sandbox {
+    Sandbox::start(SandboxConfig::default()).await.unwrap()
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        failover: true,
+    }
+}
+
+/// Merchant identity and hosts, without any verification key.
+fn base(sb: &Sandbox) -> PayClientBuilder {
+    let c = sb.credentials();
+    PayClient::builder()
+        .mchid(&c.mchid)
+        .serial_no(&c.merchant_serial_no)
+        .private_key_pem(c.merchant_private_key_pem.expose())
+        .unwrap()
+        .base_url(sb.base_url())
+        .backup_base_url(sb.backup_base_url())
+        .retry(fast_retry())
+}
+
+/// Public-key mode (the default for new merchants).
+fn public_key_client(sb: &Sandbox) -> PayClient {
+    let c = sb.credentials();
+    base(sb)
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .apiv3_key(c.apiv3_key.expose())
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+/// Certificate mode: only the APIv3 key; platform certificates are downloaded.
+fn certificate_client(sb: &Sandbox) -> PayClient {
+    base(sb)
+        .apiv3_key(sb.credentials().apiv3_key.expose())
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+fn modify(out_request_no: &str, comment: &str) -> ModifyStockInfoRequest {
+    ModifyStockInfoRequest {
+        out_request_no: out_request_no.into(),
+        comment: Some(comment.into()),
+        ..Default::default()
+    }
+}
+
+fn new_stock(sb: &Sandbox) -> String {
+    sb.create_stock(NewStock::named("8月1日活动券"))
+        .unwrap()
+        .stock_id
+}
+
+fn api_error(e: Error) -> Box<weixin_kit::ApiError> {
+    match e {
+        Error::Api(api) => api,
+        other => panic!("expected Error::Api, got {other:?}"),
+    }
+}
+
+fn requests_of(sb: &Sandbox, operation: &str) -> Vec<weixin_kit_sandbox::LogEntry> {
+    sb.requests()
+        .into_iter()
+        .filter(|r| r.operation.as_deref() == Some(operation))
+        .collect()
+}
+
+fn certificate_downloads(sb: &Sandbox) -> usize {
+    sb.requests()
+        .iter()
+        .filter(|r| r.path == "/v3/certificates")
+        .count()
+}
+
+async fn modify_and_set_notify(sb: &Sandbox, client: &PayClient, tag: &str) {
+    let stock = new_stock(sb);
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify(&format!("{tag}-1"), "备注"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sb.stock(&stock).unwrap().field("comment"),
+        Some(&json!("备注"))
+    );
+    let resp = client
+        .busifavor()
+        .set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: None,
+            notify_url: "https://merchant.example.com/wxpay/coupon".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(resp.notify_url, "https://merchant.example.com/wxpay/coupon");
+    assert_eq!(resp.mchid.as_deref(), Some(sb.credentials().mchid.as_str()));
+    assert!(!resp.update_time.is_empty());
+}
+
+#[tokio::test]
+async fn public_key_mode_both_operations() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    modify_and_set_notify(&sb, &client, "pk").await;
+    // Every request reached the sandbox signed correctly; no certificate download was needed.
+    assert!(sb
+        .requests()
+        .iter()
+        .all(|r| r.signature.as_deref() == Some("ok")));
+    assert_eq!(certificate_downloads(&sb), 0);
+    assert_eq!(client.certificate_downloads(), 0);
+}
+
+#[tokio::test]
+async fn certificate_mode_downloads_and_verifies() {
+    let sb = Sandbox::start(SandboxConfig {
+        signing_mode: SigningMode::Certificate,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = certificate_client(&sb);
+    assert!(client.platform_certificate_serials().is_empty());
+    modify_and_set_notify(&sb, &client, "cert").await;
+    // The first response named an unknown serial: one download (bootstrapped), then none.
+    assert_eq!(certificate_downloads(&sb), 1);
+    assert_eq!(client.certificate_downloads(), 1);
+    assert_eq!(
+        client.platform_certificate_serials(),
+        vec![sb.credentials().platform_serial_no.clone()]
+    );
+}
+
+#[tokio::test]
+async fn certificate_mode_with_configured_certificates_and_no_download() {
+    let sb = Sandbox::start(SandboxConfig {
+        signing_mode: SigningMode::Certificate,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = base(&sb)
+        .platform_certificates([&sb.credentials().platform_certificate_pem])
+        .unwrap()
+        .build()
+        .unwrap();
+    modify_and_set_notify(&sb, &client, "static").await;
+    assert_eq!(certificate_downloads(&sb), 0);
+}
+
+#[tokio::test]
+async fn concurrent_unknown_serials_cause_one_download() {
+    let sb = Sandbox::start(SandboxConfig {
+        signing_mode: SigningMode::Certificate,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = certificate_client(&sb);
+    let stock = new_stock(&sb);
+    let calls = (0..8).map(|i| {
+        let client = client.clone();
+        let stock = stock.clone();
+        tokio::spawn(async move {
+            client
+                .busifavor()
+                .modify_stock_info(&stock, &modify(&format!("sf-{i}"), "x"))
+                .await
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap().unwrap();
+    }
+    assert_eq!(certificate_downloads(&sb), 1);
+}
+
+#[tokio::test]
+async fn migration_public_key_and_certificates_both_accepted() {
+    let sb = sandbox().await;
+    // Public key + APIv3 key: certificates are fetched when a certificate serial shows up.
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    let bf = client.busifavor();
+    bf.modify_stock_info(&stock, &modify("mig-1", "a"))
+        .await
+        .unwrap();
+    sb.set_signing_mode(SigningMode::Certificate);
+    bf.modify_stock_info(&stock, &modify("mig-2", "b"))
+        .await
+        .unwrap();
+    sb.set_signing_mode(SigningMode::PublicKey);
+    bf.modify_stock_info(&stock, &modify("mig-3", "c"))
+        .await
+        .unwrap();
+    sb.set_signing_mode(SigningMode::Certificate);
+    bf.modify_stock_info(&stock, &modify("mig-4", "d"))
+        .await
+        .unwrap();
+    assert_eq!(certificate_downloads(&sb), 1);
+
+    // Public key + configured certificate, no downloads at all.
+    let c = sb.credentials();
+    let client = base(&sb)
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .platform_certificates([&c.platform_certificate_pem])
+        .unwrap()
+        .build()
+        .unwrap();
+    sb.reset_log();
+    for (i, mode) in [
+        SigningMode::PublicKey,
+        SigningMode::Certificate,
+        SigningMode::PublicKey,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        sb.set_signing_mode(mode);
+        client
+            .busifavor()
+            .modify_stock_info(&stock, &modify(&format!("mig-static-{i}"), "e"))
+            .await
+            .unwrap();
+    }
+    assert_eq!(certificate_downloads(&sb), 0);
+}
+
+#[tokio::test]
+async fn public_key_only_rejects_certificate_signed_responses() {
+    let sb = sandbox().await;
+    let c = sb.credentials();
+    let client = base(&sb)
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .build()
+        .unwrap();
+    sb.set_signing_mode(SigningMode::Certificate);
+    let stock = new_stock(&sb);
+    let err = client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("pk-only", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Signature { .. }), "{err:?}");
+}
+
+/// A loopback receiver: records what WeChat Pay (the sandbox) POSTs and answers 204.
+async fn receiver() -> (String, mpsc::UnboundedReceiver<(http::HeaderMap, Vec<u8>)>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let tx = Arc::new(Mutex::new(tx));
+    let app = axum::Router::new().route(
+        "/wxpay/notify",
+        axum::routing::post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.lock().unwrap().send((headers, body.to_vec()));
+                http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (format!("http://{addr}/wxpay/notify"), rx)
+}
+
+async fn notification_round_trip(sb: &Sandbox, client: &PayClient) {
+    let (url, mut rx) = receiver().await;
+    let resp = client
+        .busifavor()
+        .set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: Some(sb.credentials().mchid.clone()),
+            notify_url: url.clone(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(resp.notify_url, url);
+    let stock = new_stock(sb);
+    let report = sb
+        .send_coupon_notification(CouponNotification {
+            stock_id: stock.clone(),
+            openid: Some("oUser123".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(report.delivered, "{report:?}");
+    let (headers, body) = rx.recv().await.unwrap();
+    let notification = client.parse_notification(&headers, &body).await.unwrap();
+    assert_eq!(notification.event_type, "COUPON.SEND");
+    assert_eq!(notification.id, report.id);
+    let NotificationEvent::BusifavorCoupon(event) = notification.event else {
+        panic!(
+            "expected a typed coupon event, got {:?}",
+            notification.event
+        );
+    };
+    assert_eq!(event.stock_id, stock);
+    assert_eq!(event.openid.as_deref(), Some("oUser123"));
+    assert_eq!(event.send_merchant, sb.credentials().mchid);
+
+    // Tampered and stale notifications are rejected.
+    for spoil in [
+        CouponNotification {
+            stock_id: stock.clone(),
+            tamper_signature: true,
+            max_attempts: Some(1),
+            ..Default::default()
+        },
+        CouponNotification {
+            stock_id: stock.clone(),
+            stale_timestamp: true,
+            max_attempts: Some(1),
+            ..Default::default()
+        },
+    ] {
+        sb.send_coupon_notification(spoil).await.unwrap();
+        let (headers, body) = rx.recv().await.unwrap();
+        let err = client
+            .parse_notification(&headers, &body)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Signature { .. }), "{err:?}");
+    }
+}
+
+#[tokio::test]
+async fn notification_round_trip_public_key_mode() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    notification_round_trip(&sb, &client).await;
+}
+
+#[tokio::test]
+async fn notification_round_trip_certificate_mode() {
+    let sb = Sandbox::start(SandboxConfig {
+        signing_mode: SigningMode::Certificate,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = certificate_client(&sb);
+    notification_round_trip(&sb, &client).await;
+}
+
+#[tokio::test]
+async fn notification_signed_by_a_new_certificate_triggers_a_download() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let (url, mut rx) = receiver().await;
+    client
+        .busifavor()
+        .set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: None,
+            notify_url: url,
+        })
+        .await
+        .unwrap();
+    sb.set_signing_mode(SigningMode::Certificate);
+    let stock = new_stock(&sb);
+    sb.send_coupon_notification(CouponNotification {
+        stock_id: stock.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (headers, body) = rx.recv().await.unwrap();
+    let n = client.parse_notification(&headers, &body).await.unwrap();
+    assert!(matches!(n.event, NotificationEvent::BusifavorCoupon(e) if e.stock_id == stock));
+    assert_eq!(certificate_downloads(&sb), 1);
+}
+
+#[tokio::test]
+async fn failover_to_backup_when_main_is_down() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    sb.set_main_down(true);
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("fo-1", "via backup"))
+        .await
+        .unwrap();
+    let log = requests_of(&sb, "ModifyStockInfo");
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0].listener, Listener::Main);
+    assert!(log[0].faults.contains(&"main_down".to_string()));
+    assert_eq!(log[1].listener, Listener::Backup);
+    assert_eq!(log[1].status, Some(204));
+
+    // Failover off: the dropped connection is a transport error.
+    let no_failover = base(&sb)
+        .wechatpay_public_key(
+            &sb.credentials().wechatpay_public_key_id,
+            &sb.credentials().wechatpay_public_key_pem,
+        )
+        .unwrap()
+        .retry(RetryPolicy {
+            failover: false,
+            max_attempts: 2,
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
+    sb.reset_log();
+    let err = no_failover
+        .busifavor()
+        .modify_stock_info(&stock, &modify("fo-2", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(!text.contains("WECHATPAY2"), "{text}");
+    let log = requests_of(&sb, "ModifyStockInfo");
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|r| r.listener == Listener::Main));
+    sb.set_main_down(false);
+}
+
+#[tokio::test]
+async fn system_errors_are_retried_with_the_same_out_request_no_and_applied_once() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    sb.inject_fault(Fault::operation(
+        "ModifyStockInfo",
+        FaultKind::SystemError,
+        2,
+    ))
+    .unwrap();
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("retry-1", "retried"))
+        .await
+        .unwrap();
+    let log = requests_of(&sb, "ModifyStockInfo");
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert_eq!(
+        log.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![Some(500), Some(500), Some(204)]
+    );
+    // The same bytes every time (same out_request_no), each attempt signed afresh.
+    assert!(log.iter().all(|r| r.body == log[0].body));
+    assert!(log[0].body.contains("retry-1"));
+    assert!(log.iter().all(|r| r.signature.as_deref() == Some("ok")));
+    let counters = sb.counters();
+    assert_eq!(
+        counters["applied_out_request_nos"][&stock],
+        json!(["retry-1"]),
+        "{counters}"
+    );
+    assert_eq!(counters["requests"]["ModifyStockInfo"], json!(3));
+}
+
+#[tokio::test]
+async fn frequency_limited_is_retried() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    sb.inject_fault(Fault::operation(
+        "SetCouponNotify",
+        FaultKind::FrequencyLimited,
+        1,
+    ))
+    .unwrap();
+    client
+        .busifavor()
+        .set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: None,
+            notify_url: "https://m.example.com/n".into(),
+        })
+        .await
+        .unwrap();
+    let log = requests_of(&sb, "SetCouponNotify");
+    assert_eq!(
+        log.iter().map(|r| r.status).collect::<Vec<_>>(),
+        vec![Some(429), Some(200)]
+    );
+    // 429 is not a reason to leave the main host.
+    assert!(log.iter().all(|r| r.listener == Listener::Main));
+}
+
+#[tokio::test]
+async fn retries_are_bounded() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    sb.inject_fault(Fault {
+        count: None,
+        ..Fault::operation("ModifyStockInfo", FaultKind::SystemError, 0)
+    })
+    .unwrap();
+    let err = client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("bounded", "x"))
+        .await
+        .unwrap_err();
+    let api = api_error(err);
+    assert_eq!((api.status, api.code.as_str()), (500, "SYSTEM_ERROR"));
+    assert_eq!(api.solution.as_deref(), Some("请稍后重试"));
+    assert!(api.retryable);
+    assert!(api.request_id.is_some());
+    assert_eq!(requests_of(&sb, "ModifyStockInfo").len(), 3);
+    assert!(sb.stock(&stock).unwrap().field("comment").is_none());
+
+    // No retries at all.
+    let once = base(&sb)
+        .wechatpay_public_key(
+            &sb.credentials().wechatpay_public_key_id,
+            &sb.credentials().wechatpay_public_key_pem,
+        )
+        .unwrap()
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    sb.reset_log();
+    once.busifavor()
+        .modify_stock_info(&stock, &modify("bounded-2", "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(requests_of(&sb, "ModifyStockInfo").len(), 1);
+}
+
+#[tokio::test]
+async fn connection_reset_is_retried() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    sb.inject_fault(Fault::operation(
+        "ModifyStockInfo",
+        FaultKind::ConnectionReset,
+        1,
+    ))
+    .unwrap();
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("reset-1", "after reset"))
+        .await
+        .unwrap();
+    let log = requests_of(&sb, "ModifyStockInfo");
+    assert_eq!(log.len(), 2);
+    assert_eq!(log[0].status, None);
+    assert_eq!(log[1].status, Some(204));
+    assert_eq!(
+        sb.counters()["applied_out_request_nos"][&stock],
+        json!(["reset-1"])
+    );
+}
+
+#[tokio::test]
+async fn tampered_and_stale_response_signatures_are_rejected_without_retry() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    for (kind, tag) in [
+        (FaultKind::TamperSignature, "tamper"),
+        (FaultKind::StaleTimestamp { seconds: 600 }, "stale"),
+    ] {
+        sb.reset_log();
+        sb.inject_fault(Fault::operation("ModifyStockInfo", kind, 1))
+            .unwrap();
+        let err = client
+            .busifavor()
+            .modify_stock_info(&stock, &modify(tag, tag))
+            .await
+            .unwrap_err();
+        let Error::Signature { detail } = &err else {
+            panic!("{tag}: expected Error::Signature, got {err:?}");
+        };
+        assert!(detail.contains("Request-ID"), "{detail}");
+        assert_eq!(requests_of(&sb, "ModifyStockInfo").len(), 1, "{tag}");
+    }
+    // A stale SetCouponNotify response (typed body) is rejected too.
+    sb.inject_fault(Fault::operation(
+        "SetCouponNotify",
+        FaultKind::StaleTimestamp { seconds: 301 },
+        1,
+    ))
+    .unwrap();
+    let err = client
+        .busifavor()
+        .set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: None,
+            notify_url: "https://m.example.com/n".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Signature { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn documented_error_paths_map_to_api_errors() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let bf = client.busifavor();
+
+    // 404 RESOURCE_NOT_EXISTS with the documented solution.
+    let api = api_error(
+        bf.modify_stock_info("9999999999", &modify("e-404", "x"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(api.status, 404);
+    assert_eq!(api.code, "RESOURCE_NOT_EXISTS");
+    assert_eq!(api.message, "批次不存在");
+    assert_eq!(api.solution.as_deref(), Some("请检查批次ID后重试"));
+    assert!(api.request_id.as_deref().is_some_and(|id| !id.is_empty()));
+    assert!(!api.retryable);
+
+    // 403 RULE_LIMIT: a stock created by another merchant.
+    let foreign = sb
+        .create_stock(NewStock {
+            creator_mchid: Some("1900000002".into()),
+            ..NewStock::named("别人的券")
+        })
+        .unwrap()
+        .stock_id;
+    let api = api_error(
+        bf.modify_stock_info(&foreign, &modify("e-403", "x"))
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((api.status, api.code.as_str()), (403, "RULE_LIMIT"));
+    assert_eq!(
+        api.solution.as_deref(),
+        Some("仅允许调用方进行修改,请更换调用API的商户号")
+    );
+
+    // 400 PARAM_ERROR from the server: a body our validation would have refused, sent as
+    // another SDK might (prepared by hand, bypassing validation).
+    let stock = new_stock(&sb);
+    let prepared = PreparedRequest {
+        operation: &pay::specs::MODIFY_STOCK_INFO,
+        path_and_query: format!("/v3/marketing/busifavor/stocks/{stock}"),
+        body: RequestBody::Json(
+            br#"{"out_request_no":"e-400","comment":"123456789012345678901"}"#.to_vec(),
+        ),
+    };
+    let response = client.execute(prepared).await.unwrap();
+    let api =
+        api_error(operation::decode_empty(&pay::specs::MODIFY_STOCK_INFO, &response).unwrap_err());
+    assert_eq!((api.status, api.code.as_str()), (400, "PARAM_ERROR"));
+    assert_eq!(api.solution.as_deref(), Some("请根据错误提示正确传入参数"));
+    assert!(api.detail.is_some());
+    assert!(api.request_id.is_some());
+
+    // SetCouponNotify: 400 MCH_NOT_EXISTS and 403 NOAUTH.
+    let api = api_error(
+        bf.set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: Some("1900abcd".into()),
+            notify_url: "https://m.example.com/n".into(),
+        })
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((api.status, api.code.as_str()), (400, "MCH_NOT_EXISTS"));
+    assert_eq!(api.solution.as_deref(), Some("请确认传入的商户号是否正确"));
+    let api = api_error(
+        bf.set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: Some("1900000002".into()),
+            notify_url: "https://m.example.com/n".into(),
+        })
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!((api.status, api.code.as_str()), (403, "NOAUTH"));
+    // None of these was retried.
+    assert!(sb.requests().iter().all(|r| r.faults.is_empty()));
+    assert_eq!(sb.requests().len(), 5);
+}
+
+#[tokio::test]
+async fn validation_errors_are_caught_before_sending() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    let bf = client.busifavor();
+    let field_of = |e: Error| match e {
+        Error::Validation { field, rule } => (field, rule),
+        other => panic!("expected Error::Validation, got {other:?}"),
+    };
+
+    let (field, rule) = field_of(
+        bf.modify_stock_info(
+            &stock,
+            &ModifyStockInfoRequest {
+                out_request_no: "v-1".into(),
+                stock_name: Some("一二三四五六七八九十一二三四五六七八九十一二".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(field, "stock_name");
+    assert!(rule.contains("21"), "{rule}");
+
+    let (field, _) = field_of(
+        bf.modify_stock_info(
+            &stock,
+            &modify("v-2", "一二三四五六七八九十一二三四五六七八九十一"),
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(field, "comment");
+
+    let (field, _) = field_of(
+        bf.modify_stock_info(
+            &stock,
+            &ModifyStockInfoRequest {
+                out_request_no: "v-3".into(),
+                coupon_use_rule: Some(ModifyCouponUseRule {
+                    use_method: Some(CouponUseMethod::Unknown("TELEPORT".into())),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err(),
+    );
+    assert_eq!(field, "coupon_use_rule.use_method");
+
+    let (field, rule) = field_of(
+        operation::request_from_json::<ModifyStockInfoRequest>(json!({"comment": "x"}))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (field.as_str(), rule.as_str()),
+        ("out_request_no", "is required")
+    );
+
+    assert!(sb.requests().is_empty(), "{:?}", sb.requests());
+}
+
+#[tokio::test]
+async fn timeout_is_reported_as_timeout() {
+    let sb = sandbox().await;
+    let c = sb.credentials();
+    let client = base(&sb)
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .timeout(Duration::from_millis(300))
+        .retry(RetryPolicy {
+            max_attempts: 2,
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
+    let stock = new_stock(&sb);
+    sb.inject_fault(Fault::operation(
+        "ModifyStockInfo",
+        FaultKind::Latency { ms: 1500 },
+        3,
+    ))
+    .unwrap();
+    let err = client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("slow", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+    // Both attempts reached the sandbox and each used up one of the three latency faults (the
+    // sandbox logs a request only once it answers, and these were abandoned).
+    let faults = sb.faults();
+    assert_eq!(faults.len(), 1, "{faults:?}");
+    assert_eq!(faults[0].remaining, Some(1), "{faults:?}");
+    sb.clear_faults();
+    // A slow host is retried, but it is not a reason to fail over: the backup saw nothing.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(sb.requests().iter().all(|r| r.listener == Listener::Main));
+}
+
+#[tokio::test]
+async fn escape_hatch_request() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    let stock = new_stock(&sb);
+    let path = format!("/v3/marketing/busifavor/stocks/{stock}");
+    let v = client
+        .request(
+            "PATCH",
+            &path,
+            Some(json!({"out_request_no": "raw-1", "goods_name": "全场通用"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(v, serde_json::Value::Null);
+    assert_eq!(
+        sb.stock(&stock).unwrap().field("goods_name"),
+        Some(&json!("全场通用"))
+    );
+
+    let certs = client
+        .request("GET", "/v3/certificates", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        certs["data"][0]["serial_no"],
+        json!(sb.credentials().platform_serial_no)
+    );
+    assert_eq!(
+        certs["data"][0]["encrypt_certificate"]["algorithm"],
+        json!("AEAD_AES_256_GCM")
+    );
+
+    let api = api_error(
+        client
+            .request(
+                "PATCH",
+                "/v3/marketing/busifavor/stocks/0000",
+                Some(json!({"out_request_no": "raw-2"})),
+            )
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!(
+        (api.status, api.code.as_str()),
+        (404, "RESOURCE_NOT_EXISTS")
+    );
+    assert!(api.request_id.is_some());
+
+    // Retried like the rest.
+    sb.inject_fault(Fault::path_prefix(
+        "/v3/certificates",
+        FaultKind::SystemError,
+        1,
+    ))
+    .unwrap();
+    client
+        .request("GET", "/v3/certificates", None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn image_upload_is_multipart_with_signed_meta() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    // A tiny PNG-ish payload: the sandbox checks the suffix, the size and the sha256.
+    let image: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
+    let resp = client
+        .media()
+        .marketing_image_upload("banner.png", image.clone())
+        .await
+        .unwrap();
+    assert!(!resp.media_url.is_empty());
+    let media = sb.media();
+    assert_eq!(media.len(), 1);
+    assert_eq!(media[0].media_url, resp.media_url);
+    assert_eq!(media[0].filename, "banner.png");
+    assert_eq!(media[0].sha256, operation::sha256_hex(&image));
+    assert_eq!(media[0].size, image.len());
+}
+
+#[tokio::test]
+async fn pkcs1_private_key_works() {
+    let sb = sandbox().await;
+    let c = sb.credentials();
+    let dir = std::env::temp_dir().join(format!("wxk-pkcs1-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pkcs8 = dir.join("key8.pem");
+    std::fs::write(&pkcs8, c.merchant_private_key_pem.expose()).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["rsa", "-traditional", "-in"])
+        .arg(&pkcs8)
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    let pkcs1 = String::from_utf8(out.stdout).unwrap();
+    assert!(pkcs1.contains("BEGIN RSA PRIVATE KEY"));
+    let pkcs1_path = dir.join("key1.pem");
+    std::fs::write(&pkcs1_path, &pkcs1).unwrap();
+
+    let client = PayClient::builder()
+        .mchid(&c.mchid)
+        .serial_no(&c.merchant_serial_no)
+        .private_key_file(&pkcs1_path)
+        .unwrap()
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .base_url(sb.base_url())
+        .no_backup()
+        .build()
+        .unwrap();
+    let stock = new_stock(&sb);
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("pkcs1", "x"))
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn configuration_errors_and_redaction() {
+    let sb = sandbox().await;
+    let c = sb.credentials();
+
+    let err = base(&sb).apiv3_key("too-short").unwrap_err();
+    let Error::Config { detail } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(detail.contains("32"), "{detail}");
+    assert!(!detail.contains("too-short"), "{detail}");
+
+    let err = PayClient::builder().build().unwrap_err();
+    let Error::Config { detail } = &err else {
+        panic!("{err:?}")
+    };
+    for what in ["mchid", "serial_no", "private key", "verify"] {
+        assert!(detail.contains(what), "{what} not in {detail}");
+    }
+
+    let err = base(&sb).build().unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+
+    let err = base(&sb).private_key_pem("not a key").unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+
+    let client = public_key_client(&sb);
+    let debug = format!("{client:?}");
+    assert!(debug.contains(&c.mchid));
+    assert!(!debug.contains(c.apiv3_key.expose()), "{debug}");
+    assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+
+    // Notifications need the APIv3 key.
+    let no_key = base(&sb)
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .build()
+        .unwrap();
+    let err = no_key
+        .parse_notification(&http::HeaderMap::new(), b"{}")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Config { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn background_refresher_ends_with_the_client() {
+    let sb = Sandbox::start(SandboxConfig {
+        signing_mode: SigningMode::Certificate,
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    let client = base(&sb)
+        .apiv3_key(sb.credentials().apiv3_key.expose())
+        .unwrap()
+        .certificate_refresh_interval(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let serials = client.refresh_certificates().await.unwrap();
+    assert_eq!(serials, vec![sb.credentials().platform_serial_no.clone()]);
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let during = certificate_downloads(&sb);
+    assert!(during >= 3, "background refreshes: {during}");
+    drop(client);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = certificate_downloads(&sb);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(certificate_downloads(&sb), after, "refresher still running");
+}
