@@ -13,7 +13,8 @@ use crate::crypto::{self, ApiV3Key, Certificate, PrivateKey, PublicKey};
 use crate::error::{Error, Result};
 use crate::http::{Body, HttpClient, HttpConfig, Outgoing, Part, ResponseVerdict};
 use crate::operation::{
-    pay_error, ApiFamily, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
+    pay_error, ApiFamily, Auth, ErrorKey, Execute, OperationSpec, PreparedRequest, RawResponse,
+    RequestBody,
 };
 use crate::pay::certificates::{self, CertificateState, CERTIFICATES_PATH};
 use crate::pay::notification::{self, Notification};
@@ -112,14 +113,30 @@ fn unix_now() -> i64 {
 }
 
 /// 5xx (SYSTEM_ERROR, or a proxy's 502/503/504): retry, on the backup host when failover is
-/// on. 429 FREQUENCY_LIMITED: retry the same host after a backoff. Everything else is final
-/// (other 4xx would fail the same way again).
-fn pay_verdict(response: &RawResponse) -> ResponseVerdict {
+/// on. 429 FREQUENCY_LIMITED: retry the same host after a backoff. A 4xx that the operation's
+/// error table marks retryable (SetCouponNotify's `400 SYSTEM_ERROR`: 请使用相同参数稍后重新调用)
+/// is retried too. Everything else is final (it would fail the same way again).
+fn pay_verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVerdict {
     match response.status {
         500..=599 => ResponseVerdict::RetryElsewhere,
         429 => ResponseVerdict::Retry,
+        400..=499 if documented_retryable(op, response) => ResponseVerdict::Retry,
         _ => ResponseVerdict::Final,
     }
+}
+
+fn documented_retryable(op: &OperationSpec, response: &RawResponse) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        code: String,
+    }
+    let Ok(Code { code }) = serde_json::from_slice::<Code>(&response.body) else {
+        return false;
+    };
+    op.errors.iter().any(|doc| {
+        doc.retryable
+            && matches!(doc.key, ErrorKey::Pay { status, code: c } if status == response.status && c == code)
+    })
 }
 
 impl PayClient {
@@ -206,7 +223,9 @@ impl PayClient {
                 Error::validation("body", format!("cannot be serialized as JSON: {e}"))
             })?),
         };
-        let response = self.send(&method, path_and_query, &body).await?;
+        let response = self
+            .send(&REQUEST_SPEC, &method, path_and_query, &body)
+            .await?;
         if !(200..300).contains(&response.status) {
             return Err(pay_error(&REQUEST_SPEC, &response));
         }
@@ -225,11 +244,14 @@ impl PayClient {
     /// maps it to [`Error::Api`] / [`Error::UnexpectedResponse`].
     async fn send(
         &self,
+        op: &'static OperationSpec,
         method: &Method,
         path_and_query: &str,
         body: &RequestBody,
     ) -> Result<RawResponse> {
-        let response = self.send_unverified(method, path_and_query, body).await?;
+        let response = self
+            .send_unverified(op, method, path_and_query, body)
+            .await?;
         if (200..300).contains(&response.status) {
             self.verify_response(&response).await?;
         }
@@ -238,6 +260,7 @@ impl PayClient {
 
     async fn send_unverified(
         &self,
+        op: &'static OperationSpec,
         method: &Method,
         path_and_query: &str,
         body: &RequestBody,
@@ -320,7 +343,7 @@ impl PayClient {
                     h.insert(http::header::AUTHORIZATION, value);
                     Ok(h)
                 },
-                pay_verdict,
+                |response| pay_verdict(op, response),
             )
             .await
     }
@@ -376,7 +399,12 @@ impl PayClient {
             });
         };
         let response = self
-            .send_unverified(&Method::GET, CERTIFICATES_PATH, &RequestBody::Empty)
+            .send_unverified(
+                &REQUEST_SPEC,
+                &Method::GET,
+                CERTIFICATES_PATH,
+                &RequestBody::Empty,
+            )
             .await?;
         if !(200..300).contains(&response.status) {
             return Err(pay_error(&CERTIFICATES_SPEC, &response));
@@ -472,8 +500,13 @@ impl Execute for PayClient {
                     request.operation.name, request.operation.method
                 ),
             })?;
-        self.send(&method, &request.path_and_query, &request.body)
-            .await
+        self.send(
+            request.operation,
+            &method,
+            &request.path_and_query,
+            &request.body,
+        )
+        .await
     }
 }
 
@@ -708,5 +741,47 @@ impl PayClientBuilder {
                 ),
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::*;
+    use crate::pay::specs::{MODIFY_STOCK_INFO, SET_COUPON_NOTIFY};
+
+    fn answer(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn documented_retryable_4xx_is_retried_and_other_4xx_are_final() {
+        // doc 02: 400 SYSTEM_ERROR 系统错误 → 请使用相同参数稍后重新调用
+        let busy = answer(400, r#"{"code":"SYSTEM_ERROR","message":"系统错误"}"#);
+        assert!(matches!(
+            pay_verdict(&SET_COUPON_NOTIFY, &busy),
+            ResponseVerdict::Retry
+        ));
+        // doc 04 does not list 400 SYSTEM_ERROR for ModifyStockInfo.
+        assert!(matches!(
+            pay_verdict(&MODIFY_STOCK_INFO, &busy),
+            ResponseVerdict::Final
+        ));
+        let param = answer(400, r#"{"code":"PARAM_ERROR","message":"参数错误"}"#);
+        assert!(matches!(
+            pay_verdict(&SET_COUPON_NOTIFY, &param),
+            ResponseVerdict::Final
+        ));
+        assert!(matches!(
+            pay_verdict(&MODIFY_STOCK_INFO, &answer(503, "")),
+            ResponseVerdict::RetryElsewhere
+        ));
+        assert!(matches!(
+            pay_verdict(&MODIFY_STOCK_INFO, &answer(429, "")),
+            ResponseVerdict::Retry
+        ));
     }
 }
