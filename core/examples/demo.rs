@@ -1,53 +1,130 @@
-//! `cargo xtask demo`: what the spec-generated surface does before any network is involved.
-//! (The sandbox and clients arrive in later issues; the demo then runs the documented flows.)
+//! `cargo xtask demo`: the documented flows end to end against the built-in sandbox, with no
+//! credentials: the sandbox generates a merchant and a WeChat Pay identity and hands them over.
 
-use weixin_kit::operation::{self, OperationSpec, RequestBody};
-use weixin_kit::{mp, pay, Error};
+use std::sync::{Arc, Mutex};
 
-fn main() -> Result<(), Error> {
-    println!("weixin-kit — operations generated from spec/:");
-    let all: Vec<(&str, &&OperationSpec)> = pay::OPERATIONS
-        .iter()
-        .map(|op| ("pay", op))
-        .chain(mp::OPERATIONS.iter().map(|op| ("mp", op)))
-        .collect();
-    for (family, op) in all {
-        let group = format!("{family}.{}", op.tag);
-        println!("  {group:<17} {:<22} {:<6} {}", op.name, op.method, op.path);
-    }
+use tokio::sync::mpsc;
+use weixin_kit::operation;
+use weixin_kit::pay::{
+    self, NotificationEvent, Operations as _, PayClient, SetCouponNotifyRequest,
+};
+use weixin_kit_sandbox::{CouponNotification, NewStock, Sandbox, SandboxConfig};
 
-    println!("\nModifyStockInfo, the request of the document's example (商家券 101156451224):");
+type Received = (http::HeaderMap, Vec<u8>);
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let sandbox = Sandbox::start(SandboxConfig::default()).await?;
+    let c = sandbox.credentials();
+    println!(
+        "sandbox (WeChat Pay + mini-program) at {}",
+        sandbox.base_url()
+    );
+    println!(
+        "  merchant {} / WeChat Pay public key {}",
+        c.mchid, c.wechatpay_public_key_id
+    );
+
+    let pay = PayClient::builder()
+        .mchid(&c.mchid)
+        .serial_no(&c.merchant_serial_no)
+        .private_key_pem(c.merchant_private_key_pem.expose())?
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)?
+        .apiv3_key(c.apiv3_key.expose())?
+        .base_url(sandbox.base_url())
+        .backup_base_url(sandbox.backup_base_url())
+        .build()?;
+
+    // 1. SetCouponNotify: where WeChat Pay sends merchant-coupon events (here: a loopback server).
+    let (notify_url, mut received) = receiver().await?;
+    let set = pay
+        .busifavor()
+        .set_coupon_notify(&SetCouponNotifyRequest {
+            mchid: Some(c.mchid.clone()),
+            notify_url,
+        })
+        .await?;
+    println!(
+        "\n1. SetCouponNotify → notify_url {} (updated {})",
+        set.notify_url, set.update_time
+    );
+
+    // 2. ModifyStockInfo with the document's example body; the 204 is signature-verified.
+    let stock = sandbox.create_stock(NewStock::named("8月1日活动券"))?;
     let body: pay::ModifyStockInfoRequest = operation::request_from_json(serde_json::json!({
         "out_request_no": "6122352020010133287985742",
         "stock_name": "8月1日活动券",
         "comment": "活动使用",
-        "custom_entrance": {"code_display_mode": "BARCODE"},
+        "goods_name": "xxx商品使用",
+        "custom_entrance": {"appid": "wx324345hgfhfghfg", "hall_id": "233455656", "code_display_mode": "BARCODE"},
+        "coupon_use_rule": {"use_method": "OFF_LINE"},
     }))?;
-    let request = pay::prepare_modify_stock_info("101156451224", &body)?;
-    println!("  {} {}", request.operation.method, request.path_and_query);
-    if let RequestBody::Json(bytes) = &request.body {
-        println!(
-            "  body (the bytes that will be signed): {}",
-            String::from_utf8_lossy(bytes)
-        );
-    }
-
-    println!("\nValidation before sending (a 22-character stock_name):");
+    pay.busifavor()
+        .modify_stock_info(&stock.stock_id, &body)
+        .await?;
+    let applied = &sandbox.counters()["applied_out_request_nos"][&stock.stock_id];
+    println!(
+        "2. ModifyStockInfo {} → 204 (verified); applied out_request_no {applied}",
+        stock.stock_id
+    );
     let too_long = pay::ModifyStockInfoRequest {
         stock_name: Some("八".repeat(22)),
         ..body
     };
-    match pay::prepare_modify_stock_info("101156451224", &too_long) {
-        Err(e) => println!("  {e}"),
-        Ok(_) => println!("  unexpectedly accepted"),
+    if let Err(e) = pay
+        .busifavor()
+        .modify_stock_info(&stock.stock_id, &too_long)
+        .await
+    {
+        println!("   and a 22-character stock_name never leaves the process: {e}");
     }
 
-    println!("\nsetUserNotifyExt without notify_code:");
-    let missing = operation::request_from_json::<mp::SetUserNotifyExtRequest>(serde_json::json!({
-        "openid": "o", "notify_type": 1003, "ext_json": "{}"
-    }));
-    if let Err(e) = missing {
-        println!("  {e}");
+    // 3. A coupon event: the sandbox encrypts it with the APIv3 key and signs it like WeChat Pay.
+    let report = sandbox
+        .send_coupon_notification(CouponNotification {
+            stock_id: stock.stock_id.clone(),
+            openid: Some("oDemoUser".into()),
+            ..Default::default()
+        })
+        .await?;
+    let (headers, raw) = received.recv().await.ok_or("no notification arrived")?;
+    let notification = pay.parse_notification(&headers, &raw).await?;
+    print!(
+        "3. {} notification {} received after {} attempt(s): ",
+        notification.event_type,
+        notification.id,
+        report.attempts.len()
+    );
+    match notification.event {
+        NotificationEvent::BusifavorCoupon(event) => println!(
+            "verified and decrypted: coupon {} of stock {} sent to {}",
+            event.coupon_code,
+            event.stock_id,
+            event.openid.as_deref().unwrap_or("-")
+        ),
+        NotificationEvent::Other(value) => println!("{value}"),
     }
+
+    sandbox.shutdown().await;
     Ok(())
+}
+
+/// A loopback HTTP server standing in for the merchant's notification URL.
+async fn receiver() -> std::io::Result<(String, mpsc::UnboundedReceiver<Received>)> {
+    let (tx, rx) = mpsc::unbounded_channel::<Received>();
+    let tx = Arc::new(Mutex::new(tx));
+    let app = axum::Router::new().route(
+        "/wxpay/coupon",
+        axum::routing::post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.lock().map(|tx| tx.send((headers, body.to_vec())));
+                http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/wxpay/coupon", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, rx))
 }
