@@ -1,19 +1,22 @@
 //! The token cache: single flight, safety margin, compare-and-expire, the store lock — against
 //! the in-memory store and a real `redis-server` started by the tests on a free loopback port —
-//! and N separate OS processes sharing one Redis (this test binary re-executed in a child mode).
+//! and N separate OS processes, each with its own `MiniProgramClient`, sharing one Redis and one
+//! sandbox (this test binary re-executed in a child mode).
 
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use weixin_kit::mp::token::{keys, BoxFuture};
 use weixin_kit::mp::{
-    FixedToken, LockToken, MemoryStore, RedisStore, StoredToken, TokenConfig, TokenManager,
-    TokenProvider, TokenStore,
+    FixedToken, GetUserNotifyRequest, LockToken, MemoryStore, MiniProgramClient, Operations as _,
+    RedisStore, StoredToken, TokenConfig, TokenManager, TokenProvider, TokenStore,
 };
 use weixin_kit::{Error, Result, SecretString};
+use weixin_kit_sandbox::{Sandbox, SandboxConfig};
 
 // ---------------------------------------------------------------------------------------------
 // A real redis-server, killed on drop.
@@ -115,26 +118,6 @@ fn counting_fetch(count: Arc<AtomicUsize>, delay: Duration, expires_in: i64) -> 
             let n = count.fetch_add(1, Ordering::SeqCst) + 1;
             tokio::time::sleep(delay).await;
             Ok((SecretString::new(format!("token-{n}")), expires_in))
-        })
-    })
-}
-
-/// Counts its calls in Redis (`INCR`), so that separate processes share the count. Later the
-/// sandbox's token endpoint replaces this closure.
-fn redis_counting_fetch(conn: redis::aio::ConnectionManager, counter: String) -> Fetch {
-    Arc::new(move || {
-        let mut conn = conn.clone();
-        let counter = counter.clone();
-        Box::pin(async move {
-            let n: i64 = redis::cmd("INCR")
-                .arg(&counter)
-                .query_async(&mut conn)
-                .await
-                .map_err(|e| Error::Transport {
-                    detail: e.to_string(),
-                })?;
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            Ok((SecretString::new(format!("token-{n}")), 7200))
         })
     })
 }
@@ -516,99 +499,168 @@ fn debug_output_hides_tokens() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Many processes
+// Many processes, one sandbox
 
 const CHILD_MODE: &str = "WEIXIN_KIT_MP_TOKEN_CHILD";
 const CHILD_REDIS: &str = "WEIXIN_KIT_MP_TOKEN_REDIS";
 const CHILD_COUNT: &str = "WEIXIN_KIT_MP_TOKEN_N";
-const APPID: &str = "wxmultiprocess";
-const FETCH_COUNTER: &str = "weixin-kit-test:fetch_count";
+const CHILD_SANDBOX: &str = "WEIXIN_KIT_MP_TOKEN_SANDBOX_URL";
+const CHILD_APPID: &str = "WEIXIN_KIT_MP_TOKEN_APPID";
+const CHILD_SECRET: &str = "WEIXIN_KIT_MP_TOKEN_SECRET";
+const OPENID: &str = "oMultiProcess";
+const NOTIFY_TYPE: i32 = 2001;
+const NOTIFY_CODE: &str = "4200000000000000000000000001";
+const PHASES: usize = 3;
 
-fn spawn_children(server: &RedisServer, mode: &str, n: usize) -> Vec<Child> {
-    let exe = std::env::current_exe().unwrap();
-    (0..n)
-        .map(|_| {
-            Command::new(&exe)
-                .args(["--exact", "child_process", "--ignored", "--nocapture"])
-                .args(["--test-threads=1"])
-                .env(CHILD_MODE, mode)
-                .env(CHILD_REDIS, server.url())
-                .env(CHILD_COUNT, n.to_string())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect()
+/// A short fingerprint of a token, so that processes can compare tokens without printing them.
+fn fingerprint(token: &str) -> String {
+    weixin_kit::operation::sha256_hex(token.as_bytes())[..16].to_owned()
 }
 
-/// Waits for every child; returns the values of their `KEY=value` output lines.
-fn collect(children: Vec<Child>, key: &str) -> Vec<String> {
-    let mut values = Vec::new();
-    for child in children {
-        let out = child.wait_with_output().unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "child failed: {}\n{stdout}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let prefix = format!("{key}=");
-        let found: Vec<String> = stdout
-            .lines()
-            // The harness may print "test child_process ... " on the same line first.
-            .filter_map(|l| l.split_once(&prefix).map(|(_, v)| v.trim().to_owned()))
-            .collect();
-        assert_eq!(found.len(), 1, "child output:\n{stdout}");
-        values.extend(found);
+/// One child process running [`child_process`]: it reports `PHASE{n}=<fingerprint>` after each
+/// phase and starts the next when a line arrives on its stdin.
+struct ChildProc {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl ChildProc {
+    fn spawn(store_url: &str, sandbox: &Sandbox, n: usize) -> ChildProc {
+        let creds = sandbox.credentials();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "child_process", "--ignored", "--nocapture"])
+            .args(["--test-threads=1"])
+            .env(CHILD_MODE, "client")
+            .env(CHILD_REDIS, store_url)
+            .env(CHILD_COUNT, n.to_string())
+            .env(CHILD_SANDBOX, sandbox.base_url())
+            .env(CHILD_APPID, &creds.appid)
+            .env(CHILD_SECRET, creds.app_secret.expose())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        ChildProc {
+            stdin: child.stdin.take().unwrap(),
+            stdout: BufReader::new(child.stdout.take().unwrap()),
+            child,
+        }
     }
-    values
+
+    /// Blocks until the child prints `KEY=value`; the value.
+    fn read(&mut self, key: &str) -> String {
+        let prefix = format!("{key}=");
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.stdout.read_line(&mut line).unwrap();
+            assert!(n > 0, "child exited before printing {key}");
+            // The harness may print "test child_process ... " on the same line first.
+            if let Some((_, value)) = line.split_once(&prefix) {
+                return value.trim().to_owned();
+            }
+        }
+    }
+
+    fn go(&mut self) {
+        writeln!(self.stdin, "go").unwrap();
+        self.stdin.flush().unwrap();
+    }
 }
 
-async fn fetch_count(conn: &mut redis::aio::ConnectionManager) -> i64 {
-    let n: Option<i64> = redis::cmd("GET")
-        .arg(FETCH_COUNTER)
-        .query_async(conn)
-        .await
-        .unwrap();
-    n.unwrap_or(0)
+/// Reads `PHASE{phase}` from every child (blocking, off the async workers).
+fn read_phase(children: &mut [ChildProc], phase: usize) -> Vec<String> {
+    tokio::task::block_in_place(|| {
+        children
+            .iter_mut()
+            .map(|c| c.read(&format!("PHASE{phase}")))
+            .collect()
+    })
 }
 
-fn manager(store: RedisStore, conn: redis::aio::ConnectionManager) -> TokenManager {
-    TokenManager::with_fetch_fn(
-        keys::access_token(APPID),
-        Arc::new(store),
-        redis_counting_fetch(conn, FETCH_COUNTER.to_owned()),
-    )
-    .with_config(quick_config())
+fn sandbox_count(sandbox: &Sandbox, path: &[&str]) -> u64 {
+    let mut v = sandbox.mp().counters();
+    for p in path {
+        v = v[*p].clone();
+    }
+    v.as_u64().unwrap_or(0)
 }
 
-#[tokio::test]
+/// N processes, each with its own MiniProgramClient over one Redis, against one sandbox:
+/// 1. they call at once → the sandbox issued exactly one stable token (one getStableAccessToken);
+/// 2. another instance (this process) force-refreshes → they all use the new token with no
+///    fetch of their own and no rejected call;
+/// 3. every token expires in the sandbox → their N concurrent calls all get 42001, and the
+///    compare-and-expire plus the Redis lock make that exactly one more fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
-    const N: usize = 4;
+    const N: usize = 5;
     let server = RedisServer::start();
-    let mut conn = redis_conn(&server.url()).await;
+    let store_url = format!("{}0", server.url());
+    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    sandbox
+        .mp()
+        .register_notify_code(OPENID, NOTIFY_TYPE, NOTIFY_CODE);
+    let stable_calls = || sandbox_count(&sandbox, &["calls", "getStableAccessToken"]);
+    let api_calls = || sandbox_count(&sandbox, &["calls", "getUserNotify"]);
+    let issued = || sandbox_count(&sandbox, &["stable_tokens_issued"]);
 
-    // N processes ask at once (they meet at a barrier in Redis first): one fetch.
-    let tokens = collect(spawn_children(&server, "get", N), "TOKEN");
-    assert_eq!(tokens, vec!["token-1"; N]);
-    assert_eq!(fetch_count(&mut conn).await, 1);
+    let mut children: Vec<ChildProc> = (0..N)
+        .map(|_| ChildProc::spawn(&store_url, &sandbox, N))
+        .collect();
 
-    // This process (one more instance) sees token-1 rejected: expires it, refreshes.
-    let store = RedisStore::connect(&server.url()).await.unwrap();
-    let m = manager(store, conn.clone());
-    let old = m.get_token().await.unwrap();
-    assert_eq!(old.expose(), "token-1");
-    assert_eq!(fetch_count(&mut conn).await, 1);
-    assert!(m.invalidate_if_current(&old).await.unwrap());
-    assert_eq!(m.get_token().await.unwrap().expose(), "token-2");
-    assert_eq!(fetch_count(&mut conn).await, 2);
+    // 1. N processes at once (they meet at a barrier in Redis first): one token issued.
+    let phase1 = read_phase(&mut children, 1);
+    let t1 = fingerprint(&sandbox.mp().current_stable_token().unwrap());
+    assert_eq!(phase1, vec![t1.clone(); N]);
+    assert_eq!(issued(), 1);
+    assert_eq!(stable_calls(), 1);
+    assert_eq!(api_calls(), N as u64);
 
-    // The others, reporting token-1 as failed late, leave token-2 alone and pick it up.
-    let picked = collect(spawn_children(&server, "pickup", N), "TOKEN");
-    assert_eq!(picked, vec!["token-2"; N]);
-    assert_eq!(fetch_count(&mut conn).await, 2);
+    // 2. One more instance, sharing the store, finds token 1 and then forces a refresh.
+    let me = MiniProgramClient::builder()
+        .appid(sandbox.credentials().appid.clone())
+        .secret(sandbox.credentials().app_secret.clone())
+        .base_url(sandbox.base_url())
+        .token_store_url(&store_url)
+        .build()
+        .unwrap();
+    assert_eq!(fingerprint(me.access_token().await.unwrap().expose()), t1);
+    assert_eq!(stable_calls(), 1);
+    let t2 = fingerprint(me.force_refresh_access_token().await.unwrap().expose());
+    assert_ne!(t2, t1);
+    assert_eq!(sandbox_count(&sandbox, &["stable_tokens_forced"]), 1);
+    assert_eq!(issued(), 2);
+    assert_eq!(stable_calls(), 2);
+
+    children.iter_mut().for_each(ChildProc::go);
+    let phase2 = read_phase(&mut children, 2);
+    assert_eq!(phase2, vec![t2.clone(); N], "the others picked it up");
+    assert_eq!(stable_calls(), 2, "without a fetch of their own");
+    assert_eq!(api_calls(), 2 * N as u64, "and without a rejected call");
+
+    // 3. Every token expires: N concurrent 42001s, one fetch.
+    sandbox.mp().expire_tokens();
+    children.iter_mut().for_each(ChildProc::go);
+    let phase3 = read_phase(&mut children, 3);
+    let t3 = fingerprint(&sandbox.mp().current_stable_token().unwrap());
+    assert_ne!(t3, t2);
+    assert_eq!(phase3, vec![t3; N]);
+    assert_eq!(issued(), 3);
+    assert_eq!(stable_calls(), 3, "exactly one fetch for N processes");
+    let calls = api_calls() - 2 * N as u64;
+    assert!(
+        (N as u64 + 1..=2 * N as u64).contains(&calls),
+        "each process: its call, plus at most one retry ({calls})"
+    );
+
+    for mut c in children {
+        drop(c.stdin);
+        let status = tokio::task::block_in_place(|| c.child.wait().unwrap());
+        assert!(status.success(), "child failed: {status}");
+    }
 }
 
 /// The child side of the test above; does nothing unless started by it.
@@ -618,18 +670,25 @@ fn child_process() {
     let Ok(mode) = std::env::var(CHILD_MODE) else {
         return;
     };
-    let url = std::env::var(CHILD_REDIS).unwrap();
-    let n: i64 = std::env::var(CHILD_COUNT).unwrap().parse().unwrap();
+    let env = |k: &str| std::env::var(k).unwrap();
+    let n: i64 = env(CHILD_COUNT).parse().unwrap();
+    let url = env(CHILD_REDIS);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(async move {
-        let mut conn = redis_conn(&url).await;
-        let store = RedisStore::connect(&url).await.unwrap();
-        let m = manager(store, conn.clone());
+    let client = MiniProgramClient::builder()
+        .appid(env(CHILD_APPID))
+        .secret(env(CHILD_SECRET))
+        .base_url(env(CHILD_SANDBOX))
+        .token_store_url(&url)
+        .token_config(quick_config())
+        .build()
+        .unwrap();
 
-        // Barrier: every child connected before any asks.
+    // Barrier: every child connected before any asks.
+    rt.block_on(async {
+        let mut conn = redis_conn(&url).await;
         let barrier = format!("weixin-kit-test:barrier:{mode}");
         let _: i64 = redis::cmd("INCR")
             .arg(&barrier)
@@ -649,12 +708,30 @@ fn child_process() {
             assert!(Instant::now() < deadline, "barrier: {ready}/{n}");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-
-        if mode == "pickup" {
-            let stale = SecretString::new("token-1");
-            assert!(!m.invalidate_if_current(&stale).await.unwrap());
-        }
-        let token = m.get_token().await.unwrap();
-        println!("TOKEN={}", token.expose());
     });
+
+    let stdin = std::io::stdin();
+    for phase in 1..=PHASES {
+        if phase > 1 {
+            let mut line = String::new();
+            assert!(
+                stdin.lock().read_line(&mut line).unwrap() > 0,
+                "parent gone"
+            );
+        }
+        let token = rt.block_on(async {
+            client
+                .service_card()
+                .get_user_notify(&GetUserNotifyRequest {
+                    notify_code: NOTIFY_CODE.into(),
+                    notify_type: NOTIFY_TYPE,
+                    openid: OPENID.into(),
+                })
+                .await
+                .unwrap();
+            client.access_token().await.unwrap()
+        });
+        println!("PHASE{phase}={}", fingerprint(token.expose()));
+        std::io::stdout().flush().unwrap();
+    }
 }

@@ -8,33 +8,38 @@
 //! - [`token`]: [`token::TokenManager`] over a [`token::TokenStore`] ([`token::MemoryStore`] by
 //!   default, [`token::RedisStore`] for many instances), and [`token::TokenProvider`] for tokens
 //!   supplied from elsewhere.
+//! - [`client`]: [`MiniProgramClient`], which fits them together.
 //!
-//! # How the client will fit them together
-//! The `MiniProgramClient` (next step: it needs the shared HTTP layer, `crate::http`) will
-//! implement [`crate::operation::Execute`] so that the generated [`Operations`]
-//! (`client.service_card().set_user_notify_ext(..)`, `client.card().decrypt_card_code(..)`) run
-//! on it, and will hold:
+//! # How the client fits them together
+//! [`MiniProgramClient`] implements [`crate::operation::Execute`] over the shared HTTP layer
+//! (`crate::http`), so the generated [`Operations`] (`client.service_card().set_user_notify_ext(..)`,
+//! `client.card().decrypt_card_code(..)`) run on it. It holds:
 //! - an `Arc<dyn TokenProvider>`: by default a [`token::TokenManager`] at
-//!   [`token::keys::access_token`]`(appid)` whose fetch closure calls `getStableAccessToken`
-//!   (or `getAccessToken` when selected) through the same HTTP layer and returns
-//!   `(access_token, expires_in)`;
+//!   [`token::keys::access_token`]`(appid)` whose fetch calls `getStableAccessToken`
+//!   (or `getAccessToken` when [`TokenEndpoint::Token`] is selected) through the client's own
+//!   execute path; or a provider the caller supplies;
 //! - a second [`token::TokenManager`] over the same store at
 //!   [`token::keys::ticket`]`(appid, "wx_card")` whose fetch calls `getTicket(wx_card)` with an
 //!   access token from the first: the card api_ticket that [`card::CardExtBuilder::build`] signs
-//!   with.
+//!   with ([`MiniProgramClient::card_ext`]).
 //!
-//! Every call adds `access_token` to the query; on errcode 40001/42001/40014 the client calls
-//! [`token::TokenProvider::invalidate`] with the token it sent (compare-and-expire), gets a
-//! token again and retries once — never more; a second failure is returned as a typed
-//! [`crate::Error::MiniProgram`].
+//! Every access-token call adds `access_token` to the query; on errcode 40001/42001/40014 the
+//! client calls [`token::TokenProvider::invalidate`] with the token it sent (compare-and-expire),
+//! gets a token again and retries once — never more; a second failure is returned as a typed
+//! [`crate::Error::MiniProgram`]. See [`client`] for the retry rules.
 
 pub use crate::generated::mp::*;
 
 pub mod card;
+pub mod client;
 pub mod ext_json;
 pub mod token;
 
 pub use card::{card_ext, sign_card_ext, CardExtBuilder};
+pub use client::{
+    IntoExtJson, MiniProgramClient, MiniProgramClientBuilder, RetryPolicy, TokenEndpoint,
+    NOTIFY_CODE_RETRY_AFTER,
+};
 pub use ext_json::ExtJson;
 pub use token::{
     FixedToken, LockToken, MemoryStore, RedisStore, StoredToken, TokenConfig, TokenManager,

@@ -567,12 +567,54 @@ impl TokenManager {
         }
     }
 
+    /// Replaces the stored credential now with what `fetch` returns, even when the stored one is
+    /// still fresh — e.g. `getStableAccessToken` with `force_refresh: true` after a leak. Runs
+    /// under the same in-process gate and store lock as a normal refresh (waiting, bounded by
+    /// [`TokenConfig::wait_timeout`], for a refresh already under way), so no other caller of
+    /// this store fetches meanwhile; every instance sees the new value on its next
+    /// [`TokenManager::get_token`].
+    pub async fn refresh_with<Fut>(&self, fetch: Fut) -> Result<SecretString>
+    where
+        Fut: Future<Output = Result<(SecretString, i64)>> + Send,
+    {
+        let _flight = self.refresh.lock().await;
+        let deadline = Instant::now() + self.config.wait_timeout;
+        let lock = loop {
+            if let Some(lock) = self
+                .store
+                .lock(&self.lock_key, self.config.lock_lease)
+                .await?
+            {
+                break lock;
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    detail: format!(
+                        "waited {:?} for another instance's refresh of `{}` to finish",
+                        self.config.wait_timeout, self.key
+                    ),
+                });
+            }
+            tokio::time::sleep(self.jittered_poll()).await;
+        };
+        let result = match fetch.await {
+            Ok((value, expires_in)) => self.store_fetched(value, expires_in).await,
+            Err(e) => Err(e),
+        };
+        let _ = self.store.unlock(&self.lock_key, &lock).await;
+        result
+    }
+
     async fn fetch_and_store(&self) -> Result<SecretString> {
         // Another process may have stored a token between our check and taking the lock.
         if let Some(token) = self.fresh().await? {
             return Ok(token);
         }
         let (value, expires_in) = (self.fetch)().await?;
+        self.store_fetched(value, expires_in).await
+    }
+
+    async fn store_fetched(&self, value: SecretString, expires_in: i64) -> Result<SecretString> {
         if value.expose().is_empty() {
             return Err(Error::UnexpectedResponse {
                 status: 200,

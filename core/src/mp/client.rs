@@ -1,0 +1,941 @@
+//! The mini-program client: `api.weixin.qq.com` with an appid and its AppSecret, over the shared
+//! HTTP layer ([`HttpClient`]: one connection pool per client, timeouts, bounded retries).
+//!
+//! # Access tokens
+//! Every operation the spec marks `Auth::AccessToken` gets `access_token=<token>` appended to its
+//! query. The token comes from a [`TokenProvider`]:
+//! - by default a [`TokenManager`] over the client's [`TokenStore`] (in-memory, or Redis shared by
+//!   every instance) that fetches with `getStableAccessToken` (`force_refresh: false`), or with
+//!   the plain `/cgi-bin/token` when [`TokenEndpoint::Token`] is selected — through the
+//!   generated operations and this client's own execute path, never a hand-built URL;
+//! - or one supplied by the caller ([`MiniProgramClientBuilder::token_provider`]): a third-party
+//!   platform's `authorizer_access_token`, a central token service, [`FixedToken`](super::FixedToken).
+//!
+//! # The rules every call follows
+//! 1. HTTP 5xx, 429 and transport errors are retried by the [`HttpClient`] (bounded by the
+//!    [`RetryPolicy`], default 3 attempts with exponential backoff and jitter).
+//! 2. Mini-program errors arrive as HTTP 200 with `errcode` ≠ 0. `-1` (system busy) and the
+//!    errcodes the operation's table marks retryable (85431 "system error", 85449 "locked, retry
+//!    later") are retried the same way, within the same bound; 45011 (per-minute quota) is not.
+//! 3. 40001 / 42001 / 40014 on an access-token operation: the token that failed is expired in the
+//!    store only if it is still the stored one ([`TokenProvider::invalidate`], compare-and-expire:
+//!    another instance may already have replaced it), a token is obtained again (one fetch at
+//!    most, shared with every concurrent caller) and the call is sent once more — once, never
+//!    more: a second rejection is returned as [`Error::MiniProgram`].
+//! 4. The answer is decoded by the generated operation ([`crate::operation::decode_json`]):
+//!    errcode ≠ 0 becomes [`Error::MiniProgram`] with the spec's solution text. 85437
+//!    (notify_code does not exist) is explained further: a WeChat Pay transaction id used as
+//!    notify_code may need about a minute after payment before it can be verified
+//!    ([`MiniProgramError::is_notify_code_not_ready`], [`MiniProgramError::retry_after`]).
+//!
+//! The access token travels only in the query string. It is never logged, never put in error
+//! text (the HTTP layer strips queries from its errors) and hidden from `Debug` output.
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use zeroize::Zeroize;
+
+use crate::error::{Error, MiniProgramError, Result};
+pub use crate::http::RetryPolicy;
+use crate::http::{Body, HttpClient, HttpConfig, Outgoing, ResponseVerdict};
+use crate::mp::card::CardExtBuilder;
+use crate::mp::ext_json::ExtJson;
+use crate::mp::token::{
+    keys, BoxFuture, LockToken, MemoryStore, RedisStore, StoredToken, TokenConfig, TokenManager,
+    TokenProvider, TokenStore,
+};
+use crate::mp::{
+    AddCardListItem, ClientCredentialGrantType, DecryptCardCodeRequest,
+    GetStableAccessTokenRequest, GetTicketType, Operations as _, SetUserNotifyExtRequest,
+    SetUserNotifyExtResponse,
+};
+use crate::operation::{
+    decode_empty, Auth, ErrorKey, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
+};
+use crate::SecretString;
+
+/// Mini-program errcodes the client acts on.
+pub mod errcode {
+    /// 系统繁忙: retried with backoff (bounded).
+    pub const SYSTEM_BUSY: i64 = -1;
+    /// access_token invalid or not the latest: compare-and-expire, refresh, retry once.
+    pub const INVALID_CREDENTIAL: i64 = 40001;
+    /// access_token malformed: handled like 40001.
+    pub const INVALID_ACCESS_TOKEN: i64 = 40014;
+    /// access_token expired: handled like 40001.
+    pub const ACCESS_TOKEN_EXPIRED: i64 = 42001;
+    /// Per-minute quota reached: not retried (a retry within the minute only adds load).
+    pub const MINUTE_QUOTA: i64 = 45011;
+    /// Service cards' "system error": retried with backoff (bounded).
+    pub const SERVICE_CARD_SYSTEM_ERROR: i64 = 85431;
+    /// notify_code does not exist (yet): see [`super::NOTIFY_CODE_RETRY_AFTER`].
+    pub const NOTIFY_CODE_NOT_FOUND: i64 = 85437;
+
+    /// The errcodes that mean "this access token is no good".
+    pub fn is_token_rejected(code: i64) -> bool {
+        matches!(
+            code,
+            INVALID_CREDENTIAL | INVALID_ACCESS_TOKEN | ACCESS_TOKEN_EXPIRED
+        )
+    }
+}
+
+/// How long after payment a WeChat Pay transaction id used as notify_code may take before
+/// WeChat can verify it: the documents advise retrying an 85437 after 1 minute.
+pub const NOTIFY_CODE_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+const NOTIFY_CODE_EXPLANATION: &str = "if the notify_code is a WeChat Pay transaction id \
+(微信支付订单号), it may take about 1 minute after payment before WeChat can verify it: retry the \
+same request after ~60 s, not at once (微信支付订单号从生成到可被校验存在一定的时延可能,若收到报错为 \
+notify_code 不存在,建议在1分钟后重试); otherwise check that this notify_code was issued for this \
+openid and notify_type";
+
+impl MiniProgramError {
+    /// 40001 / 42001 / 40014: the access token was rejected. The client has already expired it
+    /// (compare-and-expire), refreshed once and retried once when you see this.
+    pub fn is_access_token_rejected(&self) -> bool {
+        errcode::is_token_rejected(self.errcode)
+    }
+
+    /// 85437 (notify_code 不存在): when the notify_code is a WeChat Pay transaction id, it may
+    /// only become valid about a minute after payment — retry after
+    /// [`NOTIFY_CODE_RETRY_AFTER`], not at once.
+    pub fn is_notify_code_not_ready(&self) -> bool {
+        self.errcode == errcode::NOTIFY_CODE_NOT_FOUND
+    }
+
+    /// How long the documents say to wait before sending the same request again, when they
+    /// say so: 60 s for 85437.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.is_notify_code_not_ready()
+            .then_some(NOTIFY_CODE_RETRY_AFTER)
+    }
+}
+
+/// Which endpoint the client's own [`TokenManager`] fetches access tokens from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenEndpoint {
+    /// `POST /cgi-bin/stable_token` (getStableAccessToken, `force_refresh: false`): the
+    /// recommended one; repeated calls return the same token while it is valid, so instances
+    /// that do not share a store do not invalidate each other.
+    #[default]
+    StableToken,
+    /// `GET /cgi-bin/token` (getAccessToken): every call issues a new token and invalidates the
+    /// previous one — share the store (Redis) between instances.
+    Token,
+}
+
+/// Characters escaped in the `access_token` query value (everything but unreserved).
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// A mini-program API client. Cheap to clone (the clones share one connection pool, one token
+/// store and the same single-flight refreshes); `Send + Sync`.
+///
+/// ```no_run
+/// # async fn demo() -> weixin_kit::Result<()> {
+/// use weixin_kit::mp::{MiniProgramClient, Operations as _};
+/// let client = MiniProgramClient::builder()
+///     .appid("wx1234567890abcdef")
+///     .secret("…AppSecret…")
+///     .token_store_url("redis://127.0.0.1:6379/0") // shared by every instance
+///     .build()?;
+/// client
+///     .set_user_notify_ext(
+///         "oUser",
+///         1,
+///         "4200001234202401011234567890",
+///         serde_json::json!({"pay_info": {"amount": 100}}),
+///     )
+///     .await?;
+/// let item = client.card_ext("pFS7Fjg8kV1IdDz01r4SQwMkuCKc", None, None).await?;
+/// # let _ = item; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct MiniProgramClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    appid: String,
+    secret: Option<SecretString>,
+    endpoint: TokenEndpoint,
+    http: HttpClient,
+    /// What every access-token call asks.
+    token: Arc<dyn TokenProvider>,
+    /// The client's own manager (None with an external provider): force refresh.
+    access: Option<Arc<TokenManager>>,
+    /// The wx_card api_ticket, under `keys::ticket(appid, "wx_card")` in the same store.
+    ticket: TokenManager,
+    store: Arc<dyn TokenStore>,
+    store_kind: &'static str,
+}
+
+impl fmt::Debug for MiniProgramClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let i = &self.inner;
+        f.debug_struct("MiniProgramClient")
+            .field("appid", &i.appid)
+            .field("secret", &i.secret.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &i.http.main_base_url())
+            .field(
+                "token_source",
+                &match (&i.access, i.endpoint) {
+                    (None, _) => "external TokenProvider",
+                    (Some(_), TokenEndpoint::StableToken) => "getStableAccessToken",
+                    (Some(_), TokenEndpoint::Token) => "getAccessToken",
+                },
+            )
+            .field("token_store", &i.store_kind)
+            .field("retry", i.http.retry_policy())
+            .finish()
+    }
+}
+
+impl MiniProgramClient {
+    pub fn builder() -> MiniProgramClientBuilder {
+        MiniProgramClientBuilder::default()
+    }
+
+    pub fn appid(&self) -> &str {
+        &self.inner.appid
+    }
+
+    pub fn base_url(&self) -> &str {
+        self.inner.http.main_base_url()
+    }
+
+    /// The store tokens and tickets are cached in.
+    pub fn token_store(&self) -> &Arc<dyn TokenStore> {
+        &self.inner.store
+    }
+
+    /// A valid access token: from the store, or fetched once for every concurrent caller (in
+    /// this process and, through the store's lock, in every instance sharing the store).
+    pub async fn access_token(&self) -> Result<SecretString> {
+        self.inner.token.token().await
+    }
+
+    /// Compare-and-expire: drops `failed` from the store if it is still the stored token. The
+    /// client does this itself on 40001/42001/40014; for tokens you used elsewhere.
+    pub async fn invalidate_access_token(&self, failed: &SecretString) -> Result<bool> {
+        self.inner.token.invalidate(failed).await
+    }
+
+    /// Replaces the stored access token now, for every instance sharing the store: with
+    /// [`TokenEndpoint::StableToken`], `getStableAccessToken` with `force_refresh: true` (the
+    /// previous token stops working at once; WeChat allows 20 a day, 30 s apart — use it when a
+    /// token leaked, not on errors: the client never forces by itself); with
+    /// [`TokenEndpoint::Token`], a new `/cgi-bin/token`. Not available with an external
+    /// [`TokenProvider`].
+    pub async fn force_refresh_access_token(&self) -> Result<SecretString> {
+        let Some(manager) = &self.inner.access else {
+            return Err(Error::Config {
+                detail: "this client takes its tokens from an external TokenProvider: refresh \
+                         them there"
+                    .into(),
+            });
+        };
+        manager.refresh_with(self.fetch_access_token(true)).await
+    }
+
+    /// The card api_ticket (getTicket `type=wx_card`), cached in the token store like the
+    /// access token (its own key, same safety margin, single flight).
+    pub async fn card_api_ticket(&self) -> Result<SecretString> {
+        self.inner.ticket.get_token().await
+    }
+
+    /// Compare-and-expire for the card api_ticket.
+    pub async fn invalidate_card_api_ticket(&self, failed: &SecretString) -> Result<bool> {
+        self.inner.ticket.invalidate_if_current(failed).await
+    }
+
+    /// setUserNotifyExt with `ext_json` given as a raw string (checked to be a JSON object), an
+    /// [`ExtJson`], or a [`serde_json::Value`] whose object and array values are JSON-encoded
+    /// into strings for you (the nesting the documents show: `"pay_info": "{\"…\"}"`).
+    ///
+    /// 85470 (ext_json not a JSON object) is caught here, before sending, as
+    /// [`Error::Validation`]. 85471 (ext_json not UTF-8) cannot happen: Rust strings are UTF-8
+    /// and serde_json refuses lone surrogate escapes. 85437 comes back as [`Error::MiniProgram`]
+    /// with [`MiniProgramError::is_notify_code_not_ready`] true: retry after a minute.
+    pub async fn set_user_notify_ext(
+        &self,
+        openid: &str,
+        notify_type: i32,
+        notify_code: &str,
+        ext_json: impl IntoExtJson,
+    ) -> Result<SetUserNotifyExtResponse> {
+        let ext_json = ext_json.into_ext_json()?;
+        self.service_card()
+            .set_user_notify_ext(&SetUserNotifyExtRequest {
+                ext_json: ext_json.into_string(),
+                notify_code: notify_code.to_owned(),
+                notify_type,
+                openid: openid.to_owned(),
+            })
+            .await
+    }
+
+    /// One `wx.addCard` `cardList` element for `card_id`, signed with the cached card
+    /// api_ticket (fetched on first use), now and a fresh nonce; `openid` and `code` are signed
+    /// and included when given.
+    pub async fn card_ext(
+        &self,
+        card_id: &str,
+        openid: Option<&str>,
+        code: Option<&str>,
+    ) -> Result<AddCardListItem> {
+        let mut builder = CardExtBuilder::new(card_id);
+        if let Some(openid) = openid {
+            builder = builder.openid(openid);
+        }
+        if let Some(code) = code {
+            builder = builder.code(code);
+        }
+        self.card_ext_with(&builder).await
+    }
+
+    /// Like [`MiniProgramClient::card_ext`], for a builder with `fixed_begintimestamp`,
+    /// `outer_str`, a chosen timestamp or nonce.
+    pub async fn card_ext_with(&self, builder: &CardExtBuilder) -> Result<AddCardListItem> {
+        let ticket = self.card_api_ticket().await?;
+        builder.build(ticket.expose())
+    }
+
+    /// The real card code behind the `encrypt_code` that `wx.addCard` returns (what
+    /// `wx.openCard` needs), via `/card/code/decrypt`.
+    pub async fn decrypt_card_code(&self, encrypt_code: &str) -> Result<String> {
+        let response = self
+            .card()
+            .decrypt_card_code(&DecryptCardCodeRequest {
+                encrypt_code: encrypt_code.to_owned(),
+            })
+            .await?;
+        response.code.ok_or_else(|| Error::UnexpectedResponse {
+            status: 200,
+            detail: "decryptCardCode answered errcode 0 without `code`".into(),
+        })
+    }
+
+    /// `(access_token, expires_in)` from the configured endpoint, through the generated
+    /// operations and this client's execute path.
+    async fn fetch_access_token(&self, force_refresh: bool) -> Result<(SecretString, i64)> {
+        let inner = &*self.inner;
+        let secret = inner.secret.clone().ok_or_else(|| Error::Config {
+            detail: "fetching access tokens needs the AppSecret: set it with secret()".into(),
+        })?;
+        let (token, expires_in, op) = match inner.endpoint {
+            TokenEndpoint::StableToken => {
+                let r = self
+                    .auth()
+                    .get_stable_access_token(&GetStableAccessTokenRequest {
+                        appid: inner.appid.clone(),
+                        force_refresh,
+                        grant_type: ClientCredentialGrantType::ClientCredential,
+                        secret,
+                    })
+                    .await?;
+                (r.access_token, r.expires_in, "getStableAccessToken")
+            }
+            TokenEndpoint::Token => {
+                let r = self
+                    .auth()
+                    .get_access_token(
+                        ClientCredentialGrantType::ClientCredential,
+                        &inner.appid,
+                        secret.expose(),
+                    )
+                    .await?;
+                (r.access_token, r.expires_in, "getAccessToken")
+            }
+        };
+        credential(token, expires_in, op, "access_token")
+    }
+
+    async fn fetch_card_ticket(&self) -> Result<(SecretString, i64)> {
+        let r = self.card().get_ticket(GetTicketType::WxCard).await?;
+        credential(r.ticket, r.expires_in, "getTicket", "ticket")
+    }
+
+    /// An access-token operation: token, send, and on 40001/42001/40014 compare-and-expire,
+    /// one new token, one more send — never more.
+    async fn execute_with_token(&self, request: &PreparedRequest) -> Result<RawResponse> {
+        let provider = &self.inner.token;
+        let token = provider.token().await?;
+        let response = self.send(request, Some(&token)).await?;
+        if !errcode_of(&response).is_some_and(errcode::is_token_rejected) {
+            return Ok(response);
+        }
+        provider.invalidate(&token).await?;
+        let fresh = provider.token().await?;
+        self.send(request, Some(&fresh)).await
+    }
+
+    /// One operation through the shared HTTP layer: 5xx/429/transport errors and the retryable
+    /// errcodes retried there, within the retry policy's bound.
+    async fn send(
+        &self,
+        request: &PreparedRequest,
+        token: Option<&SecretString>,
+    ) -> Result<RawResponse> {
+        let op = request.operation;
+        let method = Method::from_bytes(op.method.as_bytes()).map_err(|_| Error::Config {
+            detail: format!(
+                "operation {} has an invalid method `{}`",
+                op.name, op.method
+            ),
+        })?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = match &request.body {
+            RequestBody::Empty => Body::Empty,
+            RequestBody::Json(bytes) => {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Body::Bytes(Bytes::copy_from_slice(bytes))
+            }
+            RequestBody::MediaUpload { .. } => {
+                return Err(Error::Config {
+                    detail: format!(
+                    "operation {} is a media upload, which the mini-program client does not send",
+                    op.name
+                ),
+                })
+            }
+        };
+        let mut path_and_query = request.path_and_query.clone();
+        if let Some(token) = token {
+            path_and_query.push(if path_and_query.contains('?') {
+                '&'
+            } else {
+                '?'
+            });
+            path_and_query.push_str("access_token=");
+            path_and_query.extend(utf8_percent_encode(token.expose(), QUERY_VALUE));
+        }
+        let mut outgoing = Outgoing {
+            method,
+            path_and_query,
+            headers,
+            body,
+        };
+        let result = self
+            .inner
+            .http
+            .send(
+                &outgoing,
+                |_attempt| Ok(HeaderMap::new()),
+                |response| verdict(op, response),
+            )
+            .await;
+        // The token was in the query: wipe our copy.
+        outgoing.path_and_query.zeroize();
+        result
+    }
+}
+
+impl Execute for MiniProgramClient {
+    async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
+        let op = request.operation;
+        let response = match op.auth {
+            Auth::AccessToken => self.execute_with_token(&request).await?,
+            Auth::None => self.send(&request, None).await?,
+            Auth::WechatPay2 => {
+                return Err(Error::Config {
+                    detail: format!(
+                        "operation {} is a WeChat Pay operation: send it with PayClient",
+                        op.name
+                    ),
+                })
+            }
+        };
+        explain(op, response)
+    }
+}
+
+impl crate::mp::Operations for MiniProgramClient {}
+
+/// 5xx: retry (there is no backup host for the mini-program APIs). 429: retry after a backoff.
+/// HTTP 200 with errcode -1 or one the operation's table marks retryable (85431, 85449), except
+/// the per-minute quota 45011: retry. Everything else is final.
+fn verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVerdict {
+    match response.status {
+        500..=599 => ResponseVerdict::RetryElsewhere,
+        429 => ResponseVerdict::Retry,
+        200..=299 => match errcode_of(response) {
+            Some(code) if retryable_errcode(op, code) => ResponseVerdict::Retry,
+            _ => ResponseVerdict::Final,
+        },
+        _ => ResponseVerdict::Final,
+    }
+}
+
+fn retryable_errcode(op: &OperationSpec, code: i64) -> bool {
+    if code == errcode::SYSTEM_BUSY {
+        return true;
+    }
+    code != errcode::MINUTE_QUOTA
+        && op
+            .errors
+            .iter()
+            .any(|doc| doc.retryable && doc.key == ErrorKey::MiniProgram { errcode: code })
+}
+
+/// The errcode of a 2xx JSON body, when it has a non-zero one.
+fn errcode_of(response: &RawResponse) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(default)]
+        errcode: i64,
+    }
+    if !(200..300).contains(&response.status) {
+        return None;
+    }
+    serde_json::from_slice::<Head>(&response.body)
+        .ok()
+        .map(|h| h.errcode)
+        .filter(|&c| c != 0)
+}
+
+/// Errors the client knows more about than the spec's table says: 85437 gets the ~1-minute
+/// explanation. Everything else is left to the generated decoding.
+fn explain(op: &'static OperationSpec, response: RawResponse) -> Result<RawResponse> {
+    if errcode_of(&response) != Some(errcode::NOTIFY_CODE_NOT_FOUND) {
+        return Ok(response);
+    }
+    match decode_empty(op, &response) {
+        Err(Error::MiniProgram(mut e)) => {
+            e.solution = Some(match e.solution.take().filter(|s| !s.is_empty()) {
+                Some(documented) => format!("{documented}: {NOTIFY_CODE_EXPLANATION}"),
+                None => format!("notify_code 不存在: {NOTIFY_CODE_EXPLANATION}"),
+            });
+            Err(Error::MiniProgram(e))
+        }
+        Err(other) => Err(other),
+        Ok(()) => Ok(response),
+    }
+}
+
+fn credential(
+    value: Option<SecretString>,
+    expires_in: Option<i32>,
+    op: &str,
+    field: &str,
+) -> Result<(SecretString, i64)> {
+    match value.filter(|v| !v.expose().is_empty()) {
+        Some(value) => Ok((value, i64::from(expires_in.unwrap_or(7200)))),
+        None => Err(Error::UnexpectedResponse {
+            status: 200,
+            detail: format!("{op} answered errcode 0 without `{field}`"),
+        }),
+    }
+}
+
+fn upgrade(weak: &Weak<Inner>) -> Result<MiniProgramClient> {
+    weak.upgrade()
+        .map(|inner| MiniProgramClient { inner })
+        .ok_or_else(|| Error::Config {
+            detail: "the MiniProgramClient was dropped".into(),
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// ext_json arguments
+
+/// What [`MiniProgramClient::set_user_notify_ext`] takes as `ext_json`.
+pub trait IntoExtJson {
+    fn into_ext_json(self) -> Result<ExtJson>;
+}
+
+impl IntoExtJson for ExtJson {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        Ok(self)
+    }
+}
+
+impl IntoExtJson for &ExtJson {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        Ok(self.clone())
+    }
+}
+
+/// A raw string, sent as is once checked to be a JSON object.
+impl IntoExtJson for &str {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_raw(self)
+    }
+}
+
+impl IntoExtJson for String {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_raw(self)
+    }
+}
+
+impl IntoExtJson for &String {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_raw(self.as_str())
+    }
+}
+
+/// A structured value: object and array values are JSON-encoded into strings.
+impl IntoExtJson for serde_json::Value {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_value(self)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A Redis store connected on first use (so that `build` stays synchronous)
+
+struct LazyRedisStore {
+    client: redis::Client,
+    store: tokio::sync::OnceCell<RedisStore>,
+}
+
+impl LazyRedisStore {
+    async fn store(&self) -> Result<&RedisStore> {
+        self.store
+            .get_or_try_init(|| async {
+                let conn =
+                    self.client
+                        .get_connection_manager()
+                        .await
+                        .map_err(|e| Error::Transport {
+                            detail: format!("token store (Redis): {e}"),
+                        })?;
+                Ok(RedisStore::new(conn))
+            })
+            .await
+    }
+}
+
+impl TokenStore for LazyRedisStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
+        Box::pin(async move { self.store().await?.get(key).await })
+    }
+
+    fn set<'a>(&'a self, key: &'a str, token: &'a StoredToken) -> BoxFuture<'a, Result<()>> {
+        Box::pin(async move { self.store().await?.set(key, token).await })
+    }
+
+    fn compare_and_expire<'a>(
+        &'a self,
+        key: &'a str,
+        failed_value: &'a str,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.store()
+                .await?
+                .compare_and_expire(key, failed_value)
+                .await
+        })
+    }
+
+    fn lock<'a>(
+        &'a self,
+        key: &'a str,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Option<LockToken>>> {
+        Box::pin(async move { self.store().await?.lock(key, lease).await })
+    }
+
+    fn unlock<'a>(&'a self, key: &'a str, token: &'a LockToken) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move { self.store().await?.unlock(key, token).await })
+    }
+}
+
+fn store_from_url(url: &str) -> Result<(Arc<dyn TokenStore>, &'static str)> {
+    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
+    match scheme {
+        "memory" => Ok((Arc::new(MemoryStore::new()), "memory")),
+        "redis" | "rediss" | "redis+unix" | "unix" => {
+            // The URL may carry a password: errors name its kind, never the URL.
+            let client = redis::Client::open(url).map_err(|e| Error::Config {
+                detail: format!("token store: invalid Redis URL ({:?})", e.kind()),
+            })?;
+            Ok((
+                Arc::new(LazyRedisStore {
+                    client,
+                    store: tokio::sync::OnceCell::new(),
+                }),
+                "redis",
+            ))
+        }
+        _ => Err(Error::Config {
+            detail: "token store URL must start with memory:// or redis:// (rediss://, \
+                     redis+unix://)"
+                .into(),
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Builder
+
+/// Builds a [`MiniProgramClient`]; [`build`](Self::build) checks that nothing required is
+/// missing.
+#[derive(Default)]
+pub struct MiniProgramClientBuilder {
+    appid: Option<String>,
+    secret: Option<SecretString>,
+    base_url: Option<String>,
+    http: HttpConfig,
+    retry: RetryPolicy,
+    endpoint: TokenEndpoint,
+    provider: Option<Arc<dyn TokenProvider>>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_url: Option<String>,
+    token_config: TokenConfig,
+}
+
+impl fmt::Debug for MiniProgramClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MiniProgramClientBuilder")
+            .field("appid", &self.appid)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("endpoint", &self.endpoint)
+            .field("external_provider", &self.provider.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MiniProgramClientBuilder {
+    /// The mini-program's AppID.
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.appid = Some(appid.into());
+        self
+    }
+
+    /// The AppSecret (needed unless a [`token_provider`](Self::token_provider) is given).
+    pub fn secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The host (default [`MAIN_HOST`](crate::mp::MAIN_HOST)); a sandbox URL in tests.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Time for one attempt: connect, send and read the whole response (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// Time to establish a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http.connect_timeout = timeout;
+        self
+    }
+
+    /// Send through this proxy (the system proxy settings are not read).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.proxy = Some(url.into());
+        self
+    }
+
+    /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's name.
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.http.user_agent = format!("{} {suffix}", HttpConfig::default().user_agent);
+        self
+    }
+
+    /// Retries of 5xx, 429, transport errors and the retryable errcodes (default: 3 attempts,
+    /// 100 ms then 200 ms with jitter). The token refresh on 40001/42001/40014 is separate
+    /// and happens at most once.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Where the client's own token manager fetches tokens (default
+    /// [`TokenEndpoint::StableToken`]).
+    pub fn token_endpoint(mut self, endpoint: TokenEndpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Tokens from elsewhere (a third-party platform's `authorizer_access_token`, a central
+    /// token service): the client neither fetches nor stores access tokens; on
+    /// 40001/42001/40014 it calls the provider's `invalidate` with the failed token, asks again
+    /// and retries once. The wx_card ticket is still cached in the token store.
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// The store tokens and tickets are cached in (default: a [`MemoryStore`] of this client).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self.store_url = None;
+        self
+    }
+
+    /// The store by URL: `memory://` or `redis://host:port/db` (also `rediss://`,
+    /// `redis+unix://`); Redis is connected on first use. Checked by [`build`](Self::build).
+    pub fn token_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
+        self.store = None;
+        self
+    }
+
+    /// Safety margin, lock lease and waits of the token and ticket caches.
+    pub fn token_config(mut self, config: TokenConfig) -> Self {
+        self.token_config = config;
+        self
+    }
+
+    pub fn build(self) -> Result<MiniProgramClient> {
+        let mut missing = Vec::new();
+        let appid = self.appid.unwrap_or_default();
+        if appid.trim().is_empty() {
+            missing.push("appid");
+        }
+        let secret = self.secret.filter(|s| !s.expose().is_empty());
+        if secret.is_none() && self.provider.is_none() {
+            missing.push("secret (the AppSecret), or an external token_provider");
+        }
+        if !missing.is_empty() {
+            return Err(Error::Config {
+                detail: format!("MiniProgramClient is missing {}", missing.join("; ")),
+            });
+        }
+        let (store, store_kind) = match (self.store, self.store_url) {
+            (Some(store), _) => (store, "custom"),
+            (None, Some(url)) => store_from_url(&url)?,
+            (None, None) => (
+                Arc::new(MemoryStore::new()) as Arc<dyn TokenStore>,
+                "memory",
+            ),
+        };
+        let http = HttpClient::new(
+            &self.http,
+            self.base_url
+                .unwrap_or_else(|| crate::mp::MAIN_HOST.to_owned()),
+            crate::mp::BACKUP_HOST.map(str::to_owned),
+            self.retry,
+        )?;
+        let config = self.token_config;
+        let endpoint = self.endpoint;
+        let provider = self.provider;
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let access = provider.is_none().then(|| {
+                let w = weak.clone();
+                Arc::new(
+                    TokenManager::new(keys::access_token(&appid), store.clone(), move || {
+                        let w = w.clone();
+                        async move { upgrade(&w)?.fetch_access_token(false).await }
+                    })
+                    .with_config(config.clone()),
+                )
+            });
+            let w = weak.clone();
+            let ticket =
+                TokenManager::new(keys::ticket(&appid, "wx_card"), store.clone(), move || {
+                    let w = w.clone();
+                    async move { upgrade(&w)?.fetch_card_ticket().await }
+                })
+                .with_config(config.clone());
+            let token: Arc<dyn TokenProvider> = match (&provider, &access) {
+                (Some(p), _) => p.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => unreachable!("a manager is built when no provider is given"),
+            };
+            Inner {
+                appid: appid.clone(),
+                secret,
+                endpoint,
+                http,
+                token,
+                access,
+                ticket,
+                store: store.clone(),
+                store_kind,
+            }
+        });
+        Ok(MiniProgramClient { inner })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mp::specs;
+
+    fn answer(status: u16, body: &str) -> RawResponse {
+        RawResponse {
+            status,
+            headers: HeaderMap::new(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let op = &specs::SET_USER_NOTIFY_EXT;
+        let v = |status, body| verdict(op, &answer(status, body));
+        assert_eq!(v(200, r#"{"errcode":0}"#), ResponseVerdict::Final);
+        assert_eq!(v(200, r#"{"errcode":85431}"#), ResponseVerdict::Retry);
+        assert_eq!(v(200, r#"{"errcode":-1}"#), ResponseVerdict::Retry);
+        assert_eq!(v(200, r#"{"errcode":40001}"#), ResponseVerdict::Final);
+        assert_eq!(v(200, r#"{"errcode":85437}"#), ResponseVerdict::Final);
+        assert_eq!(v(502, "bad gateway"), ResponseVerdict::RetryElsewhere);
+        assert_eq!(v(429, ""), ResponseVerdict::Retry);
+        assert_eq!(v(404, ""), ResponseVerdict::Final);
+        // The minute quota is documented retryable ("retry next minute"), but not at once.
+        assert_eq!(
+            verdict(
+                &specs::GET_STABLE_ACCESS_TOKEN,
+                &answer(200, r#"{"errcode":45011}"#)
+            ),
+            ResponseVerdict::Final
+        );
+    }
+
+    #[test]
+    fn store_urls() {
+        assert_eq!(store_from_url("memory://").unwrap().1, "memory");
+        assert_eq!(
+            store_from_url("redis://:pw@127.0.0.1:6379/0").unwrap().1,
+            "redis"
+        );
+        let e = store_from_url("postgres://user:pw@host/db")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!e.contains("pw"), "{e}");
+    }
+
+    #[test]
+    fn notify_code_error_explains_the_minute() {
+        let e = explain(
+            &specs::SET_USER_NOTIFY_EXT,
+            answer(200, r#"{"errcode":85437,"errmsg":"invalid notify_code"}"#),
+        )
+        .unwrap_err();
+        let Error::MiniProgram(e) = e else {
+            panic!("{e:?}")
+        };
+        assert!(e.is_notify_code_not_ready());
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(60)));
+        let solution = e.solution.unwrap();
+        assert!(solution.contains("1 minute") && solution.contains("1分钟"));
+    }
+}
