@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use weixin_kit::mp::MiniProgramClient;
 use weixin_kit::operation;
 use weixin_kit::pay::{
     self, NotificationEvent, Operations as _, PayClient, SetCouponNotifyRequest,
@@ -104,6 +105,52 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         NotificationEvent::Other(value) => println!("{value}"),
     }
+
+    // 4. setUserNotifyExt with a structured ext_json: the nested JSON encoding of doc 01 is ours.
+    let mp = MiniProgramClient::builder()
+        .appid(&c.appid)
+        .secret(c.app_secret.clone())
+        .base_url(sandbox.base_url())
+        .build()?;
+    let (openid, notify_code) = ("oDemoUser", "4200001855202305090060871147");
+    sandbox.mp().add_user(openid);
+    sandbox.mp().register_notify_code(openid, 1003, notify_code);
+    let ext_json = serde_json::json!({
+        "pay_info": {"transaction_id": notify_code, "pay_amount": 2001, "pay_time": 1683546394},
+        "store_info": {"store_name": "westore", "store_address": "深圳市南山区南山大道18号", "latitude": 22, "longitude": 114},
+    });
+    let answer = mp
+        .set_user_notify_ext(openid, 1003, notify_code, ext_json)
+        .await?;
+    let received = sandbox.mp().received_ext_json(openid, notify_code);
+    println!(
+        "4. setUserNotifyExt → errcode {} ({}); the server received ext_json {}",
+        answer.errcode.unwrap_or_default(),
+        answer.errmsg.as_deref().unwrap_or(""),
+        received.last().map(String::as_str).unwrap_or("-")
+    );
+
+    // 5. wx.addCard's cardList entry, signed with the (cached) wx_card api_ticket, and the
+    //    encrypted code addCard returns decoded for wx.openCard.
+    let item = mp
+        .card_ext("pFS7Fjg8kV1IdDz01r4SQwMkuCKc", Some(openid), None)
+        .await?;
+    println!(
+        "5. cardList item for wx.addCard: cardId {}, cardExt {}",
+        item.card_id, item.card_ext
+    );
+    let encrypted = sandbox
+        .mp()
+        .encrypt_card_code(&item.card_id, "110201201245");
+    println!(
+        "   code decrypt: {encrypted} → {}",
+        mp.decrypt_card_code(&encrypted).await?
+    );
+    let counters = sandbox.counters();
+    println!(
+        "   (one access token fetched: {}, one card ticket issued: {})",
+        counters["mp"]["stable_tokens_issued"], counters["mp"]["tickets_issued"]
+    );
 
     sandbox.shutdown().await;
     Ok(())
