@@ -126,3 +126,103 @@ impl From<MiniProgramError> for Error {
         Error::MiniProgram(Box::new(e))
     }
 }
+
+/// What is wrong with a JSON document, without echoing any of its values (a body or payload may
+/// carry user identifiers or credentials): the category, serde's rule with the offending value
+/// cut out, the path when known, and the position.
+pub(crate) fn json_error(path: &str, e: &serde_json::Error) -> String {
+    let what = match e.classify() {
+        serde_json::error::Category::Io => "I/O error",
+        serde_json::error::Category::Syntax => "JSON syntax error",
+        serde_json::error::Category::Data => "wrong shape",
+        serde_json::error::Category::Eof => "truncated JSON",
+    };
+    let rule = match e.classify() {
+        serde_json::error::Category::Data => format!(" ({})", data_rule(&e.to_string())),
+        _ => String::new(),
+    };
+    let at = if path.is_empty() || path == "." {
+        String::new()
+    } else {
+        format!(" at `{path}`")
+    };
+    let position = if e.line() > 0 {
+        format!(" (line {}, column {})", e.line(), e.column())
+    } else {
+        String::new()
+    };
+    format!("{what}{rule}{at}{position}")
+}
+
+/// serde's data error message reduced to what names the schema, never the value: `missing
+/// field `x``, `has the wrong type: expected a string`, … Anything not recognised (a custom
+/// message may quote the input) becomes a fixed text.
+pub(crate) fn data_rule(message: &str) -> String {
+    // serde_json appends " at line L column C" to messages read from bytes.
+    let message = match message.rfind(" at line ") {
+        Some(i) => &message[..i],
+        None => message,
+    };
+    let expected = |sep: &str| {
+        message
+            .rfind(sep)
+            .map(|i| message[i + sep.len()..].to_owned())
+            .unwrap_or_else(|| "?".into())
+    };
+    if message.starts_with("missing field `") || message.starts_with("duplicate field `") {
+        message.to_owned()
+    } else if message.starts_with("invalid type: ") {
+        format!("has the wrong type: expected {}", expected(", expected "))
+    } else if message.starts_with("invalid value: ") {
+        format!("has an invalid value: expected {}", expected(", expected "))
+    } else if message.starts_with("invalid length ") {
+        format!("has the wrong length: expected {}", expected(", expected "))
+    } else if message.starts_with("unknown variant ") {
+        format!(
+            "is not an allowed value: expected {}",
+            expected("`, expected ")
+        )
+    } else if message.starts_with("unknown field ") {
+        format!(
+            "has an unknown field: expected {}",
+            expected("`, expected ")
+        )
+    } else {
+        "does not match the expected shape".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_never_quote_values() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct T {
+            openid: u32,
+            kind: Kind,
+        }
+        #[derive(Debug, serde::Deserialize)]
+        enum Kind {
+            A,
+        }
+        let e = serde_json::from_str::<T>(r#"{"openid":"oSECRET123","kind":"A"}"#).unwrap_err();
+        let text = json_error("openid", &e);
+        assert!(!text.contains("oSECRET123"), "{text}");
+        assert!(text.contains("has the wrong type: expected u32"), "{text}");
+        assert!(text.contains("at `openid`"), "{text}");
+        let e = serde_json::from_str::<T>(r#"{"openid":1,"kind":"oSECRET123"}"#).unwrap_err();
+        let text = json_error("kind", &e);
+        assert!(!text.contains("oSECRET123"), "{text}");
+        assert!(
+            text.contains("is not an allowed value: expected `A`"),
+            "{text}"
+        );
+        let e = serde_json::from_str::<T>(r#"{"openid":1}"#).unwrap_err();
+        assert!(json_error("", &e).contains("missing field `kind`"));
+        let e = serde_json::from_str::<T>(r#"{"openid":1,"#).unwrap_err();
+        assert!(json_error("", &e).starts_with("truncated JSON"));
+    }
+}

@@ -13,10 +13,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::{HeaderMap, HeaderValue, Method};
 
 use crate::error::{Error, Result};
-use crate::operation::RawResponse;
+use crate::operation::{PreparedRequest, RawResponse, RedactedPath, RequestBody};
 
 /// How a failed request is retried. The same request (same body, same `out_request_no`) is sent
 /// again; only the signature's timestamp and nonce change.
@@ -137,13 +137,108 @@ pub enum ResponseVerdict {
 
 /// A request as it leaves: method, path and query (appended to the host's base URL), headers
 /// common to every attempt, and the body.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the path without its query (the mini-program `access_token` travels there),
+/// the header names and the body's size.
+#[derive(Clone)]
 pub struct Outgoing {
     pub method: Method,
     pub path_and_query: String,
     pub headers: HeaderMap,
     pub body: Body,
 }
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("Outgoing")
+            .field("method", &self.method)
+            .field("path_and_query", &RedactedPath(&self.path_and_query))
+            .field("header_names", &names)
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+impl Outgoing {
+    /// The request a generated operation prepared: its method, path and query, and body with
+    /// `Accept: application/json` (and `Content-Type: application/json` for a JSON body).
+    pub fn from_prepared(request: &PreparedRequest) -> Result<Outgoing> {
+        let op = request.operation;
+        let method = Method::from_bytes(op.method.as_bytes()).map_err(|_| Error::Config {
+            detail: format!(
+                "operation {} has an invalid method `{}`",
+                op.name, op.method
+            ),
+        })?;
+        Ok(Outgoing::from_parts(
+            method,
+            request.path_and_query.clone(),
+            &request.body,
+        ))
+    }
+
+    /// `Accept: application/json`; a JSON body goes out as `application/json`, a media upload
+    /// as multipart `meta` (JSON) + `file` (its type from the file name).
+    pub fn from_parts(method: Method, path_and_query: String, body: &RequestBody) -> Outgoing {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::ACCEPT,
+            HeaderValue::from_static("application/json"),
+        );
+        let body = match body {
+            RequestBody::Empty => Body::Empty,
+            RequestBody::Json(bytes) => {
+                headers.insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                );
+                Body::Bytes(Bytes::copy_from_slice(bytes))
+            }
+            RequestBody::MediaUpload {
+                meta,
+                filename,
+                file,
+            } => Body::Multipart(vec![
+                Part {
+                    name: "meta".into(),
+                    filename: None,
+                    content_type: "application/json".into(),
+                    data: Bytes::copy_from_slice(meta),
+                },
+                Part {
+                    name: "file".into(),
+                    filename: Some(filename.clone()),
+                    content_type: image_mime(filename).into(),
+                    data: Bytes::copy_from_slice(file),
+                },
+            ]),
+        };
+        Outgoing {
+            method,
+            path_and_query,
+            headers,
+            body,
+        }
+    }
+}
+
+/// The Content-Type of an uploaded image, by its file name.
+fn image_mime(filename: &str) -> &'static str {
+    let lower = filename.to_ascii_lowercase();
+    if lower.ends_with(".png") {
+        "image/png"
+    } else if lower.ends_with(".bmp") {
+        "image/bmp"
+    } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
+        "image/jpeg"
+    } else {
+        "application/octet-stream"
+    }
+}
+
+/// The largest response body read (16 MiB): anything bigger is not a WeChat answer.
+pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 
 /// Which host an attempt went to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,17 +287,14 @@ impl HttpClient {
         })?;
         let trim = |s: String| s.trim_end_matches('/').to_owned();
         let main = trim(main.into());
+        let backup = backup.map(trim);
         for url in std::iter::once(&main).chain(backup.as_ref()) {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(Error::Config {
-                    detail: format!("base URL `{url}` must start with https:// or http://"),
-                });
-            }
+            check_base_url(url)?;
         }
         Ok(HttpClient {
             client,
             main,
-            backup: backup.map(trim),
+            backup,
             retry: RetryPolicy {
                 max_attempts: retry.max_attempts.max(1),
                 ..retry
@@ -257,7 +349,8 @@ impl HttpClient {
                     ResponseVerdict::Retry => false,
                     ResponseVerdict::RetryElsewhere => true,
                 },
-                Err(failure) => failure.connection,
+                Err(Failure::NoResponse(failure)) => failure.connection,
+                Err(Failure::Final(_)) => return outcome.map_err(Failure::into_error),
             };
             if last {
                 return outcome.map_err(Failure::into_error);
@@ -296,14 +389,14 @@ impl HttpClient {
                         part.data.len() as u64,
                     )
                     .mime_str(&part.content_type)
-                    .map_err(|e| Failure {
-                        detail: format!(
-                            "invalid Content-Type for multipart part `{}`: {}",
-                            part.name,
-                            without_url(&e)
-                        ),
-                        timeout: false,
-                        connection: false,
+                    .map_err(|e| {
+                        Failure::Final(Error::Config {
+                            detail: format!(
+                                "invalid Content-Type for multipart part `{}`: {}",
+                                part.name,
+                                without_url(&e)
+                            ),
+                        })
                     })?;
                     if let Some(filename) = &part.filename {
                         p = p.file_name(filename.clone());
@@ -321,27 +414,80 @@ impl HttpClient {
                 strip_query(&request.path_and_query)
             )
         };
-        let response = builder
+        let mut response = builder
             .send()
             .await
             .map_err(|e| Failure::from_reqwest(&e, &what()))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
+        let too_large = || {
+            Failure::Final(Error::UnexpectedResponse {
+                status,
+                detail: format!(
+                    "{} answered a body larger than {MAX_RESPONSE_BODY} bytes",
+                    what()
+                ),
+            })
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_RESPONSE_BODY as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
             .await
-            .map_err(|e| Failure::from_reqwest(&e, &what()))?;
+            .map_err(|e| Failure::from_reqwest(&e, &what()))?
+        {
+            if body.len() + chunk.len() > MAX_RESPONSE_BODY {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
         Ok(RawResponse {
             status,
             headers,
-            body: body.to_vec(),
+            body,
         })
     }
 }
 
+/// A base URL is `scheme://host[:port]`: a path prefix would be sent but not signed (WeChat Pay
+/// signs the path), and a query or fragment would be mangled by the path appended to it.
+fn check_base_url(url: &str) -> Result<()> {
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Error::Config {
+            detail: format!("base URL `{url}` must start with https:// or http://"),
+        });
+    }
+    let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
+        detail: format!("base URL `{url}` is not a URL: {e}"),
+    })?;
+    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(Error::Config {
+            detail: format!(
+                "base URL `{url}` must be scheme://host[:port] without a path, query or fragment \
+                 (a path prefix would be sent but not signed)"
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Why an attempt got no response.
 #[derive(Debug)]
-struct Failure {
+enum Failure {
+    /// No answer: sent again per the retry policy.
+    NoResponse(NoResponse),
+    /// Sending again cannot help (the request could not be built here, or the answer is not one
+    /// WeChat sends): returned at once.
+    Final(Error),
+}
+
+#[derive(Debug)]
+struct NoResponse {
     detail: String,
     /// The attempt ran out of time (→ [`Error::Timeout`], else [`Error::Transport`]).
     timeout: bool,
@@ -352,14 +498,31 @@ struct Failure {
 
 impl Failure {
     fn from_reqwest(e: &reqwest::Error, what: &str) -> Failure {
-        let timeout = e.is_timeout();
-        Failure {
-            detail: format!("{what}: {}", without_url(e)),
-            timeout,
-            connection: e.is_connect() || !timeout,
+        let detail = format!("{what}: {}", without_url(e));
+        if e.is_builder() {
+            // Nothing was sent (e.g. the URL does not parse): the same request would fail the
+            // same way, so it is a configuration problem, not a retryable transport one.
+            return Failure::Final(Error::Config { detail });
         }
+        let timeout = e.is_timeout();
+        Failure::NoResponse(NoResponse {
+            detail,
+            timeout,
+            // Only failures to connect or to send (reset, closed connection) say the host may
+            // be down; a slow answer or a broken body from a live host does not.
+            connection: e.is_connect() || (e.is_request() && !timeout),
+        })
     }
 
+    fn into_error(self) -> Error {
+        match self {
+            Failure::NoResponse(f) => f.into_error(),
+            Failure::Final(e) => e,
+        }
+    }
+}
+
+impl NoResponse {
     fn into_error(self) -> Error {
         if self.timeout {
             Error::Timeout {
@@ -439,5 +602,149 @@ mod tests {
         let e = HttpClient::new(&HttpConfig::default(), "ftp://x", None, RetryPolicy::none())
             .unwrap_err();
         assert!(matches!(e, Error::Config { .. }));
+    }
+
+    #[test]
+    fn base_urls_with_a_path_are_rejected() {
+        let new = |main: &str, backup: Option<&str>| {
+            HttpClient::new(
+                &HttpConfig::default(),
+                main,
+                backup.map(str::to_owned),
+                RetryPolicy::none(),
+            )
+        };
+        for bad in [
+            "https://api.mch.weixin.qq.com/prefix",
+            "https://api.mch.weixin.qq.com/prefix/",
+            "http://127.0.0.1:8080/v3",
+            "https://api.mch.weixin.qq.com?x=1",
+        ] {
+            let e = new(bad, None).unwrap_err();
+            assert!(
+                matches!(&e, Error::Config { detail } if detail.contains("without a path")),
+                "{bad}: {e:?}"
+            );
+        }
+        let e = new("https://api.mch.weixin.qq.com", Some("https://b.example/x")).unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+        // A trailing slash is fine: it is trimmed.
+        let ok = new("https://api.mch.weixin.qq.com/", Some("http://127.0.0.1:1")).unwrap();
+        assert_eq!(ok.main_base_url(), "https://api.mch.weixin.qq.com");
+    }
+
+    #[test]
+    fn outgoing_debug_hides_the_query() {
+        let o = Outgoing::from_parts(
+            Method::GET,
+            "/cgi-bin/x?access_token=SECRETTOKEN".into(),
+            &RequestBody::Json(b"{\"openid\":\"oUSER\"}".to_vec()),
+        );
+        let debug = format!("{o:?}");
+        assert!(
+            !debug.contains("SECRETTOKEN") && !debug.contains("oUSER"),
+            "{debug}"
+        );
+        assert!(debug.contains("/cgi-bin/x?<redacted>"), "{debug}");
+        assert!(debug.contains("content-type"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn local_errors_are_not_retried() {
+        // A part whose Content-Type does not parse: nothing can be sent, so no retry (the
+        // loop would otherwise sleep and try three times).
+        let client = HttpClient::new(
+            &HttpConfig::default(),
+            "http://127.0.0.1:1",
+            None,
+            RetryPolicy {
+                max_attempts: 3,
+                base_delay: Duration::from_secs(30),
+                max_delay: Duration::from_secs(30),
+                failover: false,
+            },
+        )
+        .unwrap();
+        let request = Outgoing {
+            method: Method::POST,
+            path_and_query: "/upload".into(),
+            headers: HeaderMap::new(),
+            body: Body::Multipart(vec![Part {
+                name: "file".into(),
+                filename: None,
+                content_type: "not a mime type".into(),
+                data: Bytes::from_static(b"x"),
+            }]),
+        };
+        let mut attempts = 0;
+        let e = tokio::time::timeout(
+            Duration::from_secs(10),
+            client.send(
+                &request,
+                |_| {
+                    attempts += 1;
+                    Ok(HeaderMap::new())
+                },
+                |_| ResponseVerdict::Final,
+            ),
+        )
+        .await
+        .expect("returned at once, without backoff")
+        .unwrap_err();
+        assert!(matches!(e, Error::Config { .. }), "{e:?}");
+        assert_eq!(attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_are_rejected() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 4096];
+                    let _ = conn.read(&mut buf).await;
+                    // Chunked, no Content-Length: the limit is enforced while reading.
+                    let _ = conn
+                        .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+                        .await;
+                    let chunk = vec![b'a'; 1024 * 1024];
+                    for _ in 0..17 {
+                        let _ = conn.write_all(b"100000\r\n").await;
+                        if conn.write_all(&chunk).await.is_err() {
+                            return;
+                        }
+                        let _ = conn.write_all(b"\r\n").await;
+                    }
+                    let _ = conn.write_all(b"0\r\n\r\n").await;
+                });
+            }
+        });
+        let client = HttpClient::new(
+            &HttpConfig::default(),
+            format!("http://{addr}"),
+            None,
+            RetryPolicy::default(),
+        )
+        .unwrap();
+        let request = Outgoing::from_parts(Method::GET, "/big".into(), &RequestBody::Empty);
+        let mut attempts = 0;
+        let e = client
+            .send(
+                &request,
+                |_| {
+                    attempts += 1;
+                    Ok(HeaderMap::new())
+                },
+                |_| ResponseVerdict::Final,
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, Error::UnexpectedResponse { status: 200, detail } if detail.contains("larger than")),
+            "{e:?}"
+        );
+        assert_eq!(attempts, 1);
     }
 }

@@ -13,6 +13,7 @@ pub mod mp;
 pub mod operation;
 pub mod pay;
 pub mod secret;
+pub mod time;
 pub mod validate;
 
 pub use error::{ApiError, Error, MiniProgramError, Result};

@@ -12,7 +12,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::error::{ApiError, Error, MiniProgramError, Result};
+use crate::error::{json_error, ApiError, Error, MiniProgramError, Result};
 use crate::validate::{self, Validate};
 
 /// Which API family an operation belongs to; selects the error model.
@@ -70,12 +70,37 @@ pub struct OperationSpec {
 
 /// A request ready to be authenticated and sent: nothing in it changes after this point, so the
 /// bytes signed are the bytes sent, and a retry resends exactly the same request.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the path without its query (`/cgi-bin/token` carries the AppSecret there).
+#[derive(Clone)]
 pub struct PreparedRequest {
     pub operation: &'static OperationSpec,
     /// Path and query as sent (percent-encoded), without the `access_token` the client adds.
     pub path_and_query: String,
     pub body: RequestBody,
+}
+
+impl std::fmt::Debug for PreparedRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PreparedRequest")
+            .field("operation", &self.operation.name)
+            .field("path_and_query", &RedactedPath(&self.path_and_query))
+            .field("body", &self.body)
+            .finish()
+    }
+}
+
+/// Shows a path and query as the path alone, plus `?<redacted>` when there is a query: queries
+/// carry credentials (`secret=`, `access_token=`).
+pub(crate) struct RedactedPath<'a>(pub &'a str);
+
+impl std::fmt::Debug for RedactedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once('?') {
+            Some((path, _)) => write!(f, "\"{path}?<redacted>\""),
+            None => write!(f, "{:?}", self.0),
+        }
+    }
 }
 
 #[derive(Clone, PartialEq)]
@@ -120,11 +145,25 @@ impl RequestBody {
 }
 
 /// What the server answered, status and body untouched.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the status, the header names and the body's length only: token and ticket
+/// responses carry credentials, others personal data.
+#[derive(Clone)]
 pub struct RawResponse {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("header_names", &names)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
 }
 
 /// Sends prepared requests: implemented by the pay and mini-program clients.
@@ -190,7 +229,7 @@ pub fn json_body<T: Serialize + Validate>(body: &T) -> Result<RequestBody> {
     body.validate()?;
     serde_json::to_vec(body)
         .map(RequestBody::Json)
-        .map_err(|e| Error::validation("body", format!("cannot be serialized as JSON: {e}")))
+        .map_err(|_| Error::validation("body", "cannot be serialized as JSON"))
 }
 
 /// Reads a request value from JSON (what the language bindings hand over), reporting a missing or
@@ -199,14 +238,15 @@ pub fn request_from_json<T: DeserializeOwned + Validate>(value: serde_json::Valu
     let request: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let at = e.path().to_string();
         let at = if at == "." { String::new() } else { at };
-        let inner = e.into_inner().to_string();
+        // The rule without the offending value (it may be an openid or a credential).
+        let rule = crate::error::data_rule(&e.into_inner().to_string());
         // serde reports a missing field at its parent: name the field itself.
-        match inner
+        match rule
             .strip_prefix("missing field `")
             .and_then(|r| r.split('`').next())
         {
             Some(field) => Error::validation(validate::path(&at, field), "is required"),
-            None => Error::validation(if at.is_empty() { "body".into() } else { at }, inner),
+            None => Error::validation(if at.is_empty() { "body".into() } else { at }, rule),
         }
     })?;
     request.validate()?;
@@ -226,10 +266,9 @@ pub fn decode_json<T: DeserializeOwned>(
     serde_path_to_error::deserialize(&mut de).map_err(|e| Error::UnexpectedResponse {
         status: response.status,
         detail: format!(
-            "{} response does not match the spec at `{}`: {}",
+            "{} response does not match the spec: {}",
             op.name,
-            e.path(),
-            e.inner()
+            json_error(&e.path().to_string(), e.inner())
         ),
     })
 }
@@ -324,7 +363,11 @@ fn check_errcode(op: &'static OperationSpec, response: &RawResponse) -> Result<(
     let head: Head =
         serde_json::from_slice(&response.body).map_err(|e| Error::UnexpectedResponse {
             status: response.status,
-            detail: format!("{} answered a body that is not a JSON object: {e}", op.name),
+            detail: format!(
+                "{} answered a body that is not a JSON object: {}",
+                op.name,
+                json_error("", &e)
+            ),
         })?;
     if head.errcode == 0 {
         return Ok(());
@@ -476,6 +519,94 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.is_retryable());
+    }
+
+    #[test]
+    fn debug_of_a_prepared_token_request_hides_the_secret() {
+        let request = crate::mp::prepare_get_access_token(
+            crate::mp::ClientCredentialGrantType::ClientCredential,
+            "wx1234567890abcdef",
+            "APPSECRET0123456789",
+        )
+        .unwrap();
+        assert!(request.path_and_query.contains("APPSECRET0123456789"));
+        let debug = format!("{request:?} {request:#?}");
+        assert!(!debug.contains("APPSECRET0123456789"), "{debug}");
+        assert!(!debug.contains("wx1234567890abcdef"), "{debug}");
+        assert!(debug.contains("/cgi-bin/token?<redacted>"), "{debug}");
+        // Without a query, the path is shown as is.
+        let plain = PreparedRequest {
+            operation: &OP,
+            path_and_query: "/v3/x/1".into(),
+            body: RequestBody::Empty,
+        };
+        assert!(format!("{plain:?}").contains("\"/v3/x/1\""));
+    }
+
+    #[test]
+    fn debug_of_a_raw_response_hides_the_body_and_header_values() {
+        let mut r = response(
+            200,
+            r#"{"access_token":"ACCESSTOKEN123","expires_in":7200}"#,
+        );
+        r.headers
+            .insert("Set-Cookie", "session=COOKIEVALUE".parse().unwrap());
+        let debug = format!("{r:?} {r:#?}");
+        assert!(!debug.contains("ACCESSTOKEN123"), "{debug}");
+        assert!(!debug.contains("COOKIEVALUE"), "{debug}");
+        assert!(!debug.contains("req-1"), "{debug}");
+        assert!(
+            debug.contains("set-cookie") && debug.contains("200"),
+            "{debug}"
+        );
+        assert!(
+            debug.contains(&format!("{} bytes", r.body.len())),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn decoding_errors_do_not_quote_response_values() {
+        static MP: OperationSpec = OperationSpec {
+            name: "Mp",
+            tag: "t",
+            family: ApiFamily::MiniProgram,
+            method: "GET",
+            path: "/x",
+            auth: Auth::None,
+            success_status: 200,
+            errors: &[],
+        };
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Out {
+            count: u32,
+        }
+        let err = decode_json::<Out>(&MP, &response(200, r#"{"errcode":0,"count":"oOPENID42"}"#))
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(!text.contains("oOPENID42"), "{text}");
+        assert!(
+            text.contains("count") && text.contains("expected u32"),
+            "{text}"
+        );
+
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct In {
+            openid: u32,
+        }
+        impl Validate for In {
+            fn validate_at(&self, _prefix: &str) -> Result<()> {
+                Ok(())
+            }
+        }
+        let err = request_from_json::<In>(serde_json::json!({"openid": "oOPENID42"})).unwrap_err();
+        let Error::Validation { field, rule } = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(field, "openid");
+        assert_eq!(rule, "has the wrong type: expected u32");
     }
 
     #[test]

@@ -231,6 +231,50 @@ fn response_verification_vectors() {
 }
 
 #[test]
+fn expired_platform_certificates_are_not_trusted() {
+    let k = keys();
+    for &b in crypto::backends() {
+        let platform =
+            PrivateKey::from_pem_with(b, s(&k["platform"]["private_key_pkcs8_pem"])).unwrap();
+        let cert = platform_certificate(b);
+        let serial = cert.serial_no.clone();
+        let not_after = cert.not_after;
+        // Certificate mode only: the public key would verify regardless of the certificate.
+        let verifier = Verifier::new();
+        verifier.set_certificates(vec![cert]);
+        let signed_at = |ts: i64| {
+            let body = br#"{"ok":true}"#;
+            let nonce = "expiry-nonce";
+            let mut message = format!("{ts}\n{nonce}\n").into_bytes();
+            message.extend_from_slice(body);
+            message.push(b'\n');
+            let sig = BASE64.encode(platform.sign_sha256(&message).unwrap());
+            let mut h = http::HeaderMap::new();
+            h.insert("Wechatpay-Serial", serial.parse().unwrap());
+            h.insert("Wechatpay-Signature", sig.parse().unwrap());
+            h.insert("Wechatpay-Timestamp", ts.to_string().parse().unwrap());
+            h.insert("Wechatpay-Nonce", nonce.parse().unwrap());
+            (h, body)
+        };
+        // The last second of validity: trusted.
+        let (h, body) = signed_at(not_after);
+        assert_eq!(
+            signing::verify(&verifier, &h, body, not_after),
+            Ok(()),
+            "{b}"
+        );
+        // After notAfter the same certificate is no longer used: the serial counts as unknown
+        // (which makes the client download the current certificates).
+        let (h, body) = signed_at(not_after + 60);
+        assert_eq!(
+            signing::verify(&verifier, &h, body, not_after + 60),
+            Err(VerifyFailure::UnknownSerial(serial.clone())),
+            "{b}"
+        );
+    }
+}
+
+#[test]
 fn aead_vectors() {
     let v = vectors("notification.json");
     for &b in crypto::backends() {

@@ -872,3 +872,66 @@ async fn secrets_stay_out_of_debug_output_and_errors() {
     assert!(!text.contains(token.expose()), "{text}");
     assert!(!text.contains("access_token="), "{text}");
 }
+
+/// A provider whose store is down: hands out its token, but cannot expire it.
+struct StoreDown(SecretString);
+
+impl TokenProvider for StoreDown {
+    fn token(&self) -> BoxFuture<'_, Result<SecretString>> {
+        let t = self.0.clone();
+        Box::pin(async move { Ok(t) })
+    }
+    fn invalidate<'a>(&'a self, _failed: &'a SecretString) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async {
+            Err(Error::Transport {
+                detail: "token store (Redis): connection refused".into(),
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_token_that_cannot_be_replaced_is_not_sent_again() {
+    let sandbox = sandbox().await;
+    let creds = sandbox.credentials();
+    let stale = SecretString::new("90_stale_fixed_token_0123456789");
+
+    // FixedToken: invalidate does nothing and the same token comes back: no second send.
+    let fixed = MiniProgramClient::builder()
+        .appid(creds.appid.clone())
+        .base_url(sandbox.base_url())
+        .retry(fast_retry())
+        .token_provider(Arc::new(weixin_kit::mp::FixedToken(stale.clone())))
+        .build()
+        .unwrap();
+    let e = mp_error(
+        fixed
+            .service_card()
+            .get_user_notify(&get_user_notify_request())
+            .await,
+    );
+    assert_eq!(e.errcode, 40001);
+    assert_eq!(calls(&sandbox, "getUserNotify"), 1);
+
+    // The store cannot expire the token: the 40001 stands (not the store's transport error),
+    // with the failure noted, and nothing is sent again.
+    let down = MiniProgramClient::builder()
+        .appid(creds.appid.clone())
+        .base_url(sandbox.base_url())
+        .retry(fast_retry())
+        .token_provider(Arc::new(StoreDown(stale)))
+        .build()
+        .unwrap();
+    let e = mp_error(
+        down.service_card()
+            .get_user_notify(&get_user_notify_request())
+            .await,
+    );
+    assert_eq!(e.errcode, 40001);
+    let solution = e.solution.unwrap_or_default();
+    assert!(
+        solution.contains("could not be expired") && solution.contains("connection refused"),
+        "{solution}"
+    );
+    assert_eq!(calls(&sandbox, "getUserNotify"), 2);
+}

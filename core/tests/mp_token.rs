@@ -207,16 +207,51 @@ async fn cached_until_the_safety_margin() {
         assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
         assert_eq!(count.load(Ordering::SeqCst), 1, "{name}");
 
-        // 200 s left is inside the 5-minute margin: every call refreshes.
+        // A stored token with 200 s left is inside the 5-minute margin: it is refreshed.
+        let count = Arc::new(AtomicUsize::new(0));
+        let key = keys::access_token(&format!("wxshort{name}"));
+        store
+            .set(
+                &key,
+                &StoredToken {
+                    value: SecretString::new("token-old"),
+                    expires_at: weixin_kit::mp::token::unix_now() + 200,
+                },
+            )
+            .await
+            .unwrap();
+        let m = TokenManager::with_fetch_fn(
+            key,
+            store.clone(),
+            counting_fetch(count.clone(), Duration::ZERO, 7200),
+        );
+        assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
+        assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "{name}");
+
+        // A fetch that answers a lifetime (200 s) shorter than the margin: the margin becomes
+        // half of it, so the token is used rather than fetched again on every call.
         let count = Arc::new(AtomicUsize::new(0));
         let m = TokenManager::with_fetch_fn(
-            keys::access_token(&format!("wxshort{name}")),
+            keys::access_token(&format!("wxshortlife{name}")),
             store.clone(),
             counting_fetch(count.clone(), Duration::ZERO, 200),
         );
         assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
-        assert_eq!(m.get_token().await.unwrap().expose(), "token-2");
-        assert_eq!(count.load(Ordering::SeqCst), 2, "{name}");
+        assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "{name}");
+        // …and still refreshed ahead of its end: fresh only until 100 s before it.
+        let stored = store
+            .get(&keys::access_token(&format!("wxshortlife{name}")))
+            .await
+            .unwrap()
+            .unwrap();
+        let refresh_at = stored.expires_at - 300;
+        let now = weixin_kit::mp::token::unix_now();
+        assert!(
+            (now + 99..=now + 101).contains(&refresh_at),
+            "{name}: refresh at {refresh_at}, now {now}"
+        );
 
         // The margin is configurable: with 60 s, 200 s left is fine.
         let count = Arc::new(AtomicUsize::new(0));
@@ -734,4 +769,54 @@ fn child_process() {
         println!("PHASE{phase}={}", fingerprint(token.expose()));
         std::io::stdout().flush().unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_slow_fetch_is_cut_off_before_the_lock_lease_ends() {
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c = calls.clone();
+    let m = TokenManager::new(keys::access_token("wxslow"), store.clone(), move || {
+        let n = c.fetch_add(1, Ordering::SeqCst);
+        async move {
+            if n == 0 {
+                // Slower than the lease: were it not cut off, the lease would run out while
+                // this caller still believes it holds the lock.
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+            Ok((SecretString::new(format!("token-{n}")), 7200))
+        }
+    })
+    .with_config(TokenConfig {
+        lock_lease: Duration::from_secs(2),
+        wait_timeout: Duration::from_secs(3),
+        ..quick_config()
+    });
+    let started = Instant::now();
+    let e = m.get_token().await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Timeout { detail } if detail.contains("lock lease")),
+        "{e:?}"
+    );
+    // Cut off within the lease (2 s), not after the 5 s fetch.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The lock was released at once: the next caller fetches without waiting out the lease.
+    let started = Instant::now();
+    assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[test]
+fn default_waits_outlast_the_lease() {
+    let c = TokenConfig::default();
+    assert!(c.wait_timeout > c.lock_lease, "{c:?}");
 }

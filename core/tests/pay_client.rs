@@ -977,7 +977,8 @@ async fn background_refresher_ends_with_the_client() {
     let client = base(&sb)
         .apiv3_key(sb.credentials().apiv3_key.expose())
         .unwrap()
-        .certificate_refresh_interval(Duration::from_millis(200))
+        // Below the 60 s floor of certificate_refresh_interval: the test-only setter.
+        .certificate_refresh_interval_unchecked(Duration::from_millis(200))
         .build()
         .unwrap();
     let serials = client.refresh_certificates().await.unwrap();
@@ -990,4 +991,113 @@ async fn background_refresher_ends_with_the_client() {
     let after = certificate_downloads(&sb);
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(certificate_downloads(&sb), after, "refresher still running");
+}
+
+/// A notification that names `serial` but is signed by nobody: what a forger can send.
+fn forged_notification(serial: &str) -> (http::HeaderMap, Vec<u8>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let mut h = http::HeaderMap::new();
+    h.insert("Wechatpay-Serial", serial.parse().unwrap());
+    h.insert("Wechatpay-Signature", "Zm9yZ2Vk".parse().unwrap());
+    h.insert("Wechatpay-Timestamp", now.to_string().parse().unwrap());
+    h.insert("Wechatpay-Nonce", "forged-nonce".parse().unwrap());
+    (h, br#"{"id":"forged"}"#.to_vec())
+}
+
+#[tokio::test]
+async fn forged_serials_cause_at_most_one_download_per_interval() {
+    // A download that fails (its signature does not verify): the next unknown serial within
+    // ON_DEMAND_MIN_INTERVAL does not try again.
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    sb.inject_fault(Fault::path_prefix(
+        "/v3/certificates",
+        FaultKind::TamperSignature,
+        100,
+    ))
+    .unwrap();
+    for serial in ["1A2B3C4D5E6F", "6F5E4D3C2B1A", "0123456789AB"] {
+        let (headers, body) = forged_notification(serial);
+        let err = client
+            .parse_notification(&headers, &body)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Signature { .. }), "{err:?}");
+    }
+    assert_eq!(certificate_downloads(&sb), 1);
+    assert_eq!(client.certificate_downloads(), 0);
+
+    // A download that succeeds but does not bring the serial: likewise.
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    for serial in ["1A2B3C4D5E6F", "6F5E4D3C2B1A"] {
+        let (headers, body) = forged_notification(serial);
+        let err = client
+            .parse_notification(&headers, &body)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Signature { detail } if detail.contains(serial)),
+            "{err:?}"
+        );
+    }
+    assert_eq!(certificate_downloads(&sb), 1);
+    assert_eq!(client.certificate_downloads(), 1);
+}
+
+#[tokio::test]
+async fn escape_hatch_rejects_paths_that_would_not_be_sent_as_signed() {
+    let sb = sandbox().await;
+    let client = public_key_client(&sb);
+    for (path, rule_part) in [
+        ("/v3/marketing/busifavor/stocks/a b", "percent-encode"),
+        ("/v3/marketing/busifavor/stocks/中文", "percent-encode"),
+        ("/v3/marketing/busifavor/stocks/{id}", "percent-encode"),
+        ("/v3/marketing/busifavor/../certificates", "segments"),
+        ("/v3/./certificates", "segments"),
+    ] {
+        match client.request("GET", path, None).await {
+            Err(Error::Validation { field, rule }) => {
+                assert_eq!(field, "path", "{path}");
+                assert!(rule.contains(rule_part), "{path}: {rule}");
+            }
+            other => panic!("{path}: {other:?}"),
+        }
+    }
+    assert!(sb.requests().is_empty(), "{:?}", sb.requests());
+    // Percent-encoded, the same characters are fine.
+    let stock = new_stock(&sb);
+    client
+        .request(
+            "PATCH",
+            &format!("/v3/marketing/busifavor/stocks/{stock}"),
+            Some(json!({"out_request_no": "raw-enc", "goods_name": "a b"})),
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn base_url_with_a_path_is_a_configuration_error() {
+    let sb = sandbox().await;
+    let c = sb.credentials();
+    for (main, backup) in [
+        (format!("{}/prefix", sb.base_url()), sb.backup_base_url()),
+        (sb.base_url(), format!("{}/v3", sb.backup_base_url())),
+    ] {
+        let err = base(&sb)
+            .base_url(main)
+            .backup_base_url(backup)
+            .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+            .unwrap()
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { detail } if detail.contains("without a path")),
+            "{err:?}"
+        );
+    }
 }

@@ -7,6 +7,7 @@
 //! `cardList[].cardId`, not inside `cardExt`.
 
 use crate::mp::{AddCardListItem, CardExt};
+use crate::time::unix_now;
 use crate::validate::Validate;
 use crate::{Error, Result};
 
@@ -147,11 +148,4 @@ impl CardExtBuilder {
 /// Use [`CardExtBuilder`] for code, openid, fixed_begintimestamp or outer_str.
 pub fn card_ext(api_ticket: &str, card_id: &str) -> Result<AddCardListItem> {
     CardExtBuilder::new(card_id).build(api_ticket)
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

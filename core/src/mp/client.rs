@@ -35,14 +35,13 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
+use http::HeaderMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use zeroize::Zeroize;
 
 use crate::error::{Error, MiniProgramError, Result};
 pub use crate::http::RetryPolicy;
-use crate::http::{Body, HttpClient, HttpConfig, Outgoing, ResponseVerdict};
+use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
 use crate::mp::card::CardExtBuilder;
 use crate::mp::ext_json::ExtJson;
 use crate::mp::token::{
@@ -366,7 +365,12 @@ impl MiniProgramClient {
     }
 
     /// An access-token operation: token, send, and on 40001/42001/40014 compare-and-expire,
-    /// one new token, one more send — never more.
+    /// one new token, one more send — never more. When the provider neither drops the token
+    /// nor has another one ([`FixedToken`](super::FixedToken)), the first answer stands; so does
+    /// it when the store cannot expire the token (Redis down): the rejection is the error worth
+    /// reporting, with the store's failure noted in its solution. (A manager that did expire it
+    /// may get the same value back — a stable token still valid on the server — and sends once
+    /// more with it.)
     async fn execute_with_token(&self, request: &PreparedRequest) -> Result<RawResponse> {
         let provider = &self.inner.token;
         let token = provider.token().await?;
@@ -374,8 +378,18 @@ impl MiniProgramClient {
         if !errcode_of(&response).is_some_and(errcode::is_token_rejected) {
             return Ok(response);
         }
-        provider.invalidate(&token).await?;
+        let invalidated = match provider.invalidate(&token).await {
+            Ok(invalidated) => invalidated,
+            Err(store_error) => {
+                return token_not_replaced(request.operation, response, &store_error);
+            }
+        };
         let fresh = provider.token().await?;
+        if !invalidated && fresh.expose() == token.expose() {
+            // The provider neither dropped the token nor has another one (FixedToken): the same
+            // token would be rejected the same way.
+            return Ok(response);
+        }
         self.send(request, Some(&fresh)).await
     }
 
@@ -387,36 +401,16 @@ impl MiniProgramClient {
         token: Option<&SecretString>,
     ) -> Result<RawResponse> {
         let op = request.operation;
-        let method = Method::from_bytes(op.method.as_bytes()).map_err(|_| Error::Config {
-            detail: format!(
-                "operation {} has an invalid method `{}`",
-                op.name, op.method
-            ),
-        })?;
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        let body = match &request.body {
-            RequestBody::Empty => Body::Empty,
-            RequestBody::Json(bytes) => {
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                Body::Bytes(Bytes::copy_from_slice(bytes))
-            }
-            RequestBody::MediaUpload { .. } => {
-                return Err(Error::Config {
-                    detail: format!(
+        if let RequestBody::MediaUpload { .. } = request.body {
+            return Err(Error::Config {
+                detail: format!(
                     "operation {} is a media upload, which the mini-program client does not send",
                     op.name
                 ),
-                })
-            }
-        };
-        let mut path_and_query = request.path_and_query.clone();
+            });
+        }
+        let mut outgoing = Outgoing::from_prepared(request)?;
+        let path_and_query = &mut outgoing.path_and_query;
         if let Some(token) = token {
             path_and_query.push(if path_and_query.contains('?') {
                 '&'
@@ -426,12 +420,6 @@ impl MiniProgramClient {
             path_and_query.push_str("access_token=");
             path_and_query.extend(utf8_percent_encode(token.expose(), QUERY_VALUE));
         }
-        let mut outgoing = Outgoing {
-            method,
-            path_and_query,
-            headers,
-            body,
-        };
         let result = self
             .inner
             .http
@@ -526,6 +514,29 @@ fn explain(op: &'static OperationSpec, response: RawResponse) -> Result<RawRespo
         }
         Err(other) => Err(other),
         Ok(()) => Ok(response),
+    }
+}
+
+/// The answer to a call whose rejected token could not be expired (the store failed): the
+/// rejection stands, with the store's failure noted in its solution.
+fn token_not_replaced(
+    op: &'static OperationSpec,
+    response: RawResponse,
+    store_error: &Error,
+) -> Result<RawResponse> {
+    match decode_empty(op, &response) {
+        Err(Error::MiniProgram(mut e)) => {
+            let note = format!(
+                "the rejected access token could not be expired, so it was not replaced and the \
+                 request was not sent again ({store_error})"
+            );
+            e.solution = Some(match e.solution.take().filter(|s| !s.is_empty()) {
+                Some(documented) => format!("{documented}; {note}"),
+                None => note,
+            });
+            Err(Error::MiniProgram(e))
+        }
+        _ => Ok(response),
     }
 }
 

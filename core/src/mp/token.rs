@@ -21,7 +21,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::{Error, Result, SecretString};
 
@@ -51,15 +51,14 @@ pub mod keys {
     }
 }
 
-/// Current Unix time in seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+pub use crate::time::unix_now;
 
 /// A cached credential and when it stops being valid (Unix seconds). `Debug` hides the value.
+///
+/// A [`TokenManager`] uses a token until `expires_at` minus its safety margin. For a lifetime
+/// shorter than twice the margin it stores `expires_at` later than the server said, by the part
+/// of the margin it does not apply (the effective margin is half the lifetime), so that such a
+/// token is still used for half its life instead of being fetched again on every call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredToken {
     pub value: SecretString,
@@ -413,13 +412,17 @@ pub struct TokenConfig {
     /// Refresh this long before `expires_at` (default 5 minutes: stable_token hands out the next
     /// token during the last 5 minutes, and old and new both work meanwhile).
     pub safety_margin: Duration,
-    /// Lease of the cross-process refresh lock; longer than a fetch takes (default 15 s). If the
-    /// holder dies, another process takes over when the lease runs out.
+    /// Lease of the cross-process refresh lock (default 15 s). If the holder dies, another
+    /// process takes over when the lease runs out. A fetch (with the store write) is given the
+    /// lease minus a small margin and fails with [`Error::Timeout`] after that, so the lease
+    /// never runs out while its holder is still fetching.
     pub lock_lease: Duration,
     /// How often a process waiting for another's refresh polls the store (default 50 ms, ±25%).
     pub poll_interval: Duration,
     /// How long to wait for another process's refresh before giving up with
-    /// [`Error::Timeout`] (default 20 s: longer than the lease, so a dead holder is outlived).
+    /// [`Error::Timeout`] (default 20 s: longer than the lease, so a dead holder is outlived and a
+    /// live one has time to finish; keep it longer than `lock_lease` unless failing fast is what
+    /// you want).
     pub wait_timeout: Duration,
 }
 
@@ -527,6 +530,29 @@ impl TokenManager {
             .await
     }
 
+    /// How long the holder of the store lock may take: the lease minus a margin (a tenth of
+    /// it, at most 1 s) for the lock's own round trips.
+    fn fetch_budget(&self) -> Duration {
+        let lease = self.config.lock_lease;
+        lease.saturating_sub((lease / 10).min(Duration::from_secs(1)))
+    }
+
+    /// Runs the work done under the store lock within [`Self::fetch_budget`].
+    async fn within_lease<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let budget = self.fetch_budget();
+        tokio::time::timeout(budget, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    detail: format!(
+                        "refreshing `{}` took longer than {budget:?} (the {:?} lock lease minus a \
+                         margin)",
+                        self.key, self.config.lock_lease
+                    ),
+                })
+            })
+    }
+
     async fn fresh(&self) -> Result<Option<SecretString>> {
         let margin = self.config.safety_margin.as_secs() as i64;
         Ok(self
@@ -545,7 +571,7 @@ impl TokenManager {
                 .lock(&self.lock_key, self.config.lock_lease)
                 .await?
             {
-                let result = self.fetch_and_store().await;
+                let result = self.within_lease(self.fetch_and_store()).await;
                 // Release even when the fetch failed, so that another caller can try at once;
                 // a failed release (lease already over) is harmless.
                 let _ = self.store.unlock(&self.lock_key, &lock).await;
@@ -597,10 +623,12 @@ impl TokenManager {
             }
             tokio::time::sleep(self.jittered_poll()).await;
         };
-        let result = match fetch.await {
-            Ok((value, expires_in)) => self.store_fetched(value, expires_in).await,
-            Err(e) => Err(e),
-        };
+        let result = self
+            .within_lease(async {
+                let (value, expires_in) = fetch.await?;
+                self.store_fetched(value, expires_in).await
+            })
+            .await;
         let _ = self.store.unlock(&self.lock_key, &lock).await;
         result
     }
@@ -621,9 +649,17 @@ impl TokenManager {
                 detail: format!("the fetch for `{}` returned an empty token", self.key),
             });
         }
+        // A lifetime shorter than twice the margin gets half of it as its margin (else every
+        // call would fetch): the unused part of the margin is added to the stored expiry, which
+        // `fresh` reduces by the whole margin.
+        let lifetime = expires_in.max(0);
+        let margin = self.config.safety_margin.as_secs() as i64;
+        let unused_margin = margin - margin.min(lifetime / 2);
         let token = StoredToken {
             value,
-            expires_at: unix_now().saturating_add(expires_in.max(0)),
+            expires_at: unix_now()
+                .saturating_add(lifetime)
+                .saturating_add(unused_margin),
         };
         self.store.set(&self.key, &token).await?;
         Ok(token.value)

@@ -3,9 +3,10 @@
 //!
 //! The [`PayClient`](crate::pay::PayClient) downloads the certificates
 //! - when a response or notification names a serial it does not know (on demand, single-flight:
-//!   concurrent callers wait for one download, then re-check; at most one on-demand download per
-//!   [`ON_DEMAND_MIN_INTERVAL`] unless the last one failed), which is also how the first set is
-//!   fetched;
+//!   concurrent callers wait for one download, then re-check; at most one on-demand download is
+//!   attempted per [`ON_DEMAND_MIN_INTERVAL`], whether the last attempt succeeded or failed, so a
+//!   stream of forged serials cannot turn into a stream of downloads), which is also how the
+//!   first set is fetched;
 //! - in the background every 12 hours (configurable) once a first download succeeded, in a tokio
 //!   task that ends when the last clone of the client is dropped.
 //!
@@ -26,9 +27,12 @@ use crate::crypto::{ApiV3Key, Certificate};
 use crate::error::{Error, Result};
 use crate::pay::signing::Verifier;
 
-/// The shortest gap between two on-demand downloads triggered by unknown serials (a successful
-/// download that did not bring the serial is not repeated before this).
+/// The shortest gap between two on-demand downloads triggered by unknown serials: after any
+/// attempt, successful or failed, an unknown serial does not trigger another one before this.
 pub const ON_DEMAND_MIN_INTERVAL: Duration = Duration::from_secs(60);
+
+/// The shortest background refresh period accepted (shorter ones are raised to it).
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How often certificates are refreshed in the background by default.
 pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 60 * 60);
@@ -63,8 +67,12 @@ pub fn decrypt_certificates(apiv3_key: &ApiV3Key, body: &[u8]) -> Result<Vec<Cer
         status: 200,
         detail,
     };
-    let listing: Listing = serde_json::from_slice(body)
-        .map_err(|e| unexpected(format!("/v3/certificates answered an unexpected body: {e}")))?;
+    let listing: Listing = serde_json::from_slice(body).map_err(|e| {
+        unexpected(format!(
+            "/v3/certificates answered an unexpected body: {}",
+            crate::error::json_error("", &e)
+        ))
+    })?;
     let mut out = Vec::with_capacity(listing.data.len());
     for entry in listing.data {
         let enc = &entry.encrypt_certificate;
@@ -143,8 +151,8 @@ pub(crate) struct CertificateState {
     pub downloads: bool,
     pub refresh_interval: Duration,
     /// Held for the whole of a download: concurrent refreshes wait here (single-flight).
-    /// The value is when the last download succeeded.
-    pub last_download: tokio::sync::Mutex<Option<Instant>>,
+    /// The value is when the last download was attempted (set before it is sent).
+    pub last_attempt: tokio::sync::Mutex<Option<Instant>>,
     /// The background refresher, started after the first successful download.
     pub refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Downloads performed (diagnostics and tests).
@@ -157,7 +165,7 @@ impl CertificateState {
             configured,
             downloads,
             refresh_interval,
-            last_download: tokio::sync::Mutex::new(None),
+            last_attempt: tokio::sync::Mutex::new(None),
             refresher: std::sync::Mutex::new(None),
             downloads_done: Default::default(),
         }

@@ -4,14 +4,13 @@
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};
 
 use crate::crypto::{self, ApiV3Key, Certificate, PrivateKey, PublicKey};
-use crate::error::{Error, Result};
-use crate::http::{Body, HttpClient, HttpConfig, Outgoing, Part, ResponseVerdict};
+use crate::error::{json_error, Error, Result};
+use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
 use crate::operation::{
     pay_error, ApiFamily, Auth, ErrorKey, Execute, OperationSpec, PreparedRequest, RawResponse,
     RequestBody,
@@ -19,6 +18,7 @@ use crate::operation::{
 use crate::pay::certificates::{self, CertificateState, CERTIFICATES_PATH};
 use crate::pay::notification::{self, Notification};
 use crate::pay::signing::{self, Verifier, VerifyFailure};
+use crate::time::unix_now;
 
 pub use crate::http::RetryPolicy;
 
@@ -105,13 +105,6 @@ impl std::fmt::Debug for PayClient {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// 5xx (SYSTEM_ERROR, or a proxy's 502/503/504): retry, on the backup host when failover is
 /// on. 429 FREQUENCY_LIMITED: retry the same host after a backoff. A 4xx that the operation's
 /// error table marks retryable (SetCouponNotify's `400 SYSTEM_ERROR`: 请使用相同参数稍后重新调用)
@@ -169,7 +162,7 @@ impl PayClient {
     /// Downloads the platform certificates now (needs the APIv3 key) and installs them; returns
     /// the serials trusted afterwards. Also starts the background refresher.
     pub async fn refresh_certificates(&self) -> Result<Vec<String>> {
-        let mut last = self.inner.certs.last_download.lock().await;
+        let mut last = self.inner.certs.last_attempt.lock().await;
         self.download_certificates(&mut last).await?;
         Ok(self.inner.verifier.certificate_serials())
     }
@@ -187,18 +180,8 @@ impl PayClient {
                 detail: "parsing notifications needs the APIv3 key: set it with apiv3_key()".into(),
             });
         };
-        let verifier = &self.inner.verifier;
-        let first = notification::parse(verifier, key, headers, body, unix_now());
-        if let Err(Error::Signature { .. }) = &first {
-            if let Err(VerifyFailure::UnknownSerial(serial)) =
-                signing::verify(verifier, headers, body, unix_now())
-            {
-                if self.refresh_for_serial(&serial).await? {
-                    return notification::parse(verifier, key, headers, body, unix_now());
-                }
-            }
-        }
-        first
+        self.verify_with_refresh(headers, body).await?;
+        notification::decrypt_verified(key, body)
     }
 
     /// A signed request to an endpoint the spec does not cover yet: signed, sent, retried and
@@ -214,17 +197,17 @@ impl PayClient {
     ) -> Result<serde_json::Value> {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| Error::validation("method", "is not an HTTP method"))?;
-        if !path_and_query.starts_with('/') {
-            return Err(Error::validation("path", "must start with `/`"));
-        }
+        check_request_path(path_and_query)?;
         let body = match body {
             None => RequestBody::Empty,
-            Some(value) => RequestBody::Json(serde_json::to_vec(&value).map_err(|e| {
-                Error::validation("body", format!("cannot be serialized as JSON: {e}"))
-            })?),
+            Some(value) => RequestBody::Json(
+                serde_json::to_vec(&value)
+                    .map_err(|_| Error::validation("body", "cannot be serialized as JSON"))?,
+            ),
         };
+        let outgoing = Outgoing::from_parts(method.clone(), path_and_query.to_owned(), &body);
         let response = self
-            .send(&REQUEST_SPEC, &method, path_and_query, &body)
+            .send(&REQUEST_SPEC, outgoing, body.signed_bytes())
             .await?;
         if !(200..300).contains(&response.status) {
             return Err(pay_error(&REQUEST_SPEC, &response));
@@ -234,7 +217,13 @@ impl PayClient {
         }
         serde_json::from_slice(&response.body).map_err(|e| Error::UnexpectedResponse {
             status: response.status,
-            detail: format!("{method} {path_and_query} answered a body that is not JSON: {e}"),
+            detail: format!(
+                "{method} {} answered a body that is not JSON: {}",
+                path_and_query
+                    .split_once('?')
+                    .map_or(path_and_query, |(path, _)| path),
+                json_error("", &e)
+            ),
         })
     }
 
@@ -242,18 +231,19 @@ impl PayClient {
     /// returned unverified: WeChat Pay signs its error bodies too, but a 5xx from a proxy or a
     /// load balancer carries no signature, and an error is never acted on as data — `decode_*`
     /// maps it to [`Error::Api`] / [`Error::UnexpectedResponse`].
+    ///
+    /// `signed` is the part of the body the signature covers (the JSON, or a media upload's
+    /// `meta`).
     async fn send(
         &self,
         op: &'static OperationSpec,
-        method: &Method,
-        path_and_query: &str,
-        body: &RequestBody,
+        outgoing: Outgoing,
+        signed: &[u8],
     ) -> Result<RawResponse> {
-        let response = self
-            .send_unverified(op, method, path_and_query, body)
-            .await?;
+        let response = self.send_unverified(op, outgoing, signed).await?;
         if (200..300).contains(&response.status) {
-            self.verify_response(&response).await?;
+            self.verify_with_refresh(&response.headers, &response.body)
+                .await?;
         }
         Ok(response)
     }
@@ -261,59 +251,19 @@ impl PayClient {
     async fn send_unverified(
         &self,
         op: &'static OperationSpec,
-        method: &Method,
-        path_and_query: &str,
-        body: &RequestBody,
+        mut outgoing: Outgoing,
+        signed: &[u8],
     ) -> Result<RawResponse> {
         let inner = &*self.inner;
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
         if let Some(id) = &inner.public_key_id {
             // As the official samples do in public-key mode: names the key WeChat Pay should
             // answer with (and the one sensitive fields are encrypted for).
             if let Ok(v) = HeaderValue::from_str(id) {
-                headers.insert("Wechatpay-Serial", v);
+                outgoing.headers.insert("Wechatpay-Serial", v);
             }
         }
-        let http_body = match body {
-            RequestBody::Empty => Body::Empty,
-            RequestBody::Json(bytes) => {
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                Body::Bytes(Bytes::copy_from_slice(bytes))
-            }
-            RequestBody::MediaUpload {
-                meta,
-                filename,
-                file,
-            } => Body::Multipart(vec![
-                Part {
-                    name: "meta".into(),
-                    filename: None,
-                    content_type: "application/json".into(),
-                    data: Bytes::copy_from_slice(meta),
-                },
-                Part {
-                    name: "file".into(),
-                    filename: Some(filename.clone()),
-                    content_type: image_mime(filename).into(),
-                    data: Bytes::copy_from_slice(file),
-                },
-            ]),
-        };
-        let outgoing = Outgoing {
-            method: method.clone(),
-            path_and_query: path_and_query.to_owned(),
-            headers,
-            body: http_body,
-        };
-        let signed = body.signed_bytes();
-        let method_str = method.as_str();
+        let method_str = outgoing.method.as_str();
+        let path_and_query = outgoing.path_and_query.as_str();
         inner
             .http
             .send(
@@ -348,34 +298,40 @@ impl PayClient {
             .await
     }
 
-    /// Verifies a 2xx response; an unknown serial triggers one certificate download.
-    async fn verify_response(&self, response: &RawResponse) -> Result<()> {
+    /// Verifies a signed response or notification (headers and raw body); an unknown serial
+    /// triggers one certificate download (throttled, see [`Self::refresh_for_serial`]), then one
+    /// more check.
+    async fn verify_with_refresh(&self, headers: &HeaderMap, body: &[u8]) -> Result<()> {
         let verifier = &self.inner.verifier;
-        match signing::verify(verifier, &response.headers, &response.body, unix_now()) {
-            Ok(()) => Ok(()),
+        let failure = match signing::verify(verifier, headers, body, unix_now()) {
+            Ok(()) => return Ok(()),
             Err(VerifyFailure::UnknownSerial(serial)) => {
                 if self.refresh_for_serial(&serial).await? {
-                    signing::verify(verifier, &response.headers, &response.body, unix_now())
-                        .map_err(|f| with_request_id(f.into(), response))
+                    match signing::verify(verifier, headers, body, unix_now()) {
+                        Ok(()) => return Ok(()),
+                        Err(failure) => failure,
+                    }
                 } else {
-                    Err(with_request_id(
-                        VerifyFailure::UnknownSerial(serial).into(),
-                        response,
-                    ))
+                    VerifyFailure::UnknownSerial(serial)
                 }
             }
-            Err(failure) => Err(with_request_id(failure.into(), response)),
-        }
+            Err(failure) => failure,
+        };
+        Err(with_request_id(failure.into(), headers))
     }
 
     /// Downloads certificates because `serial` is unknown, unless another caller just did (then
     /// only re-checks). Returns whether the serial is known afterwards.
+    ///
+    /// At most one on-demand download is *attempted* per [`certificates::ON_DEMAND_MIN_INTERVAL`],
+    /// whether the last one succeeded or failed: a forged notification with a random serial
+    /// costs one download a minute at most, not one per request.
     async fn refresh_for_serial(&self, serial: &str) -> Result<bool> {
         let certs = &self.inner.certs;
         if !certs.downloads {
             return Ok(false);
         }
-        let mut last = certs.last_download.lock().await;
+        let mut last = certs.last_attempt.lock().await;
         if CertificateState::knows(&self.inner.verifier, serial) {
             return Ok(true);
         }
@@ -388,8 +344,10 @@ impl PayClient {
         Ok(CertificateState::knows(&self.inner.verifier, serial))
     }
 
-    /// One download; the caller holds the single-flight lock (`last`).
+    /// One download; the caller holds the single-flight lock (`last`: when the last download
+    /// was attempted, set here before anything is sent).
     async fn download_certificates(&self, last: &mut Option<Instant>) -> Result<()> {
+        *last = Some(Instant::now());
         let inner = &*self.inner;
         let Some(key) = &inner.apiv3_key else {
             return Err(Error::Config {
@@ -398,14 +356,12 @@ impl PayClient {
                         .into(),
             });
         };
-        let response = self
-            .send_unverified(
-                &REQUEST_SPEC,
-                &Method::GET,
-                CERTIFICATES_PATH,
-                &RequestBody::Empty,
-            )
-            .await?;
+        let outgoing = Outgoing::from_parts(
+            Method::GET,
+            CERTIFICATES_PATH.to_owned(),
+            &RequestBody::Empty,
+        );
+        let response = self.send_unverified(&REQUEST_SPEC, outgoing, b"").await?;
         if !(200..300).contains(&response.status) {
             return Err(pay_error(&CERTIFICATES_SPEC, &response));
         }
@@ -418,16 +374,15 @@ impl PayClient {
                 let fresh = Verifier::new();
                 fresh.set_certificates(downloaded.clone());
                 signing::verify(&fresh, &response.headers, &response.body, now)
-                    .map_err(|f| with_request_id(f.into(), &response))?;
+                    .map_err(|f| with_request_id(f.into(), &response.headers))?;
             }
-            Err(f) => return Err(with_request_id(f.into(), &response)),
+            Err(f) => return Err(with_request_id(f.into(), &response.headers)),
         }
         inner.verifier.set_certificates(certificates::merge(
             &inner.certs.configured,
             downloaded,
             now,
         ));
-        *last = Some(Instant::now());
         inner
             .certs
             .downloads_done
@@ -452,7 +407,7 @@ impl PayClient {
                 tokio::time::sleep(interval).await;
                 let Some(inner) = weak.upgrade() else { break };
                 let client = PayClient { inner };
-                let mut last = client.inner.certs.last_download.lock().await;
+                let mut last = client.inner.certs.last_attempt.lock().await;
                 // A failed refresh keeps the certificates we have; the next one may succeed,
                 // and an unknown serial still triggers a download on demand.
                 let _ = client.download_certificates(&mut last).await;
@@ -463,13 +418,59 @@ impl PayClient {
     }
 }
 
-fn with_request_id(error: Error, response: &RawResponse) -> Error {
+/// The escape hatch's path and query are signed as given, so they must also be sent as given:
+/// the URL parser percent-encodes anything outside RFC 3986's characters (spaces, non-ASCII,
+/// `"<>{}` and the like; `'` in a query) and removes dot segments, after which the signature
+/// would no longer match.
+fn check_request_path(path_and_query: &str) -> Result<()> {
+    if !path_and_query.starts_with('/') {
+        return Err(Error::validation("path", "must start with `/`"));
+    }
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (path_and_query, None),
+    };
+    let bytes = path_and_query.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        let allowed = b.is_ascii_alphanumeric()
+            || b"-._~!$&'()*+,;=:@/?".contains(&b)
+            || (b == b'%'
+                && bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit));
+        if !allowed {
+            return Err(Error::validation(
+                "path",
+                "may contain only RFC 3986 unreserved characters, %XX percent-encodings, \
+                 sub-delims and `:@/?`: percent-encode anything else yourself (it is signed as \
+                 given and would be re-encoded when sent)",
+            ));
+        }
+    }
+    if query.is_some_and(|q| q.contains('\'')) {
+        return Err(Error::validation(
+            "path",
+            "may not contain `'` in the query: percent-encode it as %27 (it is signed as given \
+             and would be re-encoded when sent)",
+        ));
+    }
+    let dot = |segment: &str| {
+        let s = segment.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    };
+    if path.split('/').any(dot) {
+        return Err(Error::validation(
+            "path",
+            "may not contain `.` or `..` segments: they would be resolved before sending, so \
+             the path signed would not be the path sent",
+        ));
+    }
+    Ok(())
+}
+
+fn with_request_id(error: Error, headers: &HeaderMap) -> Error {
     match (
         error,
-        response
-            .headers
-            .get("Request-ID")
-            .and_then(|v| v.to_str().ok()),
+        headers.get("Request-ID").and_then(|v| v.to_str().ok()),
     ) {
         (Error::Signature { detail }, Some(id)) => Error::Signature {
             detail: format!("{detail} [Request-ID {id}]"),
@@ -478,35 +479,11 @@ fn with_request_id(error: Error, response: &RawResponse) -> Error {
     }
 }
 
-fn image_mime(filename: &str) -> &'static str {
-    let lower = filename.to_ascii_lowercase();
-    if lower.ends_with(".png") {
-        "image/png"
-    } else if lower.ends_with(".bmp") {
-        "image/bmp"
-    } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
-        "image/jpeg"
-    } else {
-        "application/octet-stream"
-    }
-}
-
 impl Execute for PayClient {
     async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
-        let method =
-            Method::from_bytes(request.operation.method.as_bytes()).map_err(|_| Error::Config {
-                detail: format!(
-                    "operation {} has an invalid method `{}`",
-                    request.operation.name, request.operation.method
-                ),
-            })?;
-        self.send(
-            request.operation,
-            &method,
-            &request.path_and_query,
-            &request.body,
-        )
-        .await
+        let outgoing = Outgoing::from_prepared(&request)?;
+        self.send(request.operation, outgoing, request.body.signed_bytes())
+            .await
     }
 }
 
@@ -615,9 +592,18 @@ impl PayClientBuilder {
         self
     }
 
-    /// Background refresh period of downloaded certificates (default 12 h).
+    /// Background refresh period of downloaded certificates (default 12 h, at least
+    /// [`MIN_REFRESH_INTERVAL`](certificates::MIN_REFRESH_INTERVAL): shorter periods are raised
+    /// to it).
     pub fn certificate_refresh_interval(mut self, every: Duration) -> Self {
-        self.refresh_interval = Some(every);
+        self.refresh_interval = Some(every.max(certificates::MIN_REFRESH_INTERVAL));
+        self
+    }
+
+    /// The refresh period as given, below the 60 s floor: for tests of the refresher only.
+    #[doc(hidden)]
+    pub fn certificate_refresh_interval_unchecked(mut self, every: Duration) -> Self {
+        self.refresh_interval = Some(every.max(Duration::from_millis(10)));
         self
     }
 
@@ -745,6 +731,64 @@ impl PayClientBuilder {
 }
 
 #[cfg(test)]
+mod path_tests {
+    use super::check_request_path;
+    use crate::Error;
+
+    fn rejected(p: &str) -> String {
+        match check_request_path(p) {
+            Err(Error::Validation { field, rule }) if field == "path" => rule,
+            other => panic!("{p}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn escape_hatch_paths_are_sent_as_signed() {
+        for ok in [
+            "/v3/certificates",
+            "/v3/marketing/busifavor/stocks/123?limit=10&offset=0",
+            "/v3/x/a%20b/%E4%B8%AD?q=a%27b&t=1:2@3",
+            "/v3/x/!$&'()*+,;=:@-._~",
+            "/v3/x/..a/.b./...",
+        ] {
+            check_request_path(ok).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
+            // What the URL parser makes of it is exactly what was checked (and signed).
+            let url = reqwest::Url::parse(&format!("https://api.mch.weixin.qq.com{ok}")).unwrap();
+            let sent = match url.query() {
+                Some(q) => format!("{}?{q}", url.path()),
+                None => url.path().to_owned(),
+            };
+            assert_eq!(sent, ok);
+        }
+        for bad in [
+            "/v3/x/a b",
+            "/v3/x/中文",
+            "/v3/x/\"q\"",
+            "/v3/x/<a>",
+            "/v3/x/{id}",
+            "/v3/x/`",
+            "/v3/x/a%2",
+            "/v3/x/a%zz",
+            "/v3/x#frag",
+            "/v3/x\\y",
+            "/v3/x?q=it's",
+        ] {
+            assert!(rejected(bad).contains("percent-encod"), "{bad}");
+        }
+        for dots in [
+            "/v3/x/../y",
+            "/v3/./x",
+            "/v3/x/..",
+            "/v3/x/%2e%2E/y",
+            "/v3/x/.%2e?q=1",
+        ] {
+            assert!(rejected(dots).contains("segments"), "{dots}");
+        }
+        assert!(rejected("v3/x").contains("start with"));
+    }
+}
+
+#[cfg(test)]
 mod verdict_tests {
     use super::*;
     use crate::pay::specs::{MODIFY_STOCK_INFO, SET_COUPON_NOTIFY};
@@ -755,6 +799,14 @@ mod verdict_tests {
             headers: HeaderMap::new(),
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn refresh_interval_has_a_floor() {
+        let b = PayClient::builder().certificate_refresh_interval(Duration::from_millis(200));
+        assert_eq!(b.refresh_interval, Some(certificates::MIN_REFRESH_INTERVAL));
+        let b = PayClient::builder().certificate_refresh_interval(Duration::from_secs(3600));
+        assert_eq!(b.refresh_interval, Some(Duration::from_secs(3600)));
     }
 
     #[test]

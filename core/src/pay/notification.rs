@@ -6,6 +6,7 @@
 //! returned decrypted but untyped, as [`NotificationEvent::Other`].
 
 use crate::crypto::ApiV3Key;
+use crate::error::json_error;
 use crate::pay::signing::{self, Verifier};
 use crate::pay::{BusifavorCouponEvent, NotificationAlgorithm, NotificationEnvelope};
 use crate::Error;
@@ -63,13 +64,21 @@ pub fn parse(
     now: i64,
 ) -> crate::Result<Notification> {
     signing::verify(verifier, headers, body, now)?;
+    decrypt_verified(apiv3_key, body)
+}
 
+/// The part of [`parse`] after the signature check: decrypt `resource`, then type it. `body` must
+/// have been verified already.
+pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Result<Notification> {
     let envelope: NotificationEnvelope = {
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {
             invalid(
                 "notification",
-                format!("the body is not a WeChat Pay notification envelope: {e}"),
+                format!(
+                    "the body is not a WeChat Pay notification envelope: {}",
+                    json_error(&e.path().to_string(), e.inner())
+                ),
             )
         })?
     };
@@ -104,7 +113,7 @@ pub fn parse(
                 format!(
                     "the decrypted {} payload is not a BusifavorCouponEvent: {}",
                     envelope.event_type,
-                    payload_error(e.path().to_string(), e.inner())
+                    json_error(&e.path().to_string(), e.inner())
                 ),
             )
         })?;
@@ -113,10 +122,7 @@ pub fn parse(
         NotificationEvent::Other(serde_json::from_slice(&plaintext).map_err(|e| {
             invalid(
                 "notification.resource",
-                format!(
-                    "the decrypted payload is not JSON: {}",
-                    payload_error(String::new(), &e)
-                ),
+                format!("the decrypted payload is not JSON: {}", json_error("", &e)),
             )
         })?)
     };
@@ -136,33 +142,4 @@ fn resource_algorithm_text(a: &NotificationAlgorithm) -> String {
         NotificationAlgorithm::AeadAes256Gcm => "AEAD_AES_256_GCM".into(),
         NotificationAlgorithm::Unknown(s) => s.clone(),
     }
-}
-
-/// A decoding error of a decrypted payload without echoing its values (the payload may carry
-/// user identifiers): the path, the category and the position.
-fn payload_error(path: String, e: &serde_json::Error) -> String {
-    let what = match e.classify() {
-        serde_json::error::Category::Io => "I/O error",
-        serde_json::error::Category::Syntax => "JSON syntax error",
-        serde_json::error::Category::Data => "wrong shape",
-        serde_json::error::Category::Eof => "truncated JSON",
-    };
-    let text = e.to_string();
-    // serde's "missing field `x`" names a schema field, not a value: safe and useful to show.
-    let missing = text
-        .split(" at line")
-        .next()
-        .filter(|t| t.starts_with("missing field"))
-        .map(|t| format!(" ({t})"))
-        .unwrap_or_default();
-    let at = if path.is_empty() || path == "." {
-        String::new()
-    } else {
-        format!(" at `{path}`")
-    };
-    format!(
-        "{what}{missing}{at} (line {}, column {})",
-        e.line(),
-        e.column()
-    )
 }

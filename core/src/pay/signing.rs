@@ -152,15 +152,24 @@ impl Verifier {
         self.public_key.as_ref().map(|k| k.0.as_str())
     }
 
-    /// The key for `serial`, if known.
-    fn key_for(&self, serial: &str) -> Option<PublicKey> {
+    /// The key for `serial`, if known: the public key, or a platform certificate that has not
+    /// expired at `now` (an expired one is treated as unknown, which makes the client download
+    /// the current set).
+    ///
+    /// `notBefore` is not checked: the risk is a retired key still being trusted, not one
+    /// trusted early, and the shared test vectors sign at a fixed time that precedes their
+    /// certificate's `notBefore`.
+    fn key_for(&self, serial: &str, now: i64) -> Option<PublicKey> {
         if let Some(pk) = &self.public_key {
             if pk.0 == serial {
                 return Some(pk.1.clone());
             }
         }
         let certs = self.certificates.read().unwrap_or_else(|e| e.into_inner());
-        certs.get(&serial_key(serial)).map(|c| c.public_key.clone())
+        certs
+            .get(&serial_key(serial))
+            .filter(|c| now <= c.not_after)
+            .map(|c| c.public_key.clone())
     }
 }
 
@@ -169,7 +178,8 @@ impl Verifier {
 pub enum VerifyFailure {
     /// A required `Wechatpay-*` header is absent (its name).
     MissingHeader(&'static str),
-    /// `Wechatpay-Serial` names neither the public key ID nor a loaded platform certificate.
+    /// `Wechatpay-Serial` names neither the public key ID nor a loaded platform certificate that
+    /// is still valid.
     UnknownSerial(String),
     /// `Wechatpay-Timestamp` is more than 300 s from `now`.
     Stale { timestamp: i64, now: i64 },
@@ -185,7 +195,7 @@ impl fmt::Display for VerifyFailure {
             VerifyFailure::MissingHeader(h) => write!(f, "the {h} header is missing"),
             VerifyFailure::UnknownSerial(s) => write!(
                 f,
-                "unknown serial {s} in {HEADER_SERIAL}: it is neither the configured WeChat Pay public key ID nor the serial of a loaded platform certificate"
+                "unknown serial {s} in {HEADER_SERIAL}: it is neither the configured WeChat Pay public key ID nor the serial of a loaded, unexpired platform certificate"
             ),
             VerifyFailure::Stale { timestamp, now } => write!(
                 f,
@@ -228,7 +238,8 @@ fn header<'a>(headers: &'a http::HeaderMap, name: &'static str) -> Result<&'a st
 /// Verifies `TIMESTAMP\nNONCE\nBODY\n` from `Wechatpay-Timestamp`/`-Nonce`/`-Signature`/`-Serial`
 /// and the raw body; rejects timestamps more than 300 s off `now` (either direction).
 ///
-/// Checks in this order: headers present, signature type, timestamp, key by serial, signature.
+/// Checks in this order: headers present, signature type, timestamp, key by serial (a platform
+/// certificate expired at `now` counts as unknown), signature.
 /// (WeChat's probe signatures — `WECHATPAY/SIGNTEST/…` — fail as `BadSignature`.)
 pub fn verify(
     verifier: &Verifier,
@@ -257,7 +268,7 @@ pub fn verify(
         return Err(VerifyFailure::Stale { timestamp, now });
     }
     let key = verifier
-        .key_for(serial)
+        .key_for(serial, now)
         .ok_or_else(|| VerifyFailure::UnknownSerial(serial.to_string()))?;
     let signature = BASE64
         .decode(signature)
