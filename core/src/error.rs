@@ -3,6 +3,7 @@
 //! Error text never carries secrets: validation errors name the field and the rule, not the value.
 
 use std::fmt;
+use std::time::Duration;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -67,7 +68,11 @@ pub struct ApiError {
     pub request_id: Option<String>,
     /// The documented solution (解决方案) for this status and code, when the spec has one.
     pub solution: Option<String>,
+    /// Documented guidance from outside the error table (e.g. a parameter's description).
+    pub advice: Option<String>,
     pub retryable: bool,
+    /// When the documents name a delay before sending the same request again.
+    pub retry_after: Option<Duration>,
 }
 
 impl fmt::Display for ApiError {
@@ -77,9 +82,7 @@ impl fmt::Display for ApiError {
             "WeChat Pay API error: HTTP {} {}: {}",
             self.status, self.code, self.message
         )?;
-        if let Some(solution) = &self.solution {
-            write!(f, " (solution: {solution})")?;
-        }
+        write_guidance(f, &self.solution, &self.advice, self.retry_after)?;
         if let Some(id) = &self.request_id {
             write!(f, " [Request-ID {id}]")?;
         }
@@ -96,7 +99,11 @@ pub struct MiniProgramError {
     pub errmsg: String,
     /// The documented solution (解决方案) for this errcode, when the spec has one.
     pub solution: Option<String>,
+    /// Documented guidance from outside the error table (e.g. a parameter's description).
+    pub advice: Option<String>,
     pub retryable: bool,
+    /// When the documents name a delay before sending the same request again (85437: 60 s).
+    pub retry_after: Option<Duration>,
 }
 
 impl fmt::Display for MiniProgramError {
@@ -106,14 +113,30 @@ impl fmt::Display for MiniProgramError {
             "mini-program API error {}: {}",
             self.errcode, self.errmsg
         )?;
-        if let Some(solution) = &self.solution {
-            write!(f, " (solution: {solution})")?;
-        }
-        Ok(())
+        write_guidance(f, &self.solution, &self.advice, self.retry_after)
     }
 }
 
 impl std::error::Error for MiniProgramError {}
+
+/// What the documents say to do: the solution, further advice, and the wait before a retry.
+fn write_guidance(
+    f: &mut fmt::Formatter<'_>,
+    solution: &Option<String>,
+    advice: &Option<String>,
+    retry_after: Option<Duration>,
+) -> fmt::Result {
+    if let Some(solution) = solution {
+        write!(f, " (solution: {solution})")?;
+    }
+    if let Some(advice) = advice {
+        write!(f, " {advice}")?;
+    }
+    if let Some(wait) = retry_after {
+        write!(f, " [retry after {} s]", wait.as_secs())?;
+    }
+    Ok(())
+}
 
 impl From<ApiError> for Error {
     fn from(e: ApiError) -> Self {

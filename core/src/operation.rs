@@ -48,7 +48,19 @@ pub struct ErrorDoc {
     pub key: ErrorKey,
     pub description: &'static str,
     pub solution: &'static str,
+    /// The same request may be sent again.
     pub retryable: bool,
+    /// …but not before this many seconds (85437: "建议在1分钟后重试").
+    pub retry_after_secs: Option<u64>,
+    /// Documented guidance from outside the error table, appended to the solution.
+    pub advice: Option<&'static str>,
+}
+
+impl ErrorDoc {
+    /// Worth sending again at once (with backoff): retryable, and no documented delay.
+    pub fn retry_now(&self) -> bool {
+        self.retryable && self.retry_after_secs.is_none()
+    }
 }
 
 /// Everything the spec says about an operation that the runtime needs.
@@ -339,7 +351,12 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
         rows if rows.is_empty() => same_code(None),
         rows => rows,
     };
-    let (solution, retryable) = documented(&rows, &body.message);
+    let Documented {
+        solution,
+        advice,
+        retryable,
+        retry_after,
+    } = documented(&rows, &body.message);
     ApiError {
         status: response.status,
         code: body.code.clone(),
@@ -347,7 +364,9 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
         detail: body.detail,
         request_id,
         solution,
+        advice,
         retryable,
+        retry_after,
     }
     .into()
 }
@@ -382,35 +401,66 @@ fn check_errcode(op: &'static OperationSpec, response: &RawResponse) -> Result<(
                 }
         })
         .collect();
-    let (solution, retryable) = documented(&rows, &head.errmsg);
+    let Documented {
+        solution,
+        advice,
+        retryable,
+        retry_after,
+    } = documented(&rows, &head.errmsg);
     Err(MiniProgramError {
         errcode: head.errcode,
         errmsg: head.errmsg,
         solution,
+        advice,
         retryable,
+        retry_after,
     }
     .into())
 }
 
+/// What the error table says about an error response.
+struct Documented {
+    solution: Option<String>,
+    advice: Option<String>,
+    retryable: bool,
+    retry_after: Option<std::time::Duration>,
+}
+
 /// The solution text for the matching rows: the row whose description is the server's message,
 /// else every row's "description: solution" (one code can stand for several documented causes).
-fn documented(rows: &[&ErrorDoc], message: &str) -> (Option<String>, bool) {
+fn documented(rows: &[&ErrorDoc], message: &str) -> Documented {
+    let one = |doc: &ErrorDoc| Documented {
+        solution: Some(doc.solution.to_owned()),
+        advice: doc.advice.map(str::to_owned),
+        retryable: doc.retryable,
+        retry_after: doc.retry_after_secs.map(std::time::Duration::from_secs),
+    };
     if let Some(exact) = rows.iter().find(|doc| doc.description == message) {
-        return (Some(exact.solution.to_owned()), exact.retryable);
+        return one(exact);
     }
-    let retryable = rows.iter().any(|doc| doc.retryable);
     match rows {
-        [] => (None, false),
-        [one] => (Some(one.solution.to_owned()), retryable),
-        many => (
-            Some(
+        [] => Documented {
+            solution: None,
+            advice: None,
+            retryable: false,
+            retry_after: None,
+        },
+        [single] => one(single),
+        many => Documented {
+            solution: Some(
                 many.iter()
                     .map(|doc| format!("{}: {}", doc.description, doc.solution))
                     .collect::<Vec<_>>()
                     .join("; "),
             ),
-            retryable,
-        ),
+            advice: None,
+            retryable: many.iter().any(|doc| doc.retryable),
+            retry_after: many
+                .iter()
+                .filter_map(|doc| doc.retry_after_secs)
+                .max()
+                .map(std::time::Duration::from_secs),
+        },
     }
 }
 
@@ -435,6 +485,8 @@ mod tests {
                 description: "原因一",
                 solution: "方案一",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -444,6 +496,8 @@ mod tests {
                 description: "原因二",
                 solution: "方案二",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -453,6 +507,8 @@ mod tests {
                 description: "系统异常",
                 solution: "请稍后重试",
                 retryable: true,
+                retry_after_secs: None,
+                advice: None,
             },
         ],
     };

@@ -341,6 +341,12 @@ def test_operation_conventions(name):
             tag = f"{where}: x-weixin-errors[{i}] {e.get('code', e.get('errcode'))}"
             if type(e.get("retryable")) is not bool:
                 problems.append(f"{tag}: retryable {e.get('retryable')!r} is not a boolean")
+            if "retry_after_secs" in e and not (type(e["retry_after_secs"]) is int and e["retry_after_secs"] > 0):
+                problems.append(f"{tag}: retry_after_secs {e['retry_after_secs']!r} is not a positive integer")
+            if "retry_after_secs" in e and e.get("retryable") is not True:
+                problems.append(f"{tag}: retry_after_secs on a row that is not retryable")
+            if "advice" in e and not (isinstance(e["advice"], str) and e["advice"]):
+                problems.append(f"{tag}: advice must be a non-empty string")
             pay_ok = type(e.get("status")) is int and isinstance(e.get("code"), str)
             if api == "pay" and not pay_ok:
                 problems.append(f"{tag}: needs integer status and string code, has {e}")

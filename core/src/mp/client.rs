@@ -16,15 +16,16 @@
 //!    [`RetryPolicy`], default 3 attempts with exponential backoff and jitter).
 //! 2. Mini-program errors arrive as HTTP 200 with `errcode` ≠ 0. `-1` (system busy) and the
 //!    errcodes the operation's table marks retryable (85431 "system error", 85449 "locked, retry
-//!    later") are retried the same way, within the same bound; 45011 (per-minute quota) is not.
+//!    later") are retried the same way, within the same bound; rows with a documented delay
+//!    (`retry_after_secs`: 45011 per-minute quota, 85437) are not retried at once.
 //! 3. 40001 / 42001 / 40014 on an access-token operation: the token that failed is expired in the
 //!    store only if it is still the stored one ([`TokenProvider::invalidate`], compare-and-expire:
 //!    another instance may already have replaced it), a token is obtained again (one fetch at
 //!    most, shared with every concurrent caller) and the call is sent once more — once, never
 //!    more: a second rejection is returned as [`Error::MiniProgram`].
 //! 4. The answer is decoded by the generated operation ([`crate::operation::decode_json`]):
-//!    errcode ≠ 0 becomes [`Error::MiniProgram`] with the spec's solution text. 85437
-//!    (notify_code does not exist) is explained further: a WeChat Pay transaction id used as
+//!    errcode ≠ 0 becomes [`Error::MiniProgram`] with the spec's solution text and advice. For
+//!    85437 (notify_code does not exist) that says a WeChat Pay transaction id used as
 //!    notify_code may need about a minute after payment before it can be verified
 //!    ([`MiniProgramError::is_notify_code_not_ready`], [`MiniProgramError::retry_after`]).
 //!
@@ -68,8 +69,6 @@ pub mod errcode {
     pub const INVALID_ACCESS_TOKEN: i64 = 40014;
     /// access_token expired: handled like 40001.
     pub const ACCESS_TOKEN_EXPIRED: i64 = 42001;
-    /// Per-minute quota reached: not retried (a retry within the minute only adds load).
-    pub const MINUTE_QUOTA: i64 = 45011;
     /// Service cards' "system error": retried with backoff (bounded).
     pub const SERVICE_CARD_SYSTEM_ERROR: i64 = 85431;
     /// notify_code does not exist (yet): see [`super::NOTIFY_CODE_RETRY_AFTER`].
@@ -88,12 +87,6 @@ pub mod errcode {
 /// WeChat can verify it: the documents advise retrying an 85437 after 1 minute.
 pub const NOTIFY_CODE_RETRY_AFTER: Duration = Duration::from_secs(60);
 
-const NOTIFY_CODE_EXPLANATION: &str = "if the notify_code is a WeChat Pay transaction id \
-(微信支付订单号), it may take about 1 minute after payment before WeChat can verify it: retry the \
-same request after ~60 s, not at once (微信支付订单号从生成到可被校验存在一定的时延可能,若收到报错为 \
-notify_code 不存在,建议在1分钟后重试); otherwise check that this notify_code was issued for this \
-openid and notify_type";
-
 impl MiniProgramError {
     /// 40001 / 42001 / 40014: the access token was rejected. The client has already expired it
     /// (compare-and-expire), refreshed once and retried once when you see this.
@@ -109,10 +102,9 @@ impl MiniProgramError {
     }
 
     /// How long the documents say to wait before sending the same request again, when they
-    /// say so: 60 s for 85437.
+    /// say so (the spec's `retry_after_secs`): 60 s for 85437 and 45011.
     pub fn retry_after(&self) -> Option<Duration> {
-        self.is_notify_code_not_ready()
-            .then_some(NOTIFY_CODE_RETRY_AFTER)
+        self.retry_after
     }
 }
 
@@ -438,7 +430,7 @@ impl MiniProgramClient {
 impl Execute for MiniProgramClient {
     async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
         let op = request.operation;
-        let response = match op.auth {
+        Ok(match op.auth {
             Auth::AccessToken => self.execute_with_token(&request).await?,
             Auth::None => self.send(&request, None).await?,
             Auth::WechatPay2 => {
@@ -449,8 +441,7 @@ impl Execute for MiniProgramClient {
                     ),
                 })
             }
-        };
-        explain(op, response)
+        })
     }
 }
 
@@ -471,15 +462,13 @@ fn verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVerdict {
     }
 }
 
+/// The operation's error table decides: retryable rows without a documented delay
+/// (-1, 85431, 85449) are retried at once; 45011 ("retry next minute") and 85437 (~1 minute
+/// after payment) carry `retry_after_secs` and are left to the caller.
 fn retryable_errcode(op: &OperationSpec, code: i64) -> bool {
-    if code == errcode::SYSTEM_BUSY {
-        return true;
-    }
-    code != errcode::MINUTE_QUOTA
-        && op
-            .errors
-            .iter()
-            .any(|doc| doc.retryable && doc.key == ErrorKey::MiniProgram { errcode: code })
+    op.errors
+        .iter()
+        .any(|doc| doc.retry_now() && doc.key == ErrorKey::MiniProgram { errcode: code })
 }
 
 /// The errcode of a 2xx JSON body, when it has a non-zero one.
@@ -496,25 +485,6 @@ fn errcode_of(response: &RawResponse) -> Option<i64> {
         .ok()
         .map(|h| h.errcode)
         .filter(|&c| c != 0)
-}
-
-/// Errors the client knows more about than the spec's table says: 85437 gets the ~1-minute
-/// explanation. Everything else is left to the generated decoding.
-fn explain(op: &'static OperationSpec, response: RawResponse) -> Result<RawResponse> {
-    if errcode_of(&response) != Some(errcode::NOTIFY_CODE_NOT_FOUND) {
-        return Ok(response);
-    }
-    match decode_empty(op, &response) {
-        Err(Error::MiniProgram(mut e)) => {
-            e.solution = Some(match e.solution.take().filter(|s| !s.is_empty()) {
-                Some(documented) => format!("{documented}: {NOTIFY_CODE_EXPLANATION}"),
-                None => format!("notify_code 不存在: {NOTIFY_CODE_EXPLANATION}"),
-            });
-            Err(Error::MiniProgram(e))
-        }
-        Err(other) => Err(other),
-        Ok(()) => Ok(response),
-    }
 }
 
 /// The answer to a call whose rejected token could not be expired (the store failed): the
@@ -936,9 +906,9 @@ mod tests {
 
     #[test]
     fn notify_code_error_explains_the_minute() {
-        let e = explain(
+        let e = decode_empty(
             &specs::SET_USER_NOTIFY_EXT,
-            answer(200, r#"{"errcode":85437,"errmsg":"invalid notify_code"}"#),
+            &answer(200, r#"{"errcode":85437,"errmsg":"invalid notify_code"}"#),
         )
         .unwrap_err();
         let Error::MiniProgram(e) = e else {
@@ -946,7 +916,7 @@ mod tests {
         };
         assert!(e.is_notify_code_not_ready());
         assert_eq!(e.retry_after(), Some(Duration::from_secs(60)));
-        let solution = e.solution.unwrap();
-        assert!(solution.contains("1 minute") && solution.contains("1分钟"));
+        let advice = e.advice.unwrap();
+        assert!(advice.contains("1 minute") && advice.contains("1分钟"));
     }
 }

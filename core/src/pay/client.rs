@@ -127,7 +127,7 @@ fn documented_retryable(op: &OperationSpec, response: &RawResponse) -> bool {
         return false;
     };
     op.errors.iter().any(|doc| {
-        doc.retryable
+        doc.retry_now()
             && matches!(doc.key, ErrorKey::Pay { status, code: c } if status == response.status && c == code)
     })
 }

@@ -119,6 +119,10 @@ pub struct ErrorRow {
     pub description: String,
     pub solution: String,
     pub retryable: bool,
+    /// Wait this long before sending the same request again (never at once).
+    pub retry_after_secs: Option<u64>,
+    /// Documented guidance from outside the error table, appended to the solution.
+    pub advice: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -723,6 +727,14 @@ impl ErrorRow {
                 .get("retryable")
                 .and_then(Value::as_bool)
                 .ok_or_else(|| anyhow!("retryable (true/false) is missing"))?,
+            retry_after_secs: match e.get("retry_after_secs") {
+                None => None,
+                Some(v) => Some(
+                    v.as_u64()
+                        .ok_or_else(|| anyhow!("retry_after_secs must be a whole number"))?,
+                ),
+            },
+            advice: e.get("advice").and_then(Value::as_str).map(str::to_owned),
         })
     }
 }

@@ -385,11 +385,30 @@ fn op_spec(family: Family, op: &Operation) -> TokenStream {
     };
     let errors = op.errors.iter().map(|e| {
         let key = match &e.key {
-            ErrorKey::Pay { status, code } => quote!(ErrorKey::Pay { status: #status, code: #code }),
-            ErrorKey::MiniProgram { errcode } => quote!(ErrorKey::MiniProgram { errcode: #errcode }),
+            ErrorKey::Pay { status, code } => {
+                quote!(ErrorKey::Pay { status: #status, code: #code })
+            }
+            ErrorKey::MiniProgram { errcode } => {
+                quote!(ErrorKey::MiniProgram { errcode: #errcode })
+            }
         };
         let (description, solution, retryable) = (&e.description, &e.solution, e.retryable);
-        quote!(ErrorDoc { key: #key, description: #description, solution: #solution, retryable: #retryable })
+        let retry_after_secs = match e.retry_after_secs {
+            Some(n) => quote!(Some(#n)),
+            None => quote!(None),
+        };
+        let advice = match &e.advice {
+            Some(a) => quote!(Some(#a)),
+            None => quote!(None),
+        };
+        quote!(ErrorDoc {
+            key: #key,
+            description: #description,
+            solution: #solution,
+            retryable: #retryable,
+            retry_after_secs: #retry_after_secs,
+            advice: #advice,
+        })
     });
     let doc = format!("`{} {}`", op.method, op.path);
     quote! {

@@ -28,6 +28,8 @@ pub mod specs {
                 description: "参数错误",
                 solution: "请根据错误提示正确传入参数",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -37,6 +39,8 @@ pub mod specs {
                 description: "HTTP 请求不符合微信支付 APIv3 接口规则",
                 solution: "请参阅 接口规则",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -46,6 +50,8 @@ pub mod specs {
                 description: "验证不通过",
                 solution: "请参阅 签名常见问题",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -55,6 +61,8 @@ pub mod specs {
                 description: "系统异常,请稍后重试",
                 solution: "请稍后重试",
                 retryable: true,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -64,6 +72,8 @@ pub mod specs {
                 description: "修改跳转到小程序的自定义入口请填入小程序AppID",
                 solution: "需要修改小程序自定义入口,请填入正确的小程序AppID",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -73,6 +83,8 @@ pub mod specs {
                 description: "修改字段中包含敏感词",
                 solution: "请更换提示的敏感词字段后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -82,6 +94,8 @@ pub mod specs {
                 description: "修改的AppID与商户号没有绑定关系",
                 solution: "请更换正确的AppID后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -91,6 +105,8 @@ pub mod specs {
                 description: "修改的图片URL包含敏感内容",
                 solution: "请更换待修改图片后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -100,6 +116,8 @@ pub mod specs {
                 description: "修改流程中仅允许创建方进行操作",
                 solution: "仅允许调用方进行修改,请更换调用API的商户号",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -109,6 +127,8 @@ pub mod specs {
                 description: "修改的营销馆无权限",
                 solution: "请更换正确的营销馆ID后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -118,6 +138,8 @@ pub mod specs {
                 description: "批次不存在",
                 solution: "请检查批次ID后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -127,6 +149,8 @@ pub mod specs {
                 description: "修改的AppID不合法",
                 solution: "请更换正确的AppID后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -136,6 +160,8 @@ pub mod specs {
                 description: "营销馆ID不存在",
                 solution: "请更换正确的营销馆ID后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
         ],
     };
@@ -157,6 +183,8 @@ pub mod specs {
                 description: "参数错误",
                 solution: "查看具体错误信息,调整参数",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -166,6 +194,8 @@ pub mod specs {
                 description: "系统错误",
                 solution: "请使用相同参数稍后重新调用",
                 retryable: true,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -175,6 +205,8 @@ pub mod specs {
                 description: "批次已存在",
                 solution: "查看out_request_no字段是否重复使用",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -184,6 +216,8 @@ pub mod specs {
                 description: "券已被其他订单核销",
                 solution: "请通过查询券API确认券是否已被其他订单核销",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -193,6 +227,8 @@ pub mod specs {
                 description: "查询的资源不存在",
                 solution: "请检查查询资源的对应id是否填写正确",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -202,6 +238,8 @@ pub mod specs {
                 description: "无权限",
                 solution: "查看具体错误信息,确认是否有权限",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -211,6 +249,8 @@ pub mod specs {
                 description: "appid与请求方商户无关联关系",
                 solution: "请确认appid与请求方商户是否有关联关系",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -220,6 +260,8 @@ pub mod specs {
                 description: "商户号不存在",
                 solution: "请确认传入的商户号是否正确",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -229,6 +271,8 @@ pub mod specs {
                 description: "openid不正确",
                 solution: "请确认传入的openid是否正确",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -238,6 +282,8 @@ pub mod specs {
                 description: "系统失败",
                 solution: "多为网络超时引起,重试",
                 retryable: true,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -247,6 +293,8 @@ pub mod specs {
                 description: "频率限制",
                 solution: "调用太频繁,请降低调用接口频率",
                 retryable: true,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -256,6 +304,8 @@ pub mod specs {
                 description: "券不在有效期",
                 solution: "请确认券是否能在当前时间核销",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -265,6 +315,8 @@ pub mod specs {
                 description: "发券模式不合法",
                 solution: "请更换支持预上传code的批次后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -274,6 +326,8 @@ pub mod specs {
                 description: "上传的自定义code已达上限",
                 solution: "请更换一个新的批次后重试",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
         ],
     };
@@ -295,6 +349,8 @@ pub mod specs {
                 description: "参数错误",
                 solution: "请根据错误提示正确传入参数",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -304,6 +360,8 @@ pub mod specs {
                 description: "HTTP 请求不符合微信支付 APIv3 接口规则",
                 solution: "请参阅 接口规则",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -313,6 +371,8 @@ pub mod specs {
                 description: "验证不通过",
                 solution: "请参阅 签名常见问题",
                 retryable: false,
+                retry_after_secs: None,
+                advice: None,
             },
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -322,6 +382,8 @@ pub mod specs {
                 description: "系统异常,请稍后重试",
                 solution: "请稍后重试",
                 retryable: true,
+                retry_after_secs: None,
+                advice: None,
             },
         ],
     };
