@@ -5,6 +5,7 @@
 //! here are the runtime it stands on.
 
 pub mod crypto;
+pub mod dispatch;
 pub mod error;
 #[rustfmt::skip]
 pub mod generated;

@@ -40,6 +40,7 @@ use http::HeaderMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use zeroize::Zeroize;
 
+use crate::dispatch::{self, JsonArgs};
 use crate::error::{Error, MiniProgramError, Result};
 pub use crate::http::RetryPolicy;
 use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
@@ -314,6 +315,35 @@ impl MiniProgramClient {
             status: 200,
             detail: "decryptCardCode answered errcode 0 without `code`".into(),
         })
+    }
+
+    /// Any operation of `spec/miniprogram.json` by its official name (`setUserNotifyExt`), and
+    /// its local operations (`cardExt`), with wire-named JSON arguments: what the language
+    /// bindings call. Tokens, retries and documented errors are the typed methods' own.
+    pub async fn call(&self, operation: &str, mut args: JsonArgs) -> Result<serde_json::Value> {
+        if operation == "cardExt" {
+            args.expect_only(operation, &["card_id", "openid", "code"], &[])?;
+            let card_id: String = args.required("card_id")?;
+            let openid: Option<String> = args.optional("openid")?;
+            let code: Option<String> = args.optional("code")?;
+            let item = self
+                .card_ext(&card_id, openid.as_deref(), code.as_deref())
+                .await?;
+            return serde_json::to_value(item).map_err(|e| Error::Config {
+                detail: format!("cardExt could not be encoded: {e}"),
+            });
+        }
+        let op = dispatch::find(crate::mp::JSON_OPERATIONS, operation).ok_or_else(|| {
+            dispatch::unknown_operation(
+                "mini-program",
+                operation,
+                crate::mp::JSON_OPERATIONS
+                    .iter()
+                    .map(|o| o.spec.name)
+                    .chain(crate::mp::LOCAL_OPERATIONS.iter().copied()),
+            )
+        })?;
+        dispatch::call(self, op, args).await
     }
 
     /// `(access_token, expires_in)` from the configured endpoint, through the generated

@@ -20,39 +20,14 @@ pub struct ExtJson(String);
 impl ExtJson {
     /// The finished string, sent as is: it must be a JSON object.
     pub fn from_raw(raw: impl Into<String>) -> Result<Self> {
-        let raw = raw.into();
-        match serde_json::from_str::<Value>(&raw) {
-            Ok(Value::Object(_)) => Ok(ExtJson(raw)),
-            Ok(other) => Err(Error::validation(
-                "ext_json",
-                format!("must be a JSON object, got a JSON {}", kind(&other)),
-            )),
-            Err(e) => Err(Error::validation(
-                "ext_json",
-                format!("must be a JSON object ({e})"),
-            )),
-        }
+        checked_raw("ext_json", raw.into()).map(ExtJson)
     }
 
     /// A JSON object whose object and array values are each JSON-encoded into a string (the
     /// nesting the documents show); strings, numbers, booleans and null stay as they are. Key
     /// order is kept.
     pub fn from_value(value: Value) -> Result<Self> {
-        let Value::Object(map) = value else {
-            return Err(Error::validation(
-                "ext_json",
-                format!("must be a JSON object, got a JSON {}", kind(&value)),
-            ));
-        };
-        let mut out = Map::with_capacity(map.len());
-        for (key, value) in map {
-            let value = match value {
-                nested @ (Value::Object(_) | Value::Array(_)) => Value::String(to_json(&nested)?),
-                other => other,
-            };
-            out.insert(key, value);
-        }
-        Ok(ExtJson(to_json(&Value::Object(out))?))
+        nested("ext_json", value).map(ExtJson)
     }
 
     /// A typed value (a struct with `pay_info`, `store_info` … fields) serialized, then nested as
@@ -142,9 +117,53 @@ impl std::fmt::Display for ExtJson {
     }
 }
 
-fn to_json(value: &Value) -> Result<String> {
+/// Any `x-weixin-json-encoded` field (`ext_json`, `content_json`, `check_json`) given as JSON:
+/// a string must already hold a JSON object and is kept as is; an object is encoded the way
+/// [`ExtJson::from_value`] does.
+pub(crate) fn encode_field(field: &str, value: Value) -> Result<String> {
+    match value {
+        Value::String(raw) => checked_raw(field, raw),
+        other => nested(field, other),
+    }
+}
+
+fn checked_raw(field: &str, raw: String) -> Result<String> {
+    match serde_json::from_str::<Value>(&raw) {
+        Ok(Value::Object(_)) => Ok(raw),
+        Ok(other) => Err(Error::validation(
+            field,
+            format!("must be a JSON object, got a JSON {}", kind(&other)),
+        )),
+        Err(e) => Err(Error::validation(
+            field,
+            format!("must be a JSON object ({e})"),
+        )),
+    }
+}
+
+fn nested(field: &str, value: Value) -> Result<String> {
+    let Value::Object(map) = value else {
+        return Err(Error::validation(
+            field,
+            format!("must be a JSON object, got a JSON {}", kind(&value)),
+        ));
+    };
+    let mut out = Map::with_capacity(map.len());
+    for (key, value) in map {
+        let value = match value {
+            nested @ (Value::Object(_) | Value::Array(_)) => {
+                Value::String(to_json(field, &nested)?)
+            }
+            other => other,
+        };
+        out.insert(key, value);
+    }
+    to_json(field, &Value::Object(out))
+}
+
+fn to_json(field: &str, value: &Value) -> Result<String> {
     serde_json::to_string(value)
-        .map_err(|e| Error::validation("ext_json", format!("cannot be serialized to JSON: {e}")))
+        .map_err(|e| Error::validation(field, format!("cannot be serialized to JSON: {e}")))
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, HeaderValue, Method};
 
 use crate::crypto::{self, ApiV3Key, Certificate, PrivateKey, PublicKey};
+use crate::dispatch::{self, JsonArgs};
 use crate::error::{json_error, Error, Result};
 use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
 use crate::operation::{
@@ -182,6 +183,21 @@ impl PayClient {
         };
         self.verify_with_refresh(headers, body).await?;
         notification::decrypt_verified(key, body)
+    }
+
+    /// Any operation of `spec/wechatpay.json` by its official name (`ModifyStockInfo`), with
+    /// its path, query and body fields as wire-named JSON arguments: what the language bindings
+    /// call. Validation, signing, retries and verification are the typed methods' own; the
+    /// answer is the documented JSON (`Value::Null` for 204).
+    pub async fn call(&self, operation: &str, args: JsonArgs) -> Result<serde_json::Value> {
+        let op = dispatch::find(crate::pay::JSON_OPERATIONS, operation).ok_or_else(|| {
+            dispatch::unknown_operation(
+                "WeChat Pay",
+                operation,
+                crate::pay::JSON_OPERATIONS.iter().map(|o| o.spec.name),
+            )
+        })?;
+        dispatch::call(self, op, args).await
     }
 
     /// A signed request to an endpoint the spec does not cover yet: signed, sent, retried and

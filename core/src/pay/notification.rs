@@ -27,8 +27,26 @@ pub struct Notification {
     /// `encrypt-resource`.
     pub resource_type: String,
     pub summary: String,
-    /// The decrypted `resource`.
+    /// The decrypted `resource`, typed.
     pub event: NotificationEvent,
+    /// The decrypted `resource` as received: every field, including any the spec does not
+    /// know yet.
+    pub resource: serde_json::Value,
+}
+
+impl Notification {
+    /// The notification as JSON, for the language bindings: the envelope's `id`, `create_time`,
+    /// `event_type`, `resource_type`, `summary`, and `resource` decrypted.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "create_time": self.create_time,
+            "event_type": self.event_type,
+            "resource_type": self.resource_type,
+            "summary": self.summary,
+            "resource": self.resource,
+        })
+    }
 }
 
 /// The decrypted `resource`, typed when the event type is known.
@@ -105,6 +123,12 @@ pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Resu
             other => other,
         })?;
 
+    let resource: serde_json::Value = serde_json::from_slice(&plaintext).map_err(|e| {
+        invalid(
+            "notification.resource",
+            format!("the decrypted payload is not JSON: {}", json_error("", &e)),
+        )
+    })?;
     let event = if BUSIFAVOR_COUPON_EVENT_TYPES.contains(&envelope.event_type.as_str()) {
         let de = &mut serde_json::Deserializer::from_slice(&plaintext);
         let typed: BusifavorCouponEvent = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -119,12 +143,7 @@ pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Resu
         })?;
         NotificationEvent::BusifavorCoupon(typed)
     } else {
-        NotificationEvent::Other(serde_json::from_slice(&plaintext).map_err(|e| {
-            invalid(
-                "notification.resource",
-                format!("the decrypted payload is not JSON: {}", json_error("", &e)),
-            )
-        })?)
+        NotificationEvent::Other(resource.clone())
     };
 
     Ok(Notification {
@@ -134,6 +153,7 @@ pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Resu
         resource_type: envelope.resource_type,
         summary: envelope.summary,
         event,
+        resource,
     })
 }
 

@@ -1,7 +1,7 @@
 //! The operation model: what every language's templates are generated from. Loading checks the
 //! spec's conventions (spec/README.md) and fails with the JSON location of anything it cannot use.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -37,6 +37,8 @@ pub struct Api {
     pub main_host: String,
     pub backup_host: Option<String>,
     pub operations: Vec<Operation>,
+    /// `x-weixin-local-operations`: what the client computes itself (no request of its own).
+    pub local_operations: Vec<LocalOperation>,
     pub schemas: BTreeMap<String, Schema>,
     pub webhooks: Vec<Webhook>,
     /// The raw `components.schemas`, for typify.
@@ -69,6 +71,32 @@ pub struct Operation {
     pub response: Response,
     pub success_status: u16,
     pub errors: Vec<ErrorRow>,
+}
+
+/// An operation the spec describes that the client performs without a request of its own
+/// (`cardExt`: a signed `wx.addCard` element, from the cached card ticket). Bindings call it by
+/// name like any operation; the client implements it by hand.
+#[derive(Debug, Serialize)]
+pub struct LocalOperation {
+    pub name: String,
+    pub snake: String,
+    pub tag: String,
+    pub summary: String,
+    pub description: String,
+    pub params: Vec<Param>,
+    pub result_schema: String,
+}
+
+/// One keyword argument of an operation as the bindings expose it: path, query and top-level
+/// body fields side by side, under their wire names.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Argument {
+    pub name: String,
+    pub required: bool,
+    pub kind: Kind,
+    pub description: String,
+    /// Raw bytes (the media upload's `file`).
+    pub bytes: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -158,6 +186,9 @@ pub struct Property {
     pub minimum: Option<i64>,
     pub maximum: Option<i64>,
     pub secret: bool,
+    /// `x-weixin-json-encoded`: a string holding a JSON object; bindings also accept the object.
+    pub json_encoded: bool,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,8 +271,19 @@ impl Api {
                 Webhook::from_json(name, item).with_context(|| format!("webhook {name}"))
             })
             .collect::<Result<Vec<_>>>()?;
+        let local_operations = doc
+            .get("x-weixin-local-operations")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(name, op)| {
+                LocalOperation::from_json(name, op)
+                    .with_context(|| format!("x-weixin-local-operations/{name}"))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let api = Api {
             family,
+            local_operations,
             spec_file: rel.to_owned(),
             sha256,
             title: str_at(doc, "/info/title").unwrap_or_default(),
@@ -253,7 +295,118 @@ impl Api {
             raw_schemas,
         };
         api.check_references()?;
+        api.check_names()?;
         Ok(api)
+    }
+
+    /// The keyword arguments of an operation, in order: path, query, then body fields.
+    pub fn arguments(&self, op: &Operation) -> Vec<Argument> {
+        let param = |p: &Param| Argument {
+            name: p.name.clone(),
+            required: p.required,
+            kind: match &p.ty {
+                ParamType::String => Kind::String,
+                ParamType::Integer => Kind::Integer,
+                ParamType::Boolean => Kind::Boolean,
+                ParamType::Enum(e) => Kind::Ref(e.clone()),
+            },
+            description: p.description.clone(),
+            bytes: false,
+        };
+        let mut out: Vec<Argument> = op
+            .path_params
+            .iter()
+            .chain(&op.query_params)
+            .map(param)
+            .collect();
+        match &op.body {
+            Body::None => {}
+            Body::Json { schema } => {
+                if let Some(Schema::Object { properties }) = self.schemas.get(schema) {
+                    out.extend(properties.iter().map(|p| Argument {
+                        name: p.name.clone(),
+                        required: p.required,
+                        kind: p.kind.clone(),
+                        description: p.description.clone(),
+                        bytes: false,
+                    }));
+                }
+            }
+            Body::MediaUpload { .. } => {
+                out.push(Argument {
+                    name: "filename".into(),
+                    required: true,
+                    kind: Kind::String,
+                    description: "The file name sent in `meta` (its suffix names the format).".into(),
+                    bytes: false,
+                });
+                out.push(Argument {
+                    name: "file".into(),
+                    required: true,
+                    kind: Kind::String,
+                    description: "The file's bytes; `meta.sha256` is computed from them.".into(),
+                    bytes: true,
+                });
+            }
+        }
+        out
+    }
+
+    /// The keyword arguments of a local operation.
+    pub fn local_arguments(&self, op: &LocalOperation) -> Vec<Argument> {
+        op.params
+            .iter()
+            .map(|p| Argument {
+                name: p.name.clone(),
+                required: p.required,
+                kind: match &p.ty {
+                    ParamType::String => Kind::String,
+                    ParamType::Integer => Kind::Integer,
+                    ParamType::Boolean => Kind::Boolean,
+                    ParamType::Enum(e) => Kind::Ref(e.clone()),
+                },
+                description: p.description.clone(),
+                bytes: false,
+            })
+            .collect()
+    }
+
+    /// Operation names are unique, and so are method names within a tag and the keyword
+    /// arguments of each operation (path, query and body fields share one namespace in the
+    /// bindings).
+    fn check_names(&self) -> Result<()> {
+        let mut names = BTreeSet::new();
+        let mut methods = BTreeSet::new();
+        let all = self
+            .operations
+            .iter()
+            .map(|o| (&o.name, &o.tag, &o.snake))
+            .chain(
+                self.local_operations
+                    .iter()
+                    .map(|o| (&o.name, &o.tag, &o.snake)),
+            );
+        for (name, tag, snake) in all {
+            if !names.insert(name.clone()) {
+                bail!("operation name {name} is used twice");
+            }
+            if !methods.insert((tag.clone(), snake.clone())) {
+                bail!("{name}: tag {tag} already has a method {snake}");
+            }
+        }
+        for op in &self.operations {
+            let mut seen = BTreeSet::new();
+            for a in self.arguments(op) {
+                if !seen.insert(a.name.clone()) {
+                    bail!(
+                        "{}: argument `{}` appears twice among the path, query and body fields (bindings pass them side by side)",
+                        op.name,
+                        a.name
+                    );
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Every schema an operation or webhook names must exist.
@@ -277,6 +430,14 @@ impl Api {
             for p in op.path_params.iter().chain(&op.query_params) {
                 if let ParamType::Enum(e) = &p.ty {
                     named.push((&op.name, e));
+                }
+            }
+        }
+        for o in &self.local_operations {
+            named.push((&o.name, &o.result_schema));
+            for p in &o.params {
+                if let ParamType::Enum(e) = &p.ty {
+                    named.push((&o.name, e));
                 }
             }
         }
@@ -447,6 +608,8 @@ impl Schema {
                     minimum: p.get("minimum").and_then(Value::as_i64),
                     maximum: p.get("maximum").and_then(Value::as_i64),
                     secret: p.get("x-weixin-secret") == Some(&Value::Bool(true)),
+                    json_encoded: p.get("x-weixin-json-encoded") == Some(&Value::Bool(true)),
+                    description: description(p),
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -515,33 +678,8 @@ impl Operation {
             .into_iter()
             .flatten()
         {
-            let pname = p
-                .get("name")
-                .and_then(Value::as_str)
-                .ok_or_else(|| anyhow!("{name}: parameter without name"))?;
-            let schema = p
-                .get("schema")
-                .ok_or_else(|| anyhow!("{name}: parameter {pname} has no schema"))?;
-            let ty = match (ref_name(schema), schema.get("type").and_then(Value::as_str)) {
-                (Some(r), _) => ParamType::Enum(r),
-                (None, Some("string")) => ParamType::String,
-                (None, Some("integer")) => ParamType::Integer,
-                (None, Some("boolean")) => ParamType::Boolean,
-                (None, t) => bail!("{name}: parameter {pname} has unsupported type {t:?}"),
-            };
-            if schema.get("enum").is_some() {
-                bail!("{name}: parameter {pname}: enums must be a $ref to a named schema");
-            }
-            let param = Param {
-                name: pname.to_owned(),
-                required: p.get("required") == Some(&Value::Bool(true)),
-                ty,
-                description: p
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned(),
-            };
+            let param = Param::from_json(&name, p)?;
+            let pname = param.name.clone();
             match p.get("in").and_then(Value::as_str) {
                 Some("path") => path_params.push(param),
                 Some("query") if pname == "access_token" => {
@@ -664,6 +802,74 @@ impl Operation {
     /// Rust identifier of the operation's spec constant: `MODIFY_STOCK_INFO`.
     pub fn const_name(&self) -> String {
         self.snake.to_uppercase()
+    }
+}
+
+impl Param {
+    fn from_json(owner: &str, p: &Value) -> Result<Param> {
+        let pname = p
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("{owner}: parameter without name"))?;
+        let schema = p
+            .get("schema")
+            .ok_or_else(|| anyhow!("{owner}: parameter {pname} has no schema"))?;
+        let ty = match (ref_name(schema), schema.get("type").and_then(Value::as_str)) {
+            (Some(r), _) => ParamType::Enum(r),
+            (None, Some("string")) => ParamType::String,
+            (None, Some("integer")) => ParamType::Integer,
+            (None, Some("boolean")) => ParamType::Boolean,
+            (None, t) => bail!("{owner}: parameter {pname} has unsupported type {t:?}"),
+        };
+        if schema.get("enum").is_some() {
+            bail!("{owner}: parameter {pname}: enums must be a $ref to a named schema");
+        }
+        Ok(Param {
+            name: pname.to_owned(),
+            required: p.get("required") == Some(&Value::Bool(true)),
+            ty,
+            description: description(p),
+        })
+    }
+}
+
+impl LocalOperation {
+    fn from_json(name: &str, op: &Value) -> Result<LocalOperation> {
+        let tag = op
+            .get("tag")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("tag is missing"))?
+            .to_owned();
+        let params = op
+            .get("parameters")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|p| Param::from_json(name, p))
+            .collect::<Result<Vec<_>>>()?;
+        let result_schema = op
+            .get("result")
+            .and_then(ref_name)
+            .ok_or_else(|| anyhow!("result must be a $ref to a named schema"))?;
+        Ok(LocalOperation {
+            name: name.to_owned(),
+            snake: name.to_snake_case(),
+            tag,
+            summary: str_at(op, "/summary").unwrap_or_default(),
+            description: str_at(op, "/description").unwrap_or_default(),
+            params,
+            result_schema,
+        })
+    }
+}
+
+/// A field's description: the document's text, then the English gloss when the spec has one.
+fn description(v: &Value) -> String {
+    let zh = v.get("description").and_then(Value::as_str).unwrap_or_default();
+    match v.get("x-description-en").and_then(Value::as_str) {
+        Some(en) if !zh.is_empty() => format!("{zh}\n\n{en}"),
+        Some(en) => en.to_owned(),
+        None => zh.to_owned(),
     }
 }
 

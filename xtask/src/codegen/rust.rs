@@ -321,6 +321,9 @@ pub fn operations(api: &Api) -> Result<String> {
         .iter()
         .map(|op| format_ident!("{}", op.const_name()));
     let prepares = api.operations.iter().map(prepare_fn);
+    let json_prepares = api.operations.iter().map(|op| json_prepare_fn(api, op));
+    let json_rows = api.operations.iter().map(json_row);
+    let local_names = api.local_operations.iter().map(|op| &op.name);
     let mut tags: Vec<&str> = api.operations.iter().map(|op| op.tag.as_str()).collect();
     tags.dedup();
     tags.sort_unstable();
@@ -357,6 +360,16 @@ pub fn operations(api: &Api) -> Result<String> {
         pub static OPERATIONS: &[&OperationSpec] = &[#(&specs::#consts),*];
 
         #(#prepares)*
+
+        /// Every operation, called by name with wire-named JSON arguments (what the language
+        /// bindings use; see [`crate::dispatch`]).
+        pub static JSON_OPERATIONS: &[crate::dispatch::JsonOperation] = &[#(#json_rows),*];
+
+        /// The spec's `x-weixin-local-operations`: performed by the client itself, by hand-written
+        /// code (each client's `call` handles them; a test checks it knows every name).
+        pub static LOCAL_OPERATIONS: &[&str] = &[#(#local_names),*];
+
+        #(#json_prepares)*
         #(#groups)*
 
         #[doc = #family_doc]
@@ -542,6 +555,99 @@ fn prepare_fn(op: &Operation) -> TokenStream {
             let #mutability builder = PathBuilder::new(#path, &[#(#path_params),*])?;
             #(#queries)*
             Ok(PreparedRequest { operation: &specs::#spec, path_and_query: builder.finish(), body: #body })
+        }
+    }
+}
+
+/// `ModifyStockInfo`'s row of `JSON_OPERATIONS`.
+fn json_row(op: &Operation) -> TokenStream {
+    let spec = format_ident!("{}", op.const_name());
+    let method = &op.snake;
+    let prepare = format_ident!("prepare_{}_json", op.snake);
+    let decode = match &op.response {
+        Response::Empty => quote!(|r| crate::dispatch::decode_nothing(&specs::#spec, r)),
+        Response::Json { schema } => {
+            let ty = format_ident!("{}", schema);
+            quote!(|r| crate::dispatch::decode_checked::<#ty>(&specs::#spec, r))
+        }
+    };
+    quote! {
+        crate::dispatch::JsonOperation {
+            spec: &specs::#spec,
+            method: #method,
+            prepare: #prepare,
+            decode: #decode,
+        }
+    }
+}
+
+/// `prepare_<op>_json`: the operation's keyword arguments (path, query, body fields) read from
+/// JSON into the typed request, then the same `prepare_<op>` the Rust methods use.
+fn json_prepare_fn(api: &Api, op: &Operation) -> TokenStream {
+    let fn_name = format_ident!("prepare_{}_json", op.snake);
+    let prepare = format_ident!("prepare_{}", op.snake);
+    let name = &op.name;
+    let arguments = api.arguments(op);
+    let values = arguments.iter().filter(|a| !a.bytes).map(|a| &a.name);
+    let bytes = arguments.iter().filter(|a| a.bytes).map(|a| &a.name);
+    let mut reads = Vec::new();
+    let mut call_args = Vec::new();
+    for p in op.path_params.iter().chain(&op.query_params) {
+        let ident = field_ident(&p.name);
+        let wire = &p.name;
+        let (owned, borrowed) = match &p.ty {
+            ParamType::String => (quote!(String), quote!(&#ident)),
+            ParamType::Integer => (quote!(i64), quote!(#ident)),
+            ParamType::Boolean => (quote!(bool), quote!(#ident)),
+            ParamType::Enum(e) => {
+                let e = format_ident!("{}", e);
+                (quote!(#e), quote!(#ident))
+            }
+        };
+        if p.required {
+            reads.push(quote!(let #ident: #owned = args.required(#wire)?;));
+            call_args.push(borrowed);
+        } else {
+            reads.push(quote!(let #ident: Option<#owned> = args.optional(#wire)?;));
+            call_args.push(match p.ty {
+                ParamType::String => quote!(#ident.as_deref()),
+                _ => quote!(#ident),
+            });
+        }
+    }
+    match &op.body {
+        Body::None => {}
+        Body::Json { schema } => {
+            let ty = format_ident!("{}", schema);
+            let encoded: Vec<&String> = match api.schemas.get(schema) {
+                Some(Schema::Object { properties }) => properties
+                    .iter()
+                    .filter(|p| p.json_encoded)
+                    .map(|p| &p.name)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            reads.push(quote!(let body: #ty = args.body(&[#(#encoded),*])?;));
+            call_args.push(quote!(&body));
+        }
+        Body::MediaUpload { .. } => {
+            reads.push(quote! {
+                let filename: String = args.required("filename")?;
+                let file = args.required_bytes("file")?;
+            });
+            call_args.push(quote!(&filename));
+            call_args.push(quote!(file));
+        }
+    }
+    let doc = format!(
+        "`{name}` from wire-named JSON arguments (path, query and body fields side by side)."
+    );
+    quote! {
+        #[doc = #doc]
+        fn #fn_name(mut args: crate::dispatch::JsonArgs) -> crate::Result<PreparedRequest> {
+            args.expect_only(#name, &[#(#values),*], &[#(#bytes),*])?;
+            #(#reads)*
+            #prepare(#(#call_args),*)
         }
     }
 }

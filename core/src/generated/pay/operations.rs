@@ -447,6 +447,77 @@ pub fn prepare_marketing_image_upload(
         },
     })
 }
+/// Every operation, called by name with wire-named JSON arguments (what the language
+/// bindings use; see [`crate::dispatch`]).
+pub static JSON_OPERATIONS: &[crate::dispatch::JsonOperation] = &[
+    crate::dispatch::JsonOperation {
+        spec: &specs::MODIFY_STOCK_INFO,
+        method: "modify_stock_info",
+        prepare: prepare_modify_stock_info_json,
+        decode: |r| crate::dispatch::decode_nothing(&specs::MODIFY_STOCK_INFO, r),
+    },
+    crate::dispatch::JsonOperation {
+        spec: &specs::SET_COUPON_NOTIFY,
+        method: "set_coupon_notify",
+        prepare: prepare_set_coupon_notify_json,
+        decode: |r| crate::dispatch::decode_checked::<
+            SetCouponNotifyResponse,
+        >(&specs::SET_COUPON_NOTIFY, r),
+    },
+    crate::dispatch::JsonOperation {
+        spec: &specs::MARKETING_IMAGE_UPLOAD,
+        method: "marketing_image_upload",
+        prepare: prepare_marketing_image_upload_json,
+        decode: |r| crate::dispatch::decode_checked::<
+            ImageUploadResponse,
+        >(&specs::MARKETING_IMAGE_UPLOAD, r),
+    },
+];
+/// The spec's `x-weixin-local-operations`: performed by the client itself, by hand-written
+/// code (each client's `call` handles them; a test checks it knows every name).
+pub static LOCAL_OPERATIONS: &[&str] = &[];
+///`ModifyStockInfo` from wire-named JSON arguments (path, query and body fields side by side).
+fn prepare_modify_stock_info_json(
+    mut args: crate::dispatch::JsonArgs,
+) -> crate::Result<PreparedRequest> {
+    args.expect_only(
+        "ModifyStockInfo",
+        &[
+            "stock_id",
+            "custom_entrance",
+            "stock_name",
+            "comment",
+            "goods_name",
+            "out_request_no",
+            "display_pattern_info",
+            "coupon_use_rule",
+            "stock_send_rule",
+            "notify_config",
+            "subsidy",
+        ],
+        &[],
+    )?;
+    let stock_id: String = args.required("stock_id")?;
+    let body: ModifyStockInfoRequest = args.body(&[])?;
+    prepare_modify_stock_info(&stock_id, &body)
+}
+///`SetCouponNotify` from wire-named JSON arguments (path, query and body fields side by side).
+fn prepare_set_coupon_notify_json(
+    mut args: crate::dispatch::JsonArgs,
+) -> crate::Result<PreparedRequest> {
+    args.expect_only("SetCouponNotify", &["mchid", "notify_url"], &[])?;
+    let body: SetCouponNotifyRequest = args.body(&[])?;
+    prepare_set_coupon_notify(&body)
+}
+///`MarketingImageUpload` from wire-named JSON arguments (path, query and body fields side by side).
+fn prepare_marketing_image_upload_json(
+    mut args: crate::dispatch::JsonArgs,
+) -> crate::Result<PreparedRequest> {
+    args.expect_only("MarketingImageUpload", &["filename"], &["file"])?;
+    let filename: String = args.required("filename")?;
+    let file = args.required_bytes("file")?;
+    prepare_marketing_image_upload(&filename, file)
+}
 ///Operations tagged `busifavor` in `spec/wechatpay.json`.
 #[derive(Debug, Clone, Copy)]
 pub struct BusifavorOperations<'a, E> {
