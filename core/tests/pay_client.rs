@@ -1101,3 +1101,49 @@ async fn base_url_with_a_path_is_a_configuration_error() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_custom_base_url_never_fails_over_to_the_real_backup_host() {
+    let sb = sandbox().await;
+    let c = sb.credentials();
+    let client = PayClient::builder()
+        .mchid(&c.mchid)
+        .serial_no(&c.merchant_serial_no)
+        .private_key_pem(c.merchant_private_key_pem.expose())
+        .unwrap()
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .base_url(sb.base_url())
+        .retry(fast_retry())
+        .build()
+        .unwrap();
+    let debug = format!("{client:?}");
+    assert!(debug.contains("backup_base_url: None"), "{debug}");
+    assert!(!debug.contains("api2.mch.weixin.qq.com"), "{debug}");
+
+    // Main down: the call fails on the sandbox's main host instead of going anywhere else.
+    sb.set_main_down(true);
+    let err = client
+        .busifavor()
+        .modify_stock_info("1", &modify("no-real-backup", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(
+        sb.requests().iter().all(|r| r.listener == Listener::Main),
+        "the backup listener saw nothing"
+    );
+    assert!(!sb.requests().is_empty(), "main saw the attempts");
+
+    // Without a base_url the documented backup host stays the default.
+    let default = PayClient::builder()
+        .mchid(&c.mchid)
+        .serial_no(&c.merchant_serial_no)
+        .private_key_pem(c.merchant_private_key_pem.expose())
+        .unwrap()
+        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(format!("{default:?}").contains("api2.mch.weixin.qq.com"));
+}

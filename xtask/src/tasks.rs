@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::codegen;
 
-/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox.
+/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox, Python.
 pub fn test(root: &Path) -> Result<()> {
     step("codegen drift check");
     codegen::run(root, true)?;
@@ -15,7 +15,14 @@ pub fn test(root: &Path) -> Result<()> {
     step("Rust: cargo test --workspace");
     run(Command::new(cargo())
         .current_dir(root)
-        .args(["test", "--workspace", "--all-features"]))?;
+        // The Python extension is built by maturin below (a cdylib for the interpreter).
+        .args([
+            "test",
+            "--workspace",
+            "--all-features",
+            "--exclude",
+            "weixin-kit-python",
+        ]))?;
 
     // --all-features above tests both crypto backends side by side; this proves the RustCrypto
     // backend alone builds and passes the same vectors.
@@ -55,7 +62,66 @@ pub fn test(root: &Path) -> Result<()> {
             root.join("target/debug/weixin-kit-sandbox"),
         )
         .args(["-m", "pytest", "-q", "sandbox/tests/python"]))?;
+
+    step("Python: fresh venv + `pip install ./bindings-python` + the README quickstart");
+    let fresh = root.join("target/py-fresh");
+    if fresh.exists() {
+        std::fs::remove_dir_all(&fresh)?;
+    }
+    run(Command::new("python3").args(["-m", "venv"]).arg(&fresh))?;
+    let fresh_python = fresh.join("bin/python");
+    pip_install_binding(root, &fresh_python)?;
+    let quickstart = readme_block(root, "quickstart-python")?;
+    let script = root.join("target/quickstart.py");
+    std::fs::write(&script, quickstart)?;
+    run(Command::new(&fresh_python).current_dir(root).arg(&script))?;
+
+    step("Python: weixin_kit (pytest)");
+    pip_install_binding(root, &python)?;
+    run(Command::new(&python).current_dir(root).args([
+        "-m",
+        "pytest",
+        "-q",
+        "bindings-python/tests",
+    ]))?;
     Ok(())
+}
+
+/// `pip install ./bindings-python`, as a user runs it, with a debug build so CI shares the
+/// target directory's debug artifacts (a release build is what users get by default).
+fn pip_install_binding(root: &Path, python: &Path) -> Result<()> {
+    run(Command::new(python)
+        .current_dir(root)
+        .env("MATURIN_PEP517_ARGS", "--profile dev")
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--force-reinstall",
+            "./bindings-python",
+        ]))
+}
+
+/// The fenced code block after `<!-- name -->` in README.md: the README's examples are run as
+/// written.
+fn readme_block(root: &Path, name: &str) -> Result<String> {
+    let readme = std::fs::read_to_string(root.join("README.md"))?;
+    let marker = format!("<!-- {name} -->");
+    let after = readme
+        .split_once(&marker)
+        .with_context(|| format!("README.md has no {marker}"))?
+        .1;
+    let start = after
+        .find("```")
+        .with_context(|| format!("no code block after {marker}"))?;
+    let body = &after[start..];
+    let body = &body[body.find('\n').context("unterminated code block")? + 1..];
+    let end = body
+        .find("\n```")
+        .with_context(|| format!("unterminated code block after {marker}"))?;
+    Ok(body[..end + 1].to_owned())
 }
 
 /// The main job. Later issues run the documented flows against the sandbox here.

@@ -629,7 +629,9 @@ impl PayClientBuilder {
         self
     }
 
-    /// The backup host used on failover (default [`BACKUP_HOST`](crate::pay::BACKUP_HOST)).
+    /// The backup host used on failover (default [`BACKUP_HOST`](crate::pay::BACKUP_HOST) —
+    /// but none when [`base_url`](Self::base_url) is set: a client pointed at a proxy or a
+    /// sandbox must never fail over to the real WeChat Pay).
     pub fn backup_base_url(mut self, url: impl Into<String>) -> Self {
         self.backup_base_url = Some(Some(url.into()));
         self
@@ -715,9 +717,11 @@ impl PayClientBuilder {
         if !configured.is_empty() {
             verifier.set_certificates(configured.clone());
         }
-        let backup = match self.backup_base_url {
-            Some(b) => b,
-            None => crate::pay::BACKUP_HOST.map(str::to_owned),
+        let backup = match (self.backup_base_url, &self.base_url) {
+            (Some(b), _) => b,
+            // A custom main host (a proxy, a sandbox) never fails over to the real backup.
+            (None, Some(_)) => None,
+            (None, None) => crate::pay::BACKUP_HOST.map(str::to_owned),
         };
         let http = HttpClient::new(
             &self.http,

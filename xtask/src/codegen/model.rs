@@ -337,7 +337,8 @@ impl Api {
                     name: "filename".into(),
                     required: true,
                     kind: Kind::String,
-                    description: "The file name sent in `meta` (its suffix names the format).".into(),
+                    description: "The file name sent in `meta` (its suffix names the format)."
+                        .into(),
                     bytes: false,
                 });
                 out.push(Argument {
@@ -865,7 +866,10 @@ impl LocalOperation {
 
 /// A field's description: the document's text, then the English gloss when the spec has one.
 fn description(v: &Value) -> String {
-    let zh = v.get("description").and_then(Value::as_str).unwrap_or_default();
+    let zh = v
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     match v.get("x-description-en").and_then(Value::as_str) {
         Some(en) if !zh.is_empty() => format!("{zh}\n\n{en}"),
         Some(en) => en.to_owned(),

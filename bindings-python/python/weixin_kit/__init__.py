@@ -1,0 +1,45 @@
+"""weixin-kit: WeChat Pay APIv3 and mini-program server APIs, on one Rust core.
+
+- :class:`PayClient` / :class:`AsyncPayClient`: WeChat Pay (商家券 …), signed and verified.
+- :class:`MiniProgramClient` / :class:`AsyncMiniProgramClient`: mini-program APIs (服务卡片,
+  卡券 …), access tokens handled.
+- :mod:`weixin_kit.errors`: one exception class per kind of error.
+- :mod:`weixin_kit.crypto`: the signing and decryption functions, for your own HTTP.
+- :mod:`weixin_kit.testing`: an in-process WeChat sandbox for your tests.
+
+Arguments and results use the APIs' wire names (``stock_id``, ``out_request_no``).
+"""
+
+from . import crypto, errors
+from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
+from ._native import __version__
+from .errors import (
+    ApiError,
+    ConfigError,
+    MiniProgramError,
+    SignatureError,
+    TimeoutError,
+    TransportError,
+    UnexpectedResponseError,
+    ValidationError,
+    WeixinKitError,
+)
+
+__all__ = [
+    "__version__",
+    "PayClient",
+    "AsyncPayClient",
+    "MiniProgramClient",
+    "AsyncMiniProgramClient",
+    "WeixinKitError",
+    "ApiError",
+    "MiniProgramError",
+    "SignatureError",
+    "ValidationError",
+    "TransportError",
+    "TimeoutError",
+    "ConfigError",
+    "UnexpectedResponseError",
+    "crypto",
+    "errors",
+]

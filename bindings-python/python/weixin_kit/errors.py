@@ -1,0 +1,196 @@
+"""The exceptions weixin-kit raises: one class per kind of error the Rust core reports.
+
+Every exception derives from :class:`WeixinKitError`. ``str(e)`` is the core's message (it never
+contains a private key, the APIv3 key, an AppSecret, an access token or an Authorization
+header); the fields of the error are attributes. Where a built-in exception fits, it is a second
+base, so existing ``except ValueError`` / ``except ConnectionError`` / ``except TimeoutError``
+handlers keep working::
+
+    try:
+        client.busifavor.modify_stock_info(stock_id="1212", out_request_no="...", comment="...")
+    except weixin_kit.ValidationError as e:   # nothing was sent
+        print(e.field, e.rule)
+    except weixin_kit.ApiError as e:          # WeChat Pay answered with an error
+        print(e.status, e.code, e.msg, e.solution, e.request_id)
+        if e.retryable:
+            ...                               # send the same request again (same out_request_no)
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import Any, Optional
+
+__all__ = [
+    "WeixinKitError",
+    "ApiError",
+    "MiniProgramError",
+    "SignatureError",
+    "ValidationError",
+    "TransportError",
+    "TimeoutError",
+    "ConfigError",
+    "UnexpectedResponseError",
+]
+
+
+class WeixinKitError(Exception):
+    """Base class of every weixin-kit error.
+
+    Attributes:
+        detail: what went wrong, beyond the message (a string for most kinds; the JSON ``detail``
+            object of a WeChat Pay error for :class:`ApiError`), or ``None``.
+        retryable: whether the same request may be sent again (the client has already retried
+            what it could within its retry policy).
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str = "", *, detail: Any = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+class ApiError(WeixinKitError):
+    """WeChat Pay answered with an error status and a ``{"code", "message", "detail"}`` body.
+
+    Attributes:
+        status: the HTTP status (400, 403, 404, 429, 500 …).
+        code: WeChat Pay's error code (``PARAM_ERROR``, ``RESOURCE_NOT_EXISTS`` …).
+        msg: WeChat Pay's ``message`` text (also part of ``str(e)``).
+        detail: the ``detail`` object of the body (e.g. ``{"field": ..., "issue": ...}``), or None.
+        request_id: the ``Request-ID`` response header: quote it to WeChat Pay support.
+        solution: the documented solution (解决方案) for this status and code, when there is one.
+        advice: further documented guidance, when there is some.
+        retryable: the documents say the same request may be sent again.
+        retry_after: seconds to wait before sending it again, when the documents name a delay.
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        status: int = 0,
+        code: str = "",
+        msg: str = "",
+        detail: Any = None,
+        request_id: Optional[str] = None,
+        solution: Optional[str] = None,
+        advice: Optional[str] = None,
+        retryable: bool = False,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.status = status
+        self.code = code
+        self.msg = msg
+        self.request_id = request_id
+        self.solution = solution
+        self.advice = advice
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class MiniProgramError(WeixinKitError):
+    """A mini-program API answered ``{"errcode": N, "errmsg": ...}`` with N ≠ 0.
+
+    Attributes:
+        errcode: WeChat's error code (85437 notify_code not found, 40001 invalid token …).
+        errmsg: WeChat's error text.
+        solution: the documented solution for this errcode, when there is one.
+        advice: further documented guidance (85437: a transaction id may need about a minute
+            after payment before it can be used), when there is some.
+        retryable: the documents say the same request may be sent again.
+        retry_after: seconds to wait before sending it again, when the documents name a delay
+            (85437: 60).
+    """
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        errcode: int = 0,
+        errmsg: str = "",
+        solution: Optional[str] = None,
+        advice: Optional[str] = None,
+        retryable: bool = False,
+        retry_after: Optional[float] = None,
+    ) -> None:
+        super().__init__(message)
+        self.errcode = errcode
+        self.errmsg = errmsg
+        self.solution = solution
+        self.advice = advice
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class SignatureError(WeixinKitError):
+    """A response or notification failed verification: missing or bad signature, a key serial
+    that is neither the WeChat Pay public key ID nor a known platform certificate, a timestamp
+    more than 5 minutes off, or an encrypted resource whose authentication tag does not verify
+    (wrong APIv3 key, or tampering). Never act on the data that came with it.
+
+    Attributes:
+        detail: which check failed.
+    """
+
+
+class ValidationError(WeixinKitError, ValueError):
+    """Bad input, caught before anything was sent.
+
+    Attributes:
+        field: the wire name (path) of the offending argument, e.g.
+            ``custom_entrance.mini_programs_info.entrance_words``.
+        rule: the rule it breaks, e.g. ``is required`` or ``must be at most 20 characters``.
+    """
+
+    def __init__(self, message: str = "", *, field: str = "", rule: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.rule = rule
+
+
+class TransportError(WeixinKitError, ConnectionError):
+    """The request could not be delivered or the connection failed (after the client's retries
+    and failover to the backup host). The same request may be sent again.
+
+    Attributes:
+        detail: what failed.
+    """
+
+    retryable = True
+
+
+class TimeoutError(WeixinKitError, builtins.TimeoutError):  # noqa: A001 - the kind's name
+    """The request did not complete in time (after the client's retries). The same request may
+    be sent again.
+
+    Attributes:
+        detail: what timed out.
+    """
+
+    retryable = True
+
+
+class ConfigError(WeixinKitError, ValueError):
+    """The client is misconfigured: a key that does not parse (the accepted formats are named),
+    an APIv3 key that is not 32 bytes, a missing credential, a bad option.
+
+    Attributes:
+        detail: what is wrong.
+    """
+
+
+class UnexpectedResponseError(WeixinKitError):
+    """The server answered, but not in the documented shape (a body that is not the expected
+    JSON, an error status without a WeChat error body …).
+
+    Attributes:
+        status: the HTTP status.
+        detail: what did not match.
+    """
+
+    def __init__(self, message: str = "", *, status: int = 0, detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.status = status

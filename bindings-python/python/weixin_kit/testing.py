@@ -1,0 +1,275 @@
+"""An in-process WeChat sandbox for tests: the same server the Rust, spec and demo suites use.
+
+It speaks the real protocol on two loopback ports (main and backup, same state, one base URL
+for both WeChat Pay and mini-program routes): it verifies request signatures as WeChat Pay does
+(a bad one answers ``401 SIGN_ERROR``), signs every response, keeps merchant-coupon stocks, sends
+signed and encrypted notifications, issues mini-program tokens and card tickets, and injects
+faults. ::
+
+    from weixin_kit.testing import Sandbox
+
+    with Sandbox() as sb:
+        sb.create_stock("101156451224", stock_name="8月1日活动券")
+        pay = sb.pay_client()
+        pay.busifavor.modify_stock_info(stock_id="101156451224", out_request_no="r-1",
+                                        comment="活动使用")
+        assert sb.counters()["requests"]["ModifyStockInfo"] == 1
+
+As a pytest fixture::
+
+    @pytest.fixture
+    def sandbox():
+        with Sandbox() as sb:
+            yield sb
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
+from ._native import SandboxCore
+
+__all__ = ["Sandbox"]
+
+
+def _present(fields: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Sandbox:
+    """A running sandbox (started by the constructor, stopped by :meth:`close` or ``with``)."""
+
+    def __init__(self) -> None:
+        self._core = SandboxCore()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop both listeners. Idempotent."""
+        self._core.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._core.closed
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Sandbox(base_url={self.base_url!r}{', closed' if self.closed else ''})"
+
+    # -- where and who -------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The main listener: stands for api.mch.weixin.qq.com and api.weixin.qq.com."""
+        return self._core.base_url
+
+    @property
+    def backup_base_url(self) -> str:
+        """The backup listener (api2.mch.weixin.qq.com): same routes, same state."""
+        return self._core.backup_base_url
+
+    @property
+    def credentials(self) -> Dict[str, str]:
+        """``mchid``, ``serial_no``, ``merchant_private_key``, ``wechatpay_public_key_id``,
+        ``wechatpay_public_key``, ``apiv3_key``, ``appid``, ``secret``, ``platform_serial_no``,
+        ``platform_certificate``."""
+        return self._core.credentials
+
+    # -- clients configured for it -------------------------------------------------------
+
+    def _pay_kwargs(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        c = self.credentials
+        kwargs: Dict[str, Any] = dict(
+            mchid=c["mchid"],
+            serial_no=c["serial_no"],
+            private_key=c["merchant_private_key"],
+            wechatpay_public_key_id=c["wechatpay_public_key_id"],
+            wechatpay_public_key=c["wechatpay_public_key"],
+            apiv3_key=c["apiv3_key"],
+            base_url=self.base_url,
+            backup_base_url=self.backup_base_url,
+        )
+        kwargs.update(overrides)
+        return kwargs
+
+    def _mp_kwargs(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        c = self.credentials
+        kwargs: Dict[str, Any] = dict(appid=c["appid"], secret=c["secret"], base_url=self.base_url)
+        kwargs.update(overrides)
+        return kwargs
+
+    def pay_client(self, **overrides: Any) -> PayClient:
+        """A :class:`~weixin_kit.PayClient` for this sandbox (public-key mode, APIv3 key, main and
+        backup URLs); keyword arguments replace any of its settings."""
+        return PayClient(**self._pay_kwargs(overrides))
+
+    def async_pay_client(self, **overrides: Any) -> AsyncPayClient:
+        """An :class:`~weixin_kit.AsyncPayClient` configured like :meth:`pay_client`."""
+        return AsyncPayClient(**self._pay_kwargs(overrides))
+
+    def mp_client(self, **overrides: Any) -> MiniProgramClient:
+        """A :class:`~weixin_kit.MiniProgramClient` for this sandbox (its appid and secret)."""
+        return MiniProgramClient(**self._mp_kwargs(overrides))
+
+    def async_mp_client(self, **overrides: Any) -> AsyncMiniProgramClient:
+        """An :class:`~weixin_kit.AsyncMiniProgramClient` configured like :meth:`mp_client`."""
+        return AsyncMiniProgramClient(**self._mp_kwargs(overrides))
+
+    # -- WeChat Pay state ----------------------------------------------------------------
+
+    def create_stock(self, stock_id: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+        """Create a merchant-coupon stock that ModifyStockInfo can change; returns it.
+
+        ``fields``: ``stock_name`` (default "沙箱测试券"), ``comment``, ``goods_name``,
+        ``subsidy``, ``creator_mchid`` (another merchant: ModifyStockInfo then answers 403),
+        ``available_end_time`` (RFC 3339; in the past: 403), or any other stock field.
+        ``stock_id`` is generated when absent.
+        """
+        stock = _present(fields)
+        stock.setdefault("stock_name", "沙箱测试券")
+        if stock_id is not None:
+            stock["stock_id"] = stock_id
+        return self._core.create_stock(stock)
+
+    def stock(self, stock_id: str) -> Optional[Dict[str, Any]]:
+        """The stock (with ``applied_out_request_nos``), or None."""
+        return self._core.stock(stock_id)
+
+    def stocks(self) -> List[Dict[str, Any]]:
+        return self._core.stocks()
+
+    def media(self) -> List[Dict[str, Any]]:
+        """Images uploaded through MarketingImageUpload."""
+        return self._core.media()
+
+    def notify_url(self) -> Optional[str]:
+        """The URL registered with SetCouponNotify."""
+        return self._core.notify_url()
+
+    def send_coupon_notification(self, stock_id: str, **fields: Any) -> Dict[str, Any]:
+        """Send a COUPON.SEND notification, signed and encrypted as WeChat Pay does, to the URL
+        registered with SetCouponNotify (or ``notify_url=``), and wait for its delivery (the
+        receiver may be a server in this process: the GIL is released meanwhile).
+
+        ``fields``: ``coupon_code``, ``openid``, ``unionid``, ``send_channel``,
+        ``send_merchant``, ``send_time``, ``attach_info``, ``event_type``, ``notify_url``,
+        ``max_attempts``, ``interval_ms``, ``tamper_signature``, ``stale_timestamp``.
+
+        Returns:
+            ``{"id", "notify_url", "delivered", "attempts", "envelope", "payload"}``.
+        """
+        notification = _present(fields)
+        notification["stock_id"] = stock_id
+        return self._core.send_coupon_notification(notification)
+
+    def notifications(self) -> List[Dict[str, Any]]:
+        """Delivery reports of the notifications sent since :meth:`reset_log`."""
+        return self._core.notifications()
+
+    # -- faults --------------------------------------------------------------------------
+
+    def inject_fault(
+        self,
+        operation: Optional[str] = None,
+        kind: str = "system_error",
+        *,
+        path_prefix: Optional[str] = None,
+        count: Optional[int] = None,
+        **fields: Any,
+    ) -> int:
+        """Make matching requests fail; returns the rule's id.
+
+        Args:
+            operation: ``ModifyStockInfo``, ``SetCouponNotify``, ``MarketingImageUpload``,
+                ``Certificates`` or a mini-program operation (``setUserNotifyExt``); with
+                neither this nor ``path_prefix`` every request matches.
+            kind: ``system_error`` (500), ``frequency_limited`` (429), ``connection_reset``,
+                ``latency`` (``ms=``), ``tamper_signature``, ``stale_timestamp``
+                (``seconds=``, default 600).
+            path_prefix: match by path instead (``/v3/marketing/``, ``/cgi-bin/``).
+            count: the next N matching requests (default: until :meth:`clear_faults`).
+        """
+        fault = _present(fields)
+        fault.update(_present({"operation": operation, "path_prefix": path_prefix, "count": count}))
+        fault["kind"] = kind
+        return self._core.inject_fault(fault)
+
+    def faults(self) -> List[Dict[str, Any]]:
+        """The active fault rules (with ``remaining``)."""
+        return self._core.faults()
+
+    def clear_faults(self) -> None:
+        self._core.clear_faults()
+
+    def set_main_down(self, down: bool = True) -> None:
+        """While down, the main listener drops every request; the backup keeps serving."""
+        self._core.set_main_down(down)
+
+    def set_signing_mode(self, mode: str) -> None:
+        """``"public_key"`` (default) or ``"certificate"``: which key signs responses."""
+        self._core.set_signing_mode(mode)
+
+    # -- observation ---------------------------------------------------------------------
+
+    def counters(self) -> Dict[str, Any]:
+        """``{"requests": {operation: n}, "applied_out_request_nos": {stock_id: [...]},
+        "notifications": {...}, "mp": {...}}``."""
+        return self._core.counters()
+
+    def requests(self) -> List[Dict[str, Any]]:
+        """The request log, oldest first: ``seq, time, listener, method, path, operation, body,
+        signature, status, faults, request_id``."""
+        return self._core.requests()
+
+    def reset_log(self) -> None:
+        """Clear the request log and the counters (stocks stay)."""
+        self._core.reset_log()
+
+    # -- mini-program side ---------------------------------------------------------------
+
+    def mp_add_user(self, openid: str) -> None:
+        """Register a user (openid)."""
+        self._core.mp_add_user(openid)
+
+    def mp_add_notify_code(
+        self, openid: str, notify_type: int, notify_code: str, **fields: Any
+    ) -> None:
+        """Register a notify_code for setUserNotifyExt. ``fields``: ``valid_after_secs`` (85437
+        until then), ``banned`` (85436), ``expire_after_secs``, ``code_state``,
+        ``requires_check_json``."""
+        registration = _present(fields)
+        registration.update(openid=openid, notify_type=notify_type, notify_code=notify_code)
+        self._core.mp_add_notify_code(registration)
+
+    def mp_notify_ext(self, openid: str, notify_code: str) -> Optional[Dict[str, Any]]:
+        """What setUserNotifyExt delivered for this code (``ext_json`` as sent, ``ext`` decoded,
+        ``ext_history``, ``count`` …), or None."""
+        return self._core.mp_notify_ext(openid, notify_code)
+
+    def mp_encrypt_card_code(self, card_id: str, code: str) -> str:
+        """A card code encrypted as ``wx.addCard`` returns it (for decryptCardCode)."""
+        return self._core.mp_encrypt_card_code(card_id, code)
+
+    def mp_add_errcode_fault(
+        self, path: str, errcode: int, count: Optional[int] = None, errmsg: Optional[str] = None
+    ) -> None:
+        """The route ``path`` (``/wxa/set_user_notifyext``, or ``*``) answers ``errcode`` for the
+        next ``count`` calls (default: until :meth:`mp_clear_errcode_faults`)."""
+        self._core.mp_add_errcode_fault(path, errcode, count, errmsg)
+
+    def mp_clear_errcode_faults(self) -> None:
+        self._core.mp_clear_errcode_faults()
+
+    def mp_expire_tokens(self) -> None:
+        """Every access token expires now (the next call answers 42001)."""
+        self._core.mp_expire_tokens()
+
+    def mp_counters(self) -> Dict[str, Any]:
+        """Tokens and tickets issued, calls per operation, faults injected."""
+        return self._core.mp_counters()

@@ -1,0 +1,126 @@
+//! The core's signing, verification and decryption as module functions (re-exported, typed and
+//! documented, by `weixin_kit.crypto`). No cryptography here: keys are parsed and used by
+//! `weixin_kit::crypto`, the Authorization header by `pay::signing`, the card signature by
+//! `mp::card`. The RSA operations run with the GIL released.
+
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+use weixin_kit::crypto::{ApiV3Key, Certificate, PrivateKey, PublicKey};
+use weixin_kit::{pay::signing, Error};
+
+use crate::errors::{validation, wx};
+use crate::pay::body_bytes;
+
+/// The `Authorization` header value (`WECHATPAY2-SHA256-RSA2048 mchid="…",…`) for a request:
+/// `url` is the path and query as sent, `body` the exact bytes sent ("" for none).
+#[pyfunction]
+#[pyo3(signature = (mchid, serial_no, private_key, method, url, body, timestamp, nonce))]
+#[allow(clippy::too_many_arguments)]
+pub fn build_authorization(
+    py: Python<'_>,
+    mchid: String,
+    serial_no: String,
+    private_key: String,
+    method: String,
+    url: String,
+    body: &Bound<'_, PyAny>,
+    timestamp: i64,
+    nonce: String,
+) -> PyResult<String> {
+    let body = body_bytes(py, body, "body")?;
+    let result = py.detach(move || {
+        let key = PrivateKey::from_pem(&private_key)?;
+        signing::build_authorization(
+            &mchid, &serial_no, &key, &method, &url, &body, timestamp, &nonce,
+        )
+    });
+    wx(py, result)
+}
+
+/// True when `signature` (base64) is WeChat Pay's signature over `TIMESTAMP\nNONCE\nBODY\n`
+/// with `public_key`: a WeChat Pay public key PEM or a platform certificate PEM. No clock check
+/// (the clients reject timestamps more than 5 minutes off; here the caller decides).
+#[pyfunction]
+pub fn verify_signature(
+    py: Python<'_>,
+    public_key: String,
+    timestamp: &Bound<'_, PyAny>,
+    nonce: String,
+    body: &Bound<'_, PyAny>,
+    signature: String,
+) -> PyResult<bool> {
+    let timestamp = if let Ok(s) = timestamp.cast::<PyString>() {
+        s.to_cow()?.into_owned()
+    } else if let Ok(n) = timestamp.extract::<i64>() {
+        n.to_string()
+    } else {
+        return Err(validation(
+            py,
+            "timestamp",
+            "must be the Wechatpay-Timestamp value (str or int)",
+        ));
+    };
+    let body = body_bytes(py, body, "body")?;
+    let result = py.detach(move || -> weixin_kit::Result<bool> {
+        let key = if public_key.contains("-----BEGIN CERTIFICATE-----") {
+            Certificate::from_pem(&public_key)?.public_key
+        } else {
+            PublicKey::from_pem(&public_key)?
+        };
+        let Ok(signature) = BASE64.decode(signature.trim()) else {
+            return Ok(false);
+        };
+        let mut message = Vec::with_capacity(timestamp.len() + nonce.len() + body.len() + 3);
+        for part in [timestamp.as_bytes(), nonce.as_bytes(), &body] {
+            message.extend_from_slice(part);
+            message.push(b'\n');
+        }
+        Ok(key.verify_sha256(&message, &signature))
+    });
+    wx(py, result)
+}
+
+/// Decrypts a notification `resource` (or a downloaded certificate): AEAD_AES_256_GCM with the
+/// 32-byte APIv3 key; `ciphertext` is base64 with the 16-byte tag at the end. A tag that does not
+/// verify is a `SignatureError`.
+#[pyfunction]
+pub fn decrypt_resource(
+    py: Python<'_>,
+    apiv3_key: String,
+    nonce: String,
+    associated_data: String,
+    ciphertext: String,
+) -> PyResult<String> {
+    let key = wx(py, ApiV3Key::new(&apiv3_key))?;
+    let plaintext = wx(py, key.decrypt(&nonce, &associated_data, &ciphertext))?;
+    String::from_utf8(plaintext).map_err(|_| {
+        crate::errors::to_pyerr(
+            py,
+            Error::validation("ciphertext", "decrypts to bytes that are not UTF-8 text"),
+        )
+    })
+}
+
+/// 卡券签名: SHA1 hex of the sorted, concatenated values of api_ticket, card_id, timestamp,
+/// nonce_str and, when given, code and openid.
+#[pyfunction]
+#[pyo3(signature = (api_ticket, card_id, timestamp, nonce_str, code = None, openid = None))]
+pub fn sign_card_ext(
+    api_ticket: String,
+    card_id: String,
+    timestamp: i64,
+    nonce_str: String,
+    code: Option<String>,
+    openid: Option<String>,
+) -> String {
+    weixin_kit::mp::sign_card_ext(
+        &api_ticket,
+        &card_id,
+        timestamp,
+        &nonce_str,
+        code.as_deref(),
+        openid.as_deref(),
+    )
+}

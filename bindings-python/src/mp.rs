@@ -1,0 +1,153 @@
+//! `MpCore`: the mini-program client (`weixin_kit::mp::MiniProgramClient`) behind
+//! `weixin_kit.MiniProgramClient` / `AsyncMiniProgramClient`. Generic like `PayCore`: one
+//! `call(name, args)` for the spec operations and the local `cardExt`.
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use weixin_kit::mp::{MiniProgramClient, TokenEndpoint};
+
+use crate::convert::{json_args, Outcome};
+use crate::errors::{config, wx};
+use crate::pay::{py_opt, py_str, retry_policy, seconds, USER_AGENT_SUFFIX};
+use crate::runtime::{block_on, into_awaitable, runtime};
+
+/// A mini-program API client; cheap to share between threads and event loops.
+#[pyclass(module = "weixin_kit._native", frozen)]
+pub struct MpCore {
+    client: MiniProgramClient,
+    // What __repr__ shows: the store's scheme only (a Redis URL may carry a password).
+    token_store_kind: String,
+    base_url: Option<String>,
+}
+
+#[pymethods]
+impl MpCore {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        appid,
+        secret = None,
+        token_store = None,
+        base_url = None,
+        timeout = None,
+        connect_timeout = None,
+        max_attempts = None,
+        token_endpoint = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        appid: String,
+        secret: Option<String>,
+        token_store: Option<String>,
+        base_url: Option<String>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        max_attempts: Option<u32>,
+        token_endpoint: Option<String>,
+    ) -> PyResult<Self> {
+        let mut b = MiniProgramClient::builder()
+            .appid(appid)
+            .user_agent_suffix(USER_AGENT_SUFFIX);
+        if let Some(secret) = secret {
+            b = b.secret(secret);
+        }
+        let token_store_kind = match &token_store {
+            Some(url) => url.split("://").next().unwrap_or("").to_owned(),
+            None => "memory".to_owned(),
+        };
+        if let Some(url) = token_store {
+            b = b.token_store_url(url);
+        }
+        if let Some(url) = &base_url {
+            b = b.base_url(url.clone());
+        }
+        if let Some(t) = timeout {
+            b = b.timeout(seconds(py, "timeout", t)?);
+        }
+        if let Some(t) = connect_timeout {
+            b = b.connect_timeout(seconds(py, "connect_timeout", t)?);
+        }
+        if let Some(n) = max_attempts {
+            b = b.retry(retry_policy(py, n)?);
+        }
+        match token_endpoint.as_deref() {
+            None | Some("stable_token") => b = b.token_endpoint(TokenEndpoint::StableToken),
+            Some("token") => b = b.token_endpoint(TokenEndpoint::Token),
+            Some(_) => {
+                return Err(config(
+                    py,
+                    "token_endpoint must be \"stable_token\" (getStableAccessToken, the default) \
+                     or \"token\" (getAccessToken)",
+                ))
+            }
+        }
+        let _guard = runtime().enter();
+        let client = wx(py, b.build())?;
+        Ok(MpCore {
+            client,
+            token_store_kind,
+            base_url,
+        })
+    }
+
+    /// The mini-program's AppID.
+    #[getter]
+    fn appid(&self) -> &str {
+        self.client.appid()
+    }
+
+    /// Calls the operation `name` (`setUserNotifyExt`, `cardExt` …) with `args` keyed by wire
+    /// name; blocks with the GIL released.
+    #[pyo3(signature = (name, args = None))]
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        args: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = json_args(py, args)?;
+        let client = self.client.clone();
+        let result = block_on(py, async move { client.call(&name, args).await })?;
+        Outcome(result).into_pyobject(py)
+    }
+
+    /// `call` as an awaitable.
+    #[pyo3(signature = (name, args = None))]
+    fn call_async<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        args: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = json_args(py, args)?;
+        let client = self.client.clone();
+        into_awaitable(py, async move { Outcome(client.call(&name, args).await) })
+    }
+
+    /// A valid access token (cached; fetched once for every concurrent caller).
+    fn access_token<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.clone();
+        let result = block_on(py, async move {
+            client.access_token().await.map(|t| t.expose().to_owned())
+        })?;
+        Outcome(result).into_pyobject(py)
+    }
+
+    /// `access_token` as an awaitable.
+    fn access_token_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.clone();
+        into_awaitable(py, async move {
+            Outcome(client.access_token().await.map(|t| t.expose().to_owned()))
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "MpCore(appid={}, base_url={}, token_store={})",
+            py_str(self.client.appid()),
+            py_opt(&self.base_url),
+            py_str(&self.token_store_kind),
+        )
+    }
+}

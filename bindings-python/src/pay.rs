@@ -1,0 +1,317 @@
+//! `PayCore`: the WeChat Pay APIv3 client (`weixin_kit::pay::PayClient`) behind
+//! `weixin_kit.PayClient` / `AsyncPayClient`. Generic: one `call(name, args)` for every spec
+//! operation; the typed per-operation methods are generated Python that calls it.
+
+use std::time::Duration;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use weixin_kit::pay::{PayClient, RetryPolicy};
+
+use crate::convert::{json_args, json_from_python, Outcome};
+use crate::errors::{config, validation, wx};
+use crate::runtime::{block_on, into_awaitable, runtime};
+
+/// Appended to the User-Agent of every client the binding builds.
+pub(crate) const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
+
+/// A WeChat Pay APIv3 client; cheap to share between threads and event loops.
+#[pyclass(module = "weixin_kit._native", frozen)]
+pub struct PayCore {
+    client: PayClient,
+    // What __repr__ shows: nothing secret.
+    serial_no: String,
+    wechatpay_public_key_id: Option<String>,
+    base_url: Option<String>,
+}
+
+#[pymethods]
+impl PayCore {
+    #[new]
+    #[pyo3(signature = (
+        *,
+        mchid,
+        serial_no,
+        private_key,
+        wechatpay_public_key_id = None,
+        wechatpay_public_key = None,
+        platform_certificates = None,
+        apiv3_key = None,
+        base_url = None,
+        backup_base_url = None,
+        timeout = None,
+        connect_timeout = None,
+        max_attempts = None,
+        download_certificates = None,
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        mchid: String,
+        serial_no: String,
+        private_key: String,
+        wechatpay_public_key_id: Option<String>,
+        wechatpay_public_key: Option<String>,
+        platform_certificates: Option<Vec<String>>,
+        apiv3_key: Option<String>,
+        base_url: Option<String>,
+        backup_base_url: Option<String>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        max_attempts: Option<u32>,
+        download_certificates: Option<bool>,
+    ) -> PyResult<Self> {
+        let mut b = PayClient::builder()
+            .mchid(mchid)
+            .serial_no(serial_no.clone())
+            .user_agent_suffix(USER_AGENT_SUFFIX);
+        b = wx(py, b.private_key_pem(&private_key))?;
+        match (&wechatpay_public_key_id, &wechatpay_public_key) {
+            (Some(id), Some(pem)) => b = wx(py, b.wechatpay_public_key(id, pem))?,
+            (None, None) => {}
+            _ => {
+                return Err(config(
+                    py,
+                    "public-key mode needs both wechatpay_public_key_id (PUB_KEY_ID_…) and \
+                     wechatpay_public_key (the PEM)",
+                ))
+            }
+        }
+        if let Some(pems) = platform_certificates {
+            b = wx(py, b.platform_certificates(pems))?;
+        }
+        if let Some(key) = apiv3_key {
+            b = wx(py, b.apiv3_key(&key))?;
+        }
+        if let Some(url) = &base_url {
+            b = b.base_url(url.clone());
+        }
+        if let Some(url) = backup_base_url {
+            b = b.backup_base_url(url);
+        }
+        if let Some(t) = timeout {
+            b = b.timeout(seconds(py, "timeout", t)?);
+        }
+        if let Some(t) = connect_timeout {
+            b = b.connect_timeout(seconds(py, "connect_timeout", t)?);
+        }
+        if let Some(n) = max_attempts {
+            b = b.retry(retry_policy(py, n)?);
+        }
+        if let Some(on) = download_certificates {
+            b = b.download_certificates(on);
+        }
+        // Inside the runtime: whatever the client starts in the background lands there.
+        let _guard = runtime().enter();
+        let client = wx(py, b.build())?;
+        Ok(PayCore {
+            client,
+            serial_no,
+            wechatpay_public_key_id,
+            base_url,
+        })
+    }
+
+    /// The merchant id.
+    #[getter]
+    fn mchid(&self) -> &str {
+        self.client.mchid()
+    }
+
+    /// Serials of the platform certificates currently trusted.
+    #[getter]
+    fn platform_certificate_serials(&self) -> Vec<String> {
+        self.client.platform_certificate_serials()
+    }
+
+    /// Calls the spec operation `name` (`ModifyStockInfo`) with `args` keyed by wire name;
+    /// blocks with the GIL released. Returns the decoded JSON (None for a 204).
+    #[pyo3(signature = (name, args = None))]
+    fn call<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        args: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = json_args(py, args)?;
+        let client = self.client.clone();
+        let result = block_on(py, async move { client.call(&name, args).await })?;
+        Outcome(result).into_pyobject(py)
+    }
+
+    /// `call` as an awaitable.
+    #[pyo3(signature = (name, args = None))]
+    fn call_async<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        args: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = json_args(py, args)?;
+        let client = self.client.clone();
+        into_awaitable(py, async move { Outcome(client.call(&name, args).await) })
+    }
+
+    /// Verifies and decrypts a notification (headers as received, raw body).
+    fn parse_notification<'py>(
+        &self,
+        py: Python<'py>,
+        headers: &Bound<'py, PyAny>,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let headers = header_map(py, headers)?;
+        let body = body_bytes(py, body, "body")?;
+        let client = self.client.clone();
+        let result = block_on(py, async move {
+            client
+                .parse_notification(&headers, &body)
+                .await
+                .map(|n| n.to_json())
+        })?;
+        Outcome(result).into_pyobject(py)
+    }
+
+    /// `parse_notification` as an awaitable.
+    fn parse_notification_async<'py>(
+        &self,
+        py: Python<'py>,
+        headers: &Bound<'py, PyAny>,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let headers = header_map(py, headers)?;
+        let body = body_bytes(py, body, "body")?;
+        let client = self.client.clone();
+        into_awaitable(py, async move {
+            Outcome(
+                client
+                    .parse_notification(&headers, &body)
+                    .await
+                    .map(|n| n.to_json()),
+            )
+        })
+    }
+
+    /// A signed request to an endpoint the spec does not cover (`/v3/…`, sent as given).
+    #[pyo3(signature = (method, path, body = None))]
+    fn request<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        path: String,
+        body: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = optional_json(py, body)?;
+        let client = self.client.clone();
+        let result = block_on(
+            py,
+            async move { client.request(&method, &path, body).await },
+        )?;
+        Outcome(result).into_pyobject(py)
+    }
+
+    /// `request` as an awaitable.
+    #[pyo3(signature = (method, path, body = None))]
+    fn request_async<'py>(
+        &self,
+        py: Python<'py>,
+        method: String,
+        path: String,
+        body: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = optional_json(py, body)?;
+        let client = self.client.clone();
+        into_awaitable(py, async move {
+            Outcome(client.request(&method, &path, body).await)
+        })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "PayCore(mchid={}, serial_no={}, wechatpay_public_key_id={}, base_url={})",
+            py_str(self.client.mchid()),
+            py_str(&self.serial_no),
+            py_opt(&self.wechatpay_public_key_id),
+            py_opt(&self.base_url),
+        )
+    }
+}
+
+/// `'text'`, as Python's repr prints a str (quotes and backslashes escaped).
+pub(crate) fn py_str(value: &str) -> String {
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// `None` or `'text'`, as Python's repr prints an optional str.
+pub(crate) fn py_opt(value: &Option<String>) -> String {
+    value.as_deref().map_or_else(|| "None".into(), py_str)
+}
+
+/// Seconds (float) as a Duration; negative, NaN or infinite values are a `ConfigError`.
+pub(crate) fn seconds(py: Python<'_>, name: &str, value: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| config(py, format!("{name} must be a positive number of seconds")))
+}
+
+/// The default retry policy with `max_attempts` requests in total (1: no retry).
+pub(crate) fn retry_policy(py: Python<'_>, max_attempts: u32) -> PyResult<RetryPolicy> {
+    if max_attempts == 0 {
+        return Err(config(
+            py,
+            "max_attempts must be at least 1 (requests sent in total)",
+        ));
+    }
+    Ok(RetryPolicy {
+        max_attempts,
+        ..RetryPolicy::default()
+    })
+}
+
+fn optional_json(
+    py: Python<'_>,
+    body: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<serde_json::Value>> {
+    match body {
+        Some(b) if !b.is_none() => Ok(Some(json_from_python(py, b, "body")?)),
+        _ => Ok(None),
+    }
+}
+
+/// `bytes`, `bytearray` or `str` (encoded as UTF-8) as bytes.
+pub(crate) fn body_bytes(
+    py: Python<'_>,
+    value: &Bound<'_, PyAny>,
+    field: &str,
+) -> PyResult<Vec<u8>> {
+    if let Ok(b) = value.cast::<PyBytes>() {
+        Ok(b.as_bytes().to_vec())
+    } else if let Ok(s) = value.cast::<PyString>() {
+        Ok(s.to_cow()?.as_bytes().to_vec())
+    } else if let Ok(b) = value.cast::<PyByteArray>() {
+        Ok(b.to_vec())
+    } else {
+        Err(validation(py, field, "must be bytes or str"))
+    }
+}
+
+/// A mapping of header name → value (`dict`, a framework's headers object: anything with
+/// `.items()`), as an `http::HeaderMap`. Names are case-insensitive, as in HTTP.
+fn header_map(py: Python<'_>, headers: &Bound<'_, PyAny>) -> PyResult<http::HeaderMap> {
+    let items = headers
+        .call_method0("items")
+        .map_err(|_| validation(py, "headers", "must be a mapping of header name to value"))?;
+    let mut map = http::HeaderMap::new();
+    for item in items.try_iter()? {
+        let (name, value): (String, Bound<'_, PyAny>) = item?
+            .extract()
+            .map_err(|_| validation(py, "headers", "names must be str"))?;
+        let value = body_bytes(py, &value, "headers")?;
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| validation(py, "headers", "contains an invalid header name"))?;
+        let value = http::HeaderValue::from_bytes(&value)
+            .map_err(|_| validation(py, "headers", "contains an invalid header value"))?;
+        map.append(name, value);
+    }
+    Ok(map)
+}

@@ -1,0 +1,1063 @@
+//! The Python surface of one spec, in `bindings-python/python/weixin_kit/_generated/`:
+//!
+//! - `<family>.py`: the runtime glue. One class per tag whose methods take keyword-only
+//!   arguments under their wire names and hand them to the client's `_call(name, args)`
+//!   (`None` = absent; the native side drops it), the family mixin the clients inherit, and
+//!   `OPERATIONS` (official name → group attribute, method name). No logic beyond the dict.
+//! - `<family>.pyi`: the typed truth. A `TypedDict` per object schema (wire names as keys),
+//!   `Literal` aliases for enums, and the sync and async groups with typed signatures and the
+//!   spec's documentation.
+//!
+//! Plain strings, laid out as black would (lines up to 99 columns, exploded one item per line
+//! when they do not fit): CI has no Python formatter, and the output is committed.
+
+use std::collections::BTreeSet;
+
+use anyhow::{bail, Context, Result};
+use heck::{ToSnakeCase, ToUpperCamelCase};
+use serde_json::Value;
+
+use super::model::{
+    Api, Argument, Body, ErrorKey, Family, Kind, LocalOperation, Operation, Property, Response,
+    Schema,
+};
+
+/// Where the Python files go, relative to the repository root.
+pub const DIR: &str = "bindings-python/python/weixin_kit/_generated";
+
+/// Line width of the generated code and docstrings (the package's own style).
+const WIDTH: usize = 99;
+
+/// Names the stubs import from `typing`: no schema or group may take them.
+const TYPING_NAMES: &[&str] = &["Any", "Awaitable", "Callable", "Literal", "TypedDict"];
+
+const KEYWORDS: &[&str] = &[
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue",
+    "def", "del", "elif", "else", "except", "finally", "for", "from", "global", "if", "import",
+    "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise", "return", "try", "while",
+    "with", "yield",
+];
+
+/// `_generated/__init__.py`.
+pub fn package_init(apis: &[&Api]) -> String {
+    let mut doc = vec![
+        "Code generated from ``spec/`` by ``cargo xtask codegen``: per-operation glue and typed \
+         stubs, one module per API family."
+            .to_owned(),
+        String::new(),
+    ];
+    for api in apis {
+        doc.push(format!(
+            "- ``{}``: ``{}`` ({})",
+            api.family.module(),
+            api.spec_file,
+            api.title
+        ));
+    }
+    docstring("", &doc)
+}
+
+/// `<family>.py`: the runtime glue.
+pub fn runtime(api: &Api) -> Result<String> {
+    let groups = groups(api)?;
+    let module = api.family.module();
+    let mut out = docstring(
+        "",
+        &[
+            format!(
+                "Per-operation glue for ``{}`` ({}).",
+                api.spec_file, api.title
+            ),
+            String::new(),
+            format!(
+                "One class per tag; each method hands its keyword arguments, under their wire \
+                 names, to the client's ``_call(name, args)`` (``None`` means absent). Types and \
+                 documentation: ``{module}.pyi``."
+            ),
+        ],
+    );
+    for g in &groups {
+        out.push_str("\n\n");
+        out.push_str(&format!("class {}:\n", g.class));
+        out.push_str(&docstring(
+            "    ",
+            &[format!(
+                "Operations tagged ``{}`` (``{}``).",
+                g.tag, api.spec_file
+            )],
+        ));
+        out.push_str("\n    __slots__ = (\"_call\",)\n\n");
+        out.push_str("    def __init__(self, call):\n        self._call = call\n");
+        for m in &g.methods {
+            out.push('\n');
+            let mut params = vec![Py::atom("self")];
+            if !m.args.is_empty() {
+                params.push(Py::atom("*"));
+            }
+            params.extend(m.args.iter().map(|a| {
+                Py::atom(if a.required {
+                    a.ident.clone()
+                } else {
+                    format!("{}=None", a.ident)
+                })
+            }));
+            out.push_str(&render(
+                "    ",
+                "",
+                &Py::seq(format!("def {}(", m.method), params, "):"),
+                "",
+            ));
+            let location = match m.source {
+                Source::Remote(op) => format!("``{} {}`` ({})", op.method, op.path, op.name),
+                Source::Local(op) => format!("Computed by the client, no request ({}).", op.name),
+            };
+            out.push_str(&docstring(
+                "        ",
+                &[m.summary().to_owned(), String::new(), location],
+            ));
+            let dict = Py::seq(
+                "{",
+                m.args
+                    .iter()
+                    .map(|a| Py::atom(format!("{}: {}", py_str(&a.wire), a.ident)))
+                    .collect(),
+                "}",
+            );
+            out.push_str(&render(
+                "        ",
+                "return ",
+                &Py::seq("self._call(", vec![Py::atom(py_str(m.name)), dict], ")"),
+                "",
+            ));
+        }
+    }
+    let (mixin, client, async_client) = mixin(api.family);
+    out.push_str("\n\n");
+    out.push_str(&format!("class {mixin}:\n"));
+    out.push_str(&docstring(
+        "    ",
+        &[format!(
+            "The operation groups of ``{}``; mixed into ``{client}`` and ``{async_client}``.",
+            api.spec_file
+        )],
+    ));
+    out.push_str("\n    __slots__ = ()\n");
+    for g in &groups {
+        out.push_str(&format!(
+            "\n    @property\n    def {}(self) -> \"{}\":\n",
+            g.attr, g.class
+        ));
+        out.push_str(&docstring(
+            "        ",
+            &[format!("Operations tagged ``{}``.", g.tag)],
+        ));
+        out.push_str(&format!("        return {}(self._call)\n", g.class));
+    }
+    out.push_str(
+        "\n\n# The async clients' ``_call`` returns awaitables, so the same glue serves them; the \
+         stubs\n# give the async groups their own (awaitable) signatures.\n",
+    );
+    for g in &groups {
+        out.push_str(&format!("Async{0} = {0}\n", g.class));
+    }
+    out.push_str(&format!("Async{mixin} = {mixin}\n"));
+    out.push_str("\n# Official operation name -> (group attribute, method name).\n");
+    out.push_str(&operations_table(&groups));
+    Ok(out)
+}
+
+/// `<family>.pyi`: the typed stubs.
+pub fn stubs(api: &Api) -> Result<String> {
+    let groups = groups(api)?;
+    check_top_level_names(api, &groups)?;
+    let (mixin, client, async_client) = mixin(api.family);
+    let mut out = docstring(
+        "",
+        &[
+            format!("Types of ``{}`` ({}).", api.spec_file, api.title),
+            String::new(),
+            format!(
+                "A ``TypedDict`` per object schema (wire names as keys), a ``Literal`` alias per \
+                 enum, and the operation groups of ``{client}`` and ``{async_client}``, typed and \
+                 documented."
+            ),
+        ],
+    );
+    out.push_str("\nfrom typing import Any, Awaitable, Callable, Literal, TypedDict\n");
+
+    for (name, schema) in &api.schemas {
+        out.push_str("\n\n");
+        let doc = schema_doc(api, name);
+        match schema {
+            Schema::Enum { values } => {
+                let literal = Py::seq(
+                    "Literal[",
+                    values.iter().map(|v| Py::atom(py_str(&v.wire))).collect(),
+                    "]",
+                );
+                out.push_str(&render("", &format!("{name} = "), &literal, ""));
+                let mut lines = doc;
+                lines.push(String::new());
+                lines.push(
+                    "An open enum: a value not listed here may arrive in a response (as a plain \
+                     string)."
+                        .to_owned(),
+                );
+                let described: Vec<String> = values
+                    .iter()
+                    .filter(|v| !v.description.is_empty())
+                    .map(|v| format!("- ``{}``: {}", v.wire, v.description))
+                    .collect();
+                if !described.is_empty() {
+                    lines.push(String::new());
+                    lines.extend(described);
+                }
+                out.push_str(&docstring("", &lines));
+            }
+            Schema::Object { properties } => {
+                out.push_str(&typed_dict(name, properties, &doc));
+            }
+            Schema::Other => {
+                out.push_str(&format!("{name} = dict[str, Any]\n"));
+                out.push_str(&docstring("", &doc));
+            }
+        }
+    }
+
+    for asynchronous in [false, true] {
+        for g in &groups {
+            out.push_str("\n\n");
+            out.push_str(&stub_group(api, g, asynchronous));
+        }
+    }
+
+    for asynchronous in [false, true] {
+        let prefix = if asynchronous { "Async" } else { "" };
+        out.push_str(&format!("\n\nclass {prefix}{mixin}:\n"));
+        out.push_str(&docstring(
+            "    ",
+            &[format!(
+                "The operation groups of ``{}``; mixed into ``{}``.",
+                api.spec_file,
+                if asynchronous { async_client } else { client }
+            )],
+        ));
+        for g in &groups {
+            out.push_str(&format!(
+                "\n    @property\n    def {}(self) -> {prefix}{}:\n",
+                g.attr, g.class
+            ));
+            out.push_str(&docstring(
+                "        ",
+                &[format!("Operations tagged ``{}``.", g.tag)],
+            ));
+        }
+    }
+
+    out.push_str("\n\n# Official operation name -> (group attribute, method name).\n");
+    out.push_str("OPERATIONS: dict[str, tuple[str, str]]\n");
+    Ok(out)
+}
+
+/// The family mixin's class name and the sync and async clients it is mixed into.
+fn mixin(family: Family) -> (&'static str, &'static str, &'static str) {
+    match family {
+        Family::Pay => ("PayOperations", "PayClient", "AsyncPayClient"),
+        Family::MiniProgram => (
+            "MiniProgramOperations",
+            "MiniProgramClient",
+            "AsyncMiniProgramClient",
+        ),
+    }
+}
+
+struct Group<'a> {
+    tag: &'a str,
+    /// The mixin's property: `busifavor`, `service_card`.
+    attr: String,
+    /// `BusifavorOperations`.
+    class: String,
+    methods: Vec<Method<'a>>,
+}
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Remote(&'a Operation),
+    Local(&'a LocalOperation),
+}
+
+struct Method<'a> {
+    /// The official name, passed to `_call`.
+    name: &'a str,
+    /// `modify_stock_info`.
+    method: &'a str,
+    source: Source<'a>,
+    /// Required first, then optional, each in the spec's order (path, query, body).
+    args: Vec<PyArg>,
+}
+
+impl Method<'_> {
+    fn summary(&self) -> &str {
+        match self.source {
+            Source::Remote(op) => &op.summary,
+            Source::Local(op) => &op.summary,
+        }
+    }
+}
+
+struct PyArg {
+    wire: String,
+    /// The Python parameter: the wire name, or `from_` where the wire name is a keyword.
+    ident: String,
+    required: bool,
+    /// The stub's type, without `| None`.
+    ty: String,
+    description: String,
+    /// What the docs say when the argument has no description: its schema's summary.
+    doc_fallback: String,
+}
+
+/// The operation groups, sorted by tag: each tag's operations in spec order, then its local
+/// operations.
+fn groups(api: &Api) -> Result<Vec<Group<'_>>> {
+    let tags: BTreeSet<&str> = api
+        .operations
+        .iter()
+        .map(|o| o.tag.as_str())
+        .chain(api.local_operations.iter().map(|o| o.tag.as_str()))
+        .collect();
+    let mut out = Vec::new();
+    for tag in tags {
+        let attr = tag.to_snake_case();
+        if !is_identifier(&attr) || is_keyword(&attr) {
+            bail!("tag `{tag}` does not make a Python attribute name (`{attr}`)");
+        }
+        let mut methods = Vec::new();
+        for op in api.operations.iter().filter(|o| o.tag == tag) {
+            let encoded = json_encoded_fields(api, op);
+            methods.push(Method {
+                name: &op.name,
+                method: &op.snake,
+                source: Source::Remote(op),
+                args: py_args(api, &op.name, api.arguments(op), &encoded)?,
+            });
+        }
+        for op in api.local_operations.iter().filter(|o| o.tag == tag) {
+            methods.push(Method {
+                name: &op.name,
+                method: &op.snake,
+                source: Source::Local(op),
+                args: py_args(api, &op.name, api.local_arguments(op), &BTreeSet::new())?,
+            });
+        }
+        for m in &methods {
+            if !is_identifier(m.method) || is_keyword(m.method) || m.method.starts_with('_') {
+                bail!(
+                    "{}: `{}` is not a usable Python method name",
+                    m.name,
+                    m.method
+                );
+            }
+        }
+        out.push(Group {
+            tag,
+            class: format!("{}Operations", tag.to_upper_camel_case()),
+            attr,
+            methods,
+        });
+    }
+    Ok(out)
+}
+
+/// The top-level body fields of `op` marked `x-weixin-json-encoded`: the native side also
+/// accepts the object and encodes it.
+fn json_encoded_fields(api: &Api, op: &Operation) -> BTreeSet<String> {
+    match &op.body {
+        Body::Json { schema } => match api.schemas.get(schema) {
+            Some(Schema::Object { properties }) => properties
+                .iter()
+                .filter(|p| p.json_encoded)
+                .map(|p| p.name.clone())
+                .collect(),
+            _ => BTreeSet::new(),
+        },
+        _ => BTreeSet::new(),
+    }
+}
+
+fn py_args(
+    api: &Api,
+    owner: &str,
+    arguments: Vec<Argument>,
+    json_encoded: &BTreeSet<String>,
+) -> Result<Vec<PyArg>> {
+    let mut idents = BTreeSet::new();
+    let mut out = Vec::new();
+    for a in arguments {
+        let ident = param_name(&a.name).with_context(|| owner.to_owned())?;
+        if !idents.insert(ident.clone()) {
+            bail!("{owner}: two arguments become the Python parameter `{ident}`");
+        }
+        let ty = if a.bytes {
+            "bytes".to_owned()
+        } else if json_encoded.contains(&a.name) {
+            "str | dict[str, Any]".to_owned()
+        } else {
+            py_type(&a.kind)
+        };
+        let doc_fallback = match &a.kind {
+            Kind::Ref(schema) => referenced_doc(api, schema),
+            Kind::Array(inner) => match inner.as_ref() {
+                Kind::Ref(schema) => format!("A list of {}", referenced_doc(api, schema)),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        out.push(PyArg {
+            ident,
+            required: a.required,
+            ty,
+            description: a.description,
+            doc_fallback,
+            wire: a.name,
+        });
+    }
+    // Keyword-only, so the order is cosmetic: required first, as callers read them.
+    out.sort_by_key(|a| !a.required);
+    Ok(out)
+}
+
+/// "``Schema``: its first paragraph", for arguments that are a schema with no description of
+/// their own.
+fn referenced_doc(api: &Api, schema: &str) -> String {
+    let doc = schema_doc(api, schema);
+    let first: Vec<&str> = doc
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .map(String::as_str)
+        .collect();
+    format!("``{schema}``: {}", first.join(" "))
+}
+
+/// The Python parameter for a wire name: itself when legal (`type` is), `name_` for a keyword
+/// (and for `self`); the `_call` dict keeps the wire name.
+fn param_name(wire: &str) -> Result<String> {
+    if !is_identifier(wire) {
+        bail!("argument `{wire}` is not a Python identifier");
+    }
+    Ok(if is_keyword(wire) || wire == "self" {
+        format!("{wire}_")
+    } else {
+        wire.to_owned()
+    })
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_keyword(s: &str) -> bool {
+    KEYWORDS.contains(&s)
+}
+
+/// The stub type of a schema kind.
+fn py_type(kind: &Kind) -> String {
+    match kind {
+        Kind::String => "str".into(),
+        Kind::Integer => "int".into(),
+        Kind::Number => "float".into(),
+        Kind::Boolean => "bool".into(),
+        Kind::Any => "dict[str, Any]".into(),
+        Kind::Array(inner) => format!("list[{}]", py_type(inner)),
+        Kind::Ref(name) => name.clone(),
+    }
+}
+
+/// Every name the stub defines at the top level is a usable identifier and defined once.
+fn check_top_level_names(api: &Api, groups: &[Group]) -> Result<()> {
+    let (mixin, _, _) = mixin(api.family);
+    let mut names: BTreeSet<String> = TYPING_NAMES.iter().map(|s| s.to_string()).collect();
+    let mut define = |name: String, what: &str| -> Result<()> {
+        if !is_identifier(&name) || is_keyword(&name) {
+            bail!("{what} `{name}` is not a Python identifier");
+        }
+        if !names.insert(name.clone()) {
+            bail!("{what} `{name}` clashes with another name in the Python stubs");
+        }
+        Ok(())
+    };
+    for name in api.schemas.keys() {
+        define(name.clone(), "schema")?;
+        define(format!("_{name}Required"), "schema")?;
+        define(format!("_{name}Optional"), "schema")?;
+    }
+    for g in groups {
+        define(g.class.clone(), "operation group")?;
+        define(format!("Async{}", g.class), "operation group")?;
+    }
+    define(mixin.to_owned(), "mixin")?;
+    define(format!("Async{mixin}"), "mixin")?;
+    define("OPERATIONS".to_owned(), "table")?;
+    Ok(())
+}
+
+/// A schema's documentation: the English summary, the document's text, else its title.
+fn schema_doc(api: &Api, name: &str) -> Vec<String> {
+    let raw = api.raw_schemas.get(name);
+    let text = |key: &str| {
+        raw.and_then(|r| r.get(key))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .trim()
+            .to_owned()
+    };
+    let mut lines = Vec::new();
+    for part in [text("x-description-en"), text("description")] {
+        if part.is_empty() {
+            continue;
+        }
+        if !lines.is_empty() {
+            lines.push(String::new());
+        }
+        lines.extend(part.lines().map(str::to_owned));
+    }
+    if lines.is_empty() {
+        let title = text("title");
+        lines.push(if title.is_empty() {
+            format!("``{name}`` ({}).", api.spec_file)
+        } else {
+            title
+        });
+    }
+    lines
+}
+
+/// A `TypedDict` for an object schema: required keys plain, the others in a `total=False`
+/// class. (`Required`/`NotRequired` are in `typing` only from Python 3.11, and the package
+/// supports 3.9; this split means the same on every version.) Keys that are not identifiers
+/// (keywords) use the functional syntax.
+fn typed_dict(name: &str, properties: &[Property], doc: &[String]) -> String {
+    let required: Vec<&Property> = properties.iter().filter(|p| p.required).collect();
+    let optional: Vec<&Property> = properties.iter().filter(|p| !p.required).collect();
+    let field = |p: &Property| {
+        let mut s = format!("    {}: {}\n", p.name, py_type(&p.kind));
+        if !p.description.is_empty() {
+            s.push_str(&docstring("    ", &text_lines(&p.description)));
+        }
+        s
+    };
+    let class = |head: String, doc: &[String], fields: &[&Property]| {
+        let mut s = format!("class {head}:\n");
+        s.push_str(&docstring("    ", doc));
+        for p in fields {
+            s.push('\n');
+            s.push_str(&field(p));
+        }
+        s
+    };
+    let plain = properties
+        .iter()
+        .all(|p| is_identifier(&p.name) && !is_keyword(&p.name));
+    if plain {
+        return match (required.is_empty(), optional.is_empty()) {
+            (_, true) => class(format!("{name}(TypedDict)"), doc, &required),
+            (true, false) => class(format!("{name}(TypedDict, total=False)"), doc, &optional),
+            (false, false) => {
+                let base = format!("_{name}Required");
+                let mut s = class(
+                    format!("{base}(TypedDict)"),
+                    &[format!("The required keys of ``{name}``.")],
+                    &required,
+                );
+                s.push_str("\n\n");
+                s.push_str(&class(
+                    format!("{name}({base}, total=False)"),
+                    doc,
+                    &optional,
+                ));
+                s
+            }
+        };
+    }
+    let functional = |part: &str, fields: &[&Property], total: bool| {
+        let dict = Py::seq(
+            "{",
+            fields
+                .iter()
+                .map(|p| Py::atom(format!("{}: {}", py_str(&p.name), py_type(&p.kind))))
+                .collect(),
+            "}",
+        );
+        let mut args = vec![Py::atom(py_str(part)), dict];
+        if !total {
+            args.push(Py::atom("total=False"));
+        }
+        render(
+            "",
+            &format!("{part} = "),
+            &Py::seq("TypedDict(", args, ")"),
+            "",
+        )
+    };
+    let mut s = String::new();
+    let mut bases = Vec::new();
+    if !required.is_empty() {
+        let part = format!("_{name}Required");
+        s.push_str(&functional(&part, &required, true));
+        bases.push(part);
+    }
+    if !optional.is_empty() {
+        let part = format!("_{name}Optional");
+        s.push_str(&functional(&part, &optional, false));
+        bases.push(part);
+    }
+    s.push_str("\n\n");
+    s.push_str(&format!("class {name}({}):\n", bases.join(", ")));
+    let mut lines = doc.to_vec();
+    let mut described = properties
+        .iter()
+        .filter(|p| !p.description.is_empty())
+        .peekable();
+    if described.peek().is_some() {
+        lines.push(String::new());
+        lines.push("Keys:".to_owned());
+        for p in described {
+            lines.extend(hanging(
+                &format!("    {}: ", p.name),
+                8,
+                &p.description,
+                doc_room("    "),
+            ));
+        }
+    }
+    s.push_str(&docstring("    ", &lines));
+    s
+}
+
+/// One operation group of the stubs, sync or async.
+fn stub_group(api: &Api, g: &Group, asynchronous: bool) -> String {
+    let prefix = if asynchronous { "Async" } else { "" };
+    let mut s = format!("class {prefix}{}:\n", g.class);
+    s.push_str(&docstring(
+        "    ",
+        &[format!(
+            "Operations tagged ``{}`` (``{}``){}.",
+            g.tag,
+            api.spec_file,
+            if asynchronous { ", awaitable" } else { "" }
+        )],
+    ));
+    let call = if asynchronous {
+        "Callable[[str, dict[str, Any]], Awaitable[Any]]"
+    } else {
+        "Callable[[str, dict[str, Any]], Any]"
+    };
+    s.push_str(&format!(
+        "\n    def __init__(self, call: {call}) -> None: ...\n"
+    ));
+    for m in &g.methods {
+        let mut params = vec![Py::atom("self")];
+        if !m.args.is_empty() {
+            params.push(Py::atom("*"));
+        }
+        params.extend(m.args.iter().map(|a| {
+            Py::atom(if a.required {
+                format!("{}: {}", a.ident, a.ty)
+            } else {
+                format!("{}: {} | None = None", a.ident, a.ty)
+            })
+        }));
+        let returns = match m.source {
+            Source::Remote(op) => match &op.response {
+                Response::Empty => "None".to_owned(),
+                Response::Json { schema } => schema.clone(),
+            },
+            Source::Local(op) => op.result_schema.clone(),
+        };
+        let def = if asynchronous { "async def" } else { "def" };
+        s.push('\n');
+        s.push_str(&render(
+            "    ",
+            "",
+            &Py::seq(
+                format!("{def} {}(", m.method),
+                params,
+                format!(") -> {returns}:"),
+            ),
+            "",
+        ));
+        s.push_str(&docstring("        ", &method_doc(api.family, m)));
+    }
+    s
+}
+
+/// A stub method's docstring: summary, where it goes, the document's description, the
+/// arguments and the documented errors.
+fn method_doc(family: Family, m: &Method) -> Vec<String> {
+    let mut lines = vec![m.summary().to_owned(), String::new()];
+    let (description, errors) = match m.source {
+        Source::Remote(op) => {
+            lines.push(format!("``{} {}`` ({})", op.method, op.path, op.name));
+            (op.description.as_str(), op.errors.as_slice())
+        }
+        Source::Local(op) => {
+            lines.push(format!(
+                "Computed by the client, no request of its own ({}).",
+                op.name
+            ));
+            (op.description.as_str(), &[][..])
+        }
+    };
+    if !description.trim().is_empty() {
+        lines.push(String::new());
+        lines.extend(text_lines(description));
+    }
+    if !m.args.is_empty() {
+        lines.push(String::new());
+        lines.push("Args:".to_owned());
+        for a in &m.args {
+            let text = if a.description.is_empty() {
+                a.doc_fallback.clone()
+            } else {
+                a.description.clone()
+            };
+            let label = if a.ident == a.wire {
+                format!("    {}: ", a.ident)
+            } else {
+                format!("    {} (wire name ``{}``): ", a.ident, a.wire)
+            };
+            lines.extend(hanging(&label, 8, &text, doc_room("        ")));
+        }
+    }
+    if !errors.is_empty() {
+        lines.push(String::new());
+        lines.push(match family {
+            Family::Pay => "Documented errors (raised as ``weixin_kit.ApiError``):".to_owned(),
+            Family::MiniProgram => {
+                "Documented errors (raised as ``weixin_kit.MiniProgramError``):".to_owned()
+            }
+        });
+        for e in errors {
+            let key = match &e.key {
+                ErrorKey::Pay { status, code } => format!("{status} {code}"),
+                ErrorKey::MiniProgram { errcode } => errcode.to_string(),
+            };
+            lines.extend(hanging(
+                "    - ",
+                6,
+                &format!("``{key}`` {}: {}", e.description, e.solution),
+                doc_room("        "),
+            ));
+        }
+    }
+    lines
+}
+
+/// `OPERATIONS: dict[str, tuple[str, str]] = {…}` over every group's methods.
+fn operations_table(groups: &[Group]) -> String {
+    let items = groups
+        .iter()
+        .flat_map(|g| {
+            g.methods.iter().map(move |m| {
+                Py::atom(format!(
+                    "{}: ({}, {})",
+                    py_str(m.name),
+                    py_str(&g.attr),
+                    py_str(m.method)
+                ))
+            })
+        })
+        .collect();
+    render(
+        "",
+        "OPERATIONS: dict[str, tuple[str, str]] = ",
+        &Py::seq("{", items, "}"),
+        "",
+    )
+}
+
+// --- layout -------------------------------------------------------------------------------------
+
+/// An expression to lay out: an atom, or a bracketed sequence that is exploded one item per
+/// line (with a trailing comma) when it does not fit on one line.
+enum Py {
+    Atom(String),
+    Seq {
+        open: String,
+        items: Vec<Py>,
+        close: String,
+    },
+}
+
+impl Py {
+    fn atom(s: impl Into<String>) -> Py {
+        Py::Atom(s.into())
+    }
+
+    fn seq(open: impl Into<String>, items: Vec<Py>, close: impl Into<String>) -> Py {
+        Py::Seq {
+            open: open.into(),
+            items,
+            close: close.into(),
+        }
+    }
+
+    fn flat(&self) -> String {
+        match self {
+            Py::Atom(s) => s.clone(),
+            Py::Seq { open, items, close } => format!(
+                "{open}{}{close}",
+                items.iter().map(Py::flat).collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+}
+
+/// `indent` + `prefix` + the expression + `suffix`, on one line if it fits, else exploded.
+fn render(indent: &str, prefix: &str, node: &Py, suffix: &str) -> String {
+    let line = format!("{indent}{prefix}{}{suffix}", node.flat());
+    match node {
+        Py::Seq { open, items, close } if width(&line) > WIDTH && !items.is_empty() => {
+            let inner = format!("{indent}    ");
+            let mut s = format!("{indent}{prefix}{open}\n");
+            for item in items {
+                s.push_str(&render(&inner, "", item, ","));
+            }
+            s.push_str(&format!("{indent}{close}{suffix}\n"));
+            s
+        }
+        _ => line + "\n",
+    }
+}
+
+/// Columns a docstring line at `indent` may use (the opening quotes counted everywhere).
+fn doc_room(indent: &str) -> usize {
+    WIDTH.saturating_sub(width(indent) + 3).max(40)
+}
+
+/// A docstring at `indent`: one line if it fits, else the lines (blank ones are paragraph
+/// breaks) with the closing quotes on their own line. A line too long is wrapped, keeping its
+/// own indentation (and a list item's, two columns more, on its continuation lines).
+fn docstring(indent: &str, lines: &[String]) -> String {
+    let room = doc_room(indent);
+    let mut wrapped = Vec::new();
+    for line in lines {
+        let line = line
+            .trim_end()
+            .replace('\\', "\\\\")
+            .replace("\"\"\"", "\\\"\\\"\\\"");
+        if width(&line) <= room {
+            wrapped.push(line);
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let (head, body) = line.split_at(lead);
+        let cont = lead + if body.starts_with("- ") { 2 } else { 0 };
+        let ws = wrap(body, room.saturating_sub(lead), room.saturating_sub(cont));
+        for (i, w) in ws.into_iter().enumerate() {
+            let pad = if i == 0 {
+                head.to_owned()
+            } else {
+                " ".repeat(cont)
+            };
+            wrapped.push(format!("{pad}{w}"));
+        }
+    }
+    while wrapped.last().is_some_and(String::is_empty) {
+        wrapped.pop();
+    }
+    while wrapped.first().is_some_and(String::is_empty) {
+        wrapped.remove(0);
+    }
+    if wrapped.is_empty() {
+        wrapped.push(String::new());
+    }
+    if let [only] = wrapped.as_slice() {
+        if width(indent) + width(only) + 6 <= WIDTH && !only.ends_with('"') {
+            return format!("{indent}\"\"\"{only}\"\"\"\n");
+        }
+    }
+    let mut s = format!("{indent}\"\"\"{}\n", wrapped[0]);
+    for l in &wrapped[1..] {
+        if l.is_empty() {
+            s.push('\n');
+        } else {
+            s.push_str(&format!("{indent}{l}\n"));
+        }
+    }
+    s.push_str(&format!("{indent}\"\"\"\n"));
+    s
+}
+
+/// `label` then `text` (which may have several lines), wrapped at `room` columns, with
+/// continuation lines indented `cont` columns.
+fn hanging(label: &str, cont: usize, text: &str, room: usize) -> Vec<String> {
+    let pad = " ".repeat(cont);
+    let rest = room.saturating_sub(cont).max(20);
+    let mut out = Vec::new();
+    for (i, line) in text_lines(text)
+        .iter()
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let first = if i == 0 {
+            room.saturating_sub(width(label)).max(20)
+        } else {
+            rest
+        };
+        for (j, w) in wrap(line, first, rest).into_iter().enumerate() {
+            if i == 0 && j == 0 {
+                out.push(format!("{label}{w}"));
+            } else {
+                out.push(format!("{pad}{w}"));
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(label.trim_end().to_owned());
+    }
+    out
+}
+
+/// A description's lines, trimmed at the end.
+fn text_lines(text: &str) -> Vec<String> {
+    text.trim()
+        .lines()
+        .map(|l| l.trim_end().to_owned())
+        .collect()
+}
+
+/// Wide (CJK) characters take two columns.
+fn is_wide(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
+        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
+        | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
+}
+
+fn width(s: &str) -> usize {
+    s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
+}
+
+/// Punctuation that must not start a line: it sticks to what precedes it.
+fn is_closing(c: char) -> bool {
+    ",.;:!?)]}、,。;:!?)】」』》".contains(c)
+}
+
+/// Wraps one line of text, the first line at `first` columns and the others at `rest`: between
+/// words, and between any two wide characters (Chinese has no spaces), never before closing
+/// punctuation.
+fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
+    // (token, preceded by whitespace)
+    let mut tokens: Vec<(String, bool)> = Vec::new();
+    let mut space = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            space = true;
+            continue;
+        }
+        let glue = !space
+            && tokens.last().is_some_and(|(last, _)| {
+                is_closing(c) || !(is_wide(c) || last.chars().last().is_some_and(is_wide))
+            });
+        if glue {
+            tokens.last_mut().expect("checked").0.push(c);
+        } else {
+            tokens.push((c.to_string(), space));
+        }
+        space = false;
+    }
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for (token, spaced) in tokens {
+        let candidate = if line.is_empty() {
+            token.clone()
+        } else if spaced {
+            format!("{line} {token}")
+        } else {
+            format!("{line}{token}")
+        };
+        let room = if lines.is_empty() { first } else { rest };
+        if width(&candidate) > room && !line.is_empty() {
+            lines.push(std::mem::take(&mut line));
+            line = token;
+        } else {
+            line = candidate;
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+/// A Python string literal.
+fn py_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_names() {
+        assert_eq!(param_name("stock_id").unwrap(), "stock_id");
+        assert_eq!(param_name("type").unwrap(), "type"); // a soft keyword: legal
+        assert_eq!(param_name("from").unwrap(), "from_");
+        assert_eq!(param_name("self").unwrap(), "self_");
+        assert!(param_name("x-y").is_err());
+    }
+
+    #[test]
+    fn layout_fits_or_explodes() {
+        let short = Py::seq("f(", vec![Py::atom("a"), Py::atom("b")], ")");
+        assert_eq!(render("", "x = ", &short, ""), "x = f(a, b)\n");
+        let long = Py::seq(
+            "f(",
+            (0..20).map(|i| Py::atom(format!("argument_{i}"))).collect(),
+            ")",
+        );
+        let text = render("    ", "", &long, "");
+        assert!(text.starts_with("    f(\n        argument_0,\n"), "{text}");
+        assert!(text.ends_with("        argument_19,\n    )\n"), "{text}");
+    }
+
+    #[test]
+    fn wrapping_breaks_chinese_between_characters_not_before_punctuation() {
+        let text = "批次名称,字数上限为21个,一个中文汉字/英文字母/数字均占用一个字数。".repeat(4);
+        let lines = wrap(&text, 20, 30);
+        assert!(width(&lines[0]) <= 20, "{}", lines[0]);
+        for line in &lines {
+            assert!(width(line) <= 30, "{line}");
+            assert!(!line.starts_with(is_closing), "{line}");
+        }
+        assert_eq!(lines.concat(), text);
+        assert_eq!(wrap("a b  c", 3, 3), vec!["a b", "c"]);
+    }
+
+    #[test]
+    fn docstrings_escape_quotes_and_backslashes() {
+        let d = docstring("", &[r#"a \ b """ c"#.to_owned()]);
+        assert_eq!(d, "\"\"\"a \\\\ b \\\"\\\"\\\" c\"\"\"\n");
+        let ends_in_quote = docstring("", &["say \"hi\"".to_owned()]);
+        assert_eq!(ends_in_quote, "\"\"\"say \"hi\"\n\"\"\"\n");
+    }
+}
