@@ -1,9 +1,10 @@
 //! weixin-kit's tasks, run as `cargo xtask <task>` (alias in `.cargo/config.toml`).
 
 mod codegen;
+mod fixture;
 mod tasks;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -26,6 +27,8 @@ fn main() -> ExitCode {
         ["test"] => tasks::test(&root),
         ["demo"] => tasks::demo(&root),
         ["bench"] => tasks::bench(&root),
+        // Part of `test`; on its own for working on the codegen or the binding.
+        ["python-fixture"] => fixture::python_fixture_test(&root, Path::new("python3")),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);

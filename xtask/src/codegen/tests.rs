@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use serde_json::Value;
-
 use super::{apply, generate, model::Api, python, GeneratedFile, SPECS};
 use crate::project_root;
 
@@ -119,32 +117,9 @@ fn every_generated_file_is_stamped_with_command_spec_and_hash() {
     }
 }
 
-/// Merges the fixture's paths and schemas into a copy of the pay spec.
+/// The pay spec with the fixture merged in, and the mini-program spec, under `dir/spec/`.
 fn spec_with_fixture(dir: &Path) {
-    let root = project_root();
-    let mut spec: Value =
-        serde_json::from_slice(&std::fs::read(root.join("spec/wechatpay.json")).unwrap()).unwrap();
-    let fixture: Value = serde_json::from_slice(
-        &std::fs::read(root.join("xtask/fixtures/query-stock.json")).unwrap(),
-    )
-    .unwrap();
-    for section in ["/paths", "/components/schemas"] {
-        let target = spec.pointer_mut(section).unwrap().as_object_mut().unwrap();
-        for (k, v) in fixture.pointer(section).unwrap().as_object().unwrap() {
-            target.insert(k.clone(), v.clone());
-        }
-    }
-    std::fs::create_dir_all(dir.join("spec")).unwrap();
-    std::fs::write(
-        dir.join("spec/wechatpay.json"),
-        serde_json::to_vec_pretty(&spec).unwrap(),
-    )
-    .unwrap();
-    std::fs::copy(
-        root.join("spec/miniprogram.json"),
-        dir.join("spec/miniprogram.json"),
-    )
-    .unwrap();
+    crate::fixture::spec_with_fixture(&project_root(), dir).unwrap();
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -189,21 +164,8 @@ async fn fixture_operation_is_a_typed_method() {
 /// The core manifest without its benches and dev-dependencies (the sandbox, criterion …), plus
 /// the one dev-dependency the fixture caller needs: the copy builds only what the test uses.
 fn library_only(manifest: &str) -> String {
-    let mut out = String::new();
-    let mut skipping = false;
-    for line in manifest.lines() {
-        if line.starts_with('[') {
-            skipping = line == "[dev-dependencies]" || line == "[[bench]]";
-        }
-        if !skipping {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out.push_str(
-        "\n[dev-dependencies]\ntokio = { version = \"1\", features = [\"macros\", \"rt\"] }\n",
-    );
-    out
+    crate::fixture::trim_manifest(manifest)
+        + "\n[dev-dependencies]\ntokio = { version = \"1\", features = [\"macros\", \"rt\"] }\n"
 }
 
 #[test]

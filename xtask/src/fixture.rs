@@ -1,0 +1,360 @@
+//! The spec-to-Python promise, end to end: an operation added to a copy of the spec
+//! (`xtask/fixtures/query-stock.json`) and run through the codegen becomes a method of the real
+//! `weixin_kit` package — built by maturin, installed with pip, called against the sandbox.
+//!
+//! `cargo xtask python-fixture` runs it on its own.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde_json::Value;
+
+use crate::codegen::{self, SPECS};
+
+/// The fixture operation, merged into the pay spec.
+pub const FIXTURE: &str = "xtask/fixtures/query-stock.json";
+
+/// Writes `dir/spec/`: the pay spec with the fixture's paths and schemas merged in, and the
+/// mini-program spec as it is (files are rewritten only when their contents change).
+pub fn spec_with_fixture(root: &Path, dir: &Path) -> Result<()> {
+    let read = |rel: &str| -> Result<Value> {
+        let bytes = std::fs::read(root.join(rel)).with_context(|| format!("reading {rel}"))?;
+        serde_json::from_slice(&bytes).with_context(|| format!("parsing {rel}"))
+    };
+    let mut spec = read("spec/wechatpay.json")?;
+    let fixture = read(FIXTURE)?;
+    for section in ["/paths", "/components/schemas"] {
+        let target = spec
+            .pointer_mut(section)
+            .and_then(Value::as_object_mut)
+            .with_context(|| format!("spec/wechatpay.json has no {section} object"))?;
+        let added = fixture
+            .pointer(section)
+            .and_then(Value::as_object)
+            .with_context(|| format!("{FIXTURE} has no {section} object"))?;
+        for (k, v) in added {
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    write_if_changed(
+        &dir.join("spec/wechatpay.json"),
+        &serde_json::to_vec_pretty(&spec)?,
+    )?;
+    write_if_changed(
+        &dir.join("spec/miniprogram.json"),
+        &std::fs::read(root.join("spec/miniprogram.json"))?,
+    )
+}
+
+/// A crate manifest without what only tests and benches use (`[dev-dependencies]`, `[[bench]]`,
+/// `[[test]]`, `[[example]]`), so a copy resolves and builds no more than its library.
+pub fn trim_manifest(manifest: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in manifest.lines() {
+        let header = line.trim();
+        if header.starts_with('[') {
+            skipping = header.ends_with("dev-dependencies]")
+                || ["[[bench]]", "[[test]]", "[[example]]"].contains(&header);
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The crates copied, each without what only its tests, benches and examples use.
+const CRATES: &[(&str, &[&str])] = &[
+    ("core", &["tests", "benches", "examples"]),
+    ("sandbox", &["tests", "benches"]),
+    ("bindings-python", &["tests", "bench", "benches"]),
+];
+
+/// Never copied from anywhere: build output and caches (a stale `_native.abi3.so` in the
+/// source tree would otherwise be packed into the wheel next to the fresh one).
+fn is_junk(name: &str) -> bool {
+    matches!(
+        name,
+        "target" | "__pycache__" | ".pytest_cache" | ".mypy_cache"
+    ) || name.ends_with(".so")
+        || name.ends_with(".pyd")
+        || name.ends_with(".egg-info")
+}
+
+const CHECK_FIXTURE_IN_PYTHON: &str = r#"
+import asyncio, importlib.util, inspect, pathlib, sys
+
+import weixin_kit
+from weixin_kit import ApiError
+from weixin_kit._generated import pay as generated
+from weixin_kit.testing import Sandbox
+
+venv, shipped = pathlib.Path(sys.argv[1]).resolve(), pathlib.Path(sys.argv[2])
+installed = pathlib.Path(weixin_kit.__file__).resolve()
+assert venv in installed.parents, f"weixin_kit was imported from {installed}, not from {venv}"
+
+# The method exists only because of the spec edit: the shipped package lacks exactly it.
+assert "QueryStockFixture" in generated.OPERATIONS, (
+    "QueryStockFixture is not in weixin_kit._generated.pay.OPERATIONS"
+)
+assert generated.OPERATIONS["QueryStockFixture"] == ("busifavor", "query_stock_fixture")
+spec = importlib.util.spec_from_file_location("shipped_pay", shipped)
+shipped_pay = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(shipped_pay)
+added = set(generated.OPERATIONS) - set(shipped_pay.OPERATIONS)
+assert added == {"QueryStockFixture"}, added
+assert not hasattr(shipped_pay.BusifavorOperations, "query_stock_fixture")
+print("installed", installed.parent, "- operations added by the fixture spec:", sorted(added))
+
+SOLUTION = "请检查批次ID后重试"  # the fixture operation's error table, for 404 RESOURCE_NOT_EXISTS
+
+
+def check_error(e, label):
+    got = (e.status, e.code, e.solution, e.retryable)
+    assert got == (404, "RESOURCE_NOT_EXISTS", SOLUTION, False), (label, got)
+
+
+def check_signature(method, label):
+    params = list(inspect.signature(method).parameters.values())
+    assert [p.name for p in params] == ["stock_id", "belong_merchant", "limit"], (label, params)
+    assert all(p.kind is p.KEYWORD_ONLY for p in params), (label, params)
+    assert [p.default for p in params] == [inspect.Parameter.empty] * 2 + [None], (label, params)
+
+
+with Sandbox() as sb:
+    mchid = sb.credentials["mchid"]
+    path = f"/v3/marketing/busifavor/stocks/S1/fixture-query?belong_merchant={mchid}&limit=5"
+
+    def check_logged(e, label):
+        last = sb.requests()[-1]
+        seen = {k: last[k] for k in ("method", "path", "operation", "signature", "status")}
+        want = {"method": "GET", "path": path, "operation": "QueryStockFixture",
+                "signature": "ok", "status": 404}
+        assert seen == want, (label, seen)
+        assert e.request_id == last["request_id"], (label, e.request_id, last["request_id"])
+
+    pay = sb.pay_client()
+    check_signature(pay.busifavor.query_stock_fixture, "PayClient")
+    try:
+        result = pay.busifavor.query_stock_fixture(stock_id="S1", belong_merchant=mchid, limit=5)
+    except ApiError as e:
+        check_error(e, "PayClient")
+        check_logged(e, "PayClient")
+        print(f"PayClient: GET {path} -> {e.status} {e.code}, solution {e.solution!r}, "
+              "signature verified by the sandbox")
+    else:
+        raise AssertionError(f"expected ApiError 404, got {result!r}")
+
+    # The same request through the escape hatch carries no solution: it came from the
+    # fixture operation's spec data above.
+    try:
+        pay.request("GET", path)
+    except ApiError as e:
+        assert (e.status, e.code, e.solution) == (404, "RESOURCE_NOT_EXISTS", None), e.solution
+    else:
+        raise AssertionError("expected ApiError 404 from pay.request")
+
+    apay = sb.async_pay_client()
+    check_signature(apay.busifavor.query_stock_fixture, "AsyncPayClient")
+
+    async def call_async():
+        try:
+            result = await apay.busifavor.query_stock_fixture(
+                stock_id="S1", belong_merchant=mchid, limit=5
+            )
+        except ApiError as e:
+            return e
+        raise AssertionError(f"expected ApiError 404, got {result!r}")
+
+    e = asyncio.run(call_async())
+    check_error(e, "AsyncPayClient")
+    check_logged(e, "AsyncPayClient")
+    print(f"AsyncPayClient: the same call awaited -> {e.status} {e.code}, solution {e.solution!r}")
+
+    sent = [r for r in sb.requests() if r["operation"] == "QueryStockFixture"]
+    assert len(sent) == 3, [r["path"] for r in sent]  # method, request(), async: no retries
+print("ok")
+"#;
+
+/// The venv the fixture's package is installed into (never the development one: the fixture
+/// package must not replace the real one there).
+const VENV: &str = "target/py-fixture";
+
+/// Copies core, sandbox and the binding with the fixture merged into the spec, regenerates the
+/// copy, `pip install`s its binding into `target/py-fixture` (made with `python` when missing)
+/// and calls the fixture operation from Python against the sandbox.
+///
+/// The copy lives in `target/codegen-fixture/python-workspace` and is only rewritten where it
+/// differs, so a rerun rebuilds nothing when nothing changed; its Rust builds go to
+/// `target/codegen-fixture` (shared with the Rust fixture test, never the main target dir: the
+/// copy has the same crate names).
+pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
+    let started = Instant::now();
+    let target = root.join("target/codegen-fixture");
+    let ws = target.join("python-workspace");
+
+    spec_with_fixture(root, &ws)?;
+    let mut members = Vec::new();
+    for (name, left_out) in CRATES {
+        mirror(root, &ws, name, left_out)?;
+        let manifest = std::fs::read_to_string(root.join(name).join("Cargo.toml"))?;
+        write_if_changed(
+            &ws.join(name).join("Cargo.toml"),
+            trim_manifest(&manifest).as_bytes(),
+        )?;
+        members.push(format!("{name:?}"));
+    }
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
+    let members_line = manifest
+        .lines()
+        .find(|l| l.trim_start().starts_with("members"))
+        .context("the workspace manifest has no members line")?;
+    let manifest = manifest.replace(members_line, &format!("members = [{}]", members.join(", ")));
+    write_if_changed(&ws.join("Cargo.toml"), manifest.as_bytes())?;
+    // Cargo prunes the copy's lock (no xtask here); the versions stay the workspace's.
+    std::fs::copy(root.join("Cargo.lock"), ws.join("Cargo.lock"))?;
+
+    let files = codegen::generate(&ws, SPECS)?;
+    codegen::apply(&ws, &files, false)?;
+    eprintln!(
+        "copied core, sandbox, bindings-python to {} and regenerated them from the spec + {FIXTURE}",
+        ws.display()
+    );
+
+    let venv = root.join(VENV);
+    let venv_python = venv.join("bin/python");
+    if !venv_python.exists() {
+        let what = format!("{} -m venv {}", python.display(), venv.display());
+        run(Command::new(python).args(["-m", "venv"]).arg(&venv), &what)?;
+    }
+    let build = Instant::now();
+    let what = format!("pip install {}", ws.join("bindings-python").display());
+    eprintln!(
+        "{what} (debug build in {}; the first one compiles its dependencies: minutes)",
+        target.display()
+    );
+    run(
+        Command::new(&venv_python)
+            .current_dir(&ws)
+            .env("MATURIN_PEP517_ARGS", "--profile dev")
+            .env("CARGO_TARGET_DIR", &target)
+            // Every crate is in the workspace's lock and already downloaded.
+            .env("CARGO_NET_OFFLINE", "true")
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--force-reinstall",
+            ])
+            .arg(ws.join("bindings-python")),
+        &what,
+    )?;
+    eprintln!("built and installed in {:.1?}", build.elapsed());
+
+    // A file, so that a failure's traceback points at a line of it.
+    let script = ws.join("check_fixture.py");
+    write_if_changed(&script, CHECK_FIXTURE_IN_PYTHON.as_bytes())?;
+    let output = run(
+        Command::new(&venv_python)
+            // Not a folder with a `weixin_kit` package in it: the installed one is imported.
+            .current_dir(&ws)
+            .env_remove("PYTHONPATH")
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .arg(&script)
+            .arg(&venv)
+            // The shipped glue, for contrast.
+            .arg(root.join(codegen::python::DIR).join("pay.py")),
+        &format!("{} {}", venv_python.display(), script.display()),
+    )
+    .context("the fixture operation is not callable from Python as generated")?;
+    eprint!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!(
+        "fixture operation callable from Python: ok ({:.1?} in all)",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+/// Makes `root/name` in `ws` a copy of the one in `root`, without junk and the `left_out`
+/// folders; its manifest and generated folders are written by the caller and codegen. Files are
+/// written only when their contents differ, so unchanged sources keep their modification times
+/// and cargo does not rebuild them; files the source no longer has are removed.
+fn mirror(root: &Path, ws: &Path, name: &str, left_out: &[&str]) -> Result<()> {
+    let (from, to) = (root.join(name), ws.join(name));
+    let written_elsewhere = |rel: &Path| {
+        rel == Path::new("Cargo.toml")
+            || codegen::GENERATED_DIRS
+                .iter()
+                .any(|g| Path::new(name).join(rel).starts_with(g))
+    };
+    let copied = |rel: &Path| {
+        !written_elsewhere(rel)
+            && !left_out.iter().any(|l| rel.starts_with(l))
+            && !rel
+                .components()
+                .any(|c| is_junk(&c.as_os_str().to_string_lossy()))
+    };
+    let wanted: BTreeSet<PathBuf> = files_under(&from)?
+        .into_iter()
+        .filter(|rel| copied(rel))
+        .collect();
+    for rel in &wanted {
+        write_if_changed(&to.join(rel), &std::fs::read(from.join(rel))?)?;
+    }
+    for rel in files_under(&to)? {
+        if !wanted.contains(&rel) && !written_elsewhere(&rel) {
+            std::fs::remove_file(to.join(&rel))?;
+        }
+    }
+    Ok(())
+}
+
+/// Every file under `dir`, relative to it (none when `dir` does not exist).
+fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![PathBuf::new()];
+    while let Some(rel) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry?;
+            let path = rel.join(entry.file_name());
+            if entry.file_type()?.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
+    if std::fs::read(path).ok().as_deref() == Some(contents) {
+        return Ok(());
+    }
+    std::fs::create_dir_all(path.parent().context("a file lives in a folder")?)?;
+    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Runs `cmd` (described as `what`) with its output captured; a failure carries that output.
+fn run(cmd: &mut Command, what: &str) -> Result<Output> {
+    let output = cmd.output().with_context(|| format!("starting {what}"))?;
+    if !output.status.success() {
+        bail!(
+            "{what} failed ({}):\n--- stdout\n{}--- stderr\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(output)
+}
