@@ -204,6 +204,14 @@ impl PathBuilder {
         let mut out = template.to_owned();
         for (name, value) in params {
             validate::not_empty("", name, value)?;
+            // `.` and `..` are unreserved, so they would go out unescaped and the URL parser
+            // would remove them: the request sent would not be the request signed.
+            if *value == "." || *value == ".." {
+                return Err(Error::validation(
+                    *name,
+                    "must not be `.` or `..` (a path segment the URL would drop)",
+                ));
+            }
             let encoded = utf8_percent_encode(value, PATH_SEGMENT).to_string();
             out = out.replace(&format!("{{{name}}}"), &encoded);
         }
@@ -357,6 +365,9 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
         retryable,
         retry_after,
     } = documented(&rows, &body.message);
+    // 429 and 5xx are retryable by the protocol (the client retries them) even where an
+    // operation's table has no row for them.
+    let retryable = retryable || response.status == 429 || response.status >= 500;
     ApiError {
         status: response.status,
         code: body.code.clone(),
@@ -534,6 +545,17 @@ mod tests {
             PathBuilder::new("/v3/x/{id}", &[("id", "")]),
             Err(Error::Validation { .. })
         ));
+        for dots in [".", ".."] {
+            assert!(matches!(
+                PathBuilder::new("/v3/x/{id}", &[("id", dots)]),
+                Err(Error::Validation { field, .. }) if field == "id"
+            ));
+        }
+        // Dots inside a segment are ordinary characters.
+        let p = PathBuilder::new("/v3/x/{id}", &[("id", "a..b")])
+            .unwrap()
+            .finish();
+        assert_eq!(p, "/v3/x/a..b");
     }
 
     #[test]

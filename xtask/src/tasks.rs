@@ -84,6 +84,9 @@ pub fn test(root: &Path) -> Result<()> {
         "-q",
         "bindings-python/tests",
     ]))?;
+
+    step("Python: an operation added to a fixture spec is callable from weixin_kit");
+    crate::fixture::python_fixture_test(root, Path::new("python3"))?;
     Ok(())
 }
 
@@ -145,7 +148,49 @@ pub fn bench(root: &Path) -> Result<()> {
         "weixin-kit-sandbox",
         "--bench",
         "throughput",
-    ]))
+    ]))?;
+
+    // bindings-python/bench/README.md: a release build of the extension in its own venv, the
+    // sandbox's release binary as a separate process, wechatpayv3 from PyPI as the baseline.
+    step("Python: ModifyStockInfo calls/s, weixin_kit (sync, asyncio) vs wechatpayv3 2.0.4");
+    let venv = root.join("target/py-bench");
+    let python = venv.join("bin/python");
+    if !python.exists() {
+        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    }
+    run(Command::new(&python).current_dir(root).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "wechatpayv3==2.0.4",
+    ]))?;
+    run(Command::new(&python).current_dir(root).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--force-reinstall",
+        "--no-deps",
+        "./bindings-python",
+    ]))?;
+    run(Command::new(cargo()).current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "weixin-kit-sandbox",
+        "--bin",
+        "weixin-kit-sandbox",
+    ]))?;
+    run(Command::new(&python)
+        .current_dir(root)
+        .env(
+            "WEIXIN_KIT_SANDBOX_BIN",
+            root.join("target/release/weixin-kit-sandbox"),
+        )
+        .arg("bindings-python/bench/modify_stock_info.py"))
 }
 
 /// A virtualenv under `target/` with the pinned test requirements, reused while they are unchanged.

@@ -228,7 +228,8 @@ class Sandbox:
         return self._core.requests()
 
     def reset_log(self) -> None:
-        """Clear the request log and the counters (stocks stay)."""
+        """Clear the request log and the WeChat Pay counters (stocks stay; the mini-program
+        counters, :meth:`mp_counters`, keep counting)."""
         self._core.reset_log()
 
     # -- mini-program side ---------------------------------------------------------------

@@ -439,8 +439,11 @@ impl PayClient {
 /// `"<>{}` and the like; `'` in a query) and removes dot segments, after which the signature
 /// would no longer match.
 fn check_request_path(path_and_query: &str) -> Result<()> {
-    if !path_and_query.starts_with('/') {
-        return Err(Error::validation("path", "must start with `/`"));
+    if !path_and_query.starts_with("/v3/") {
+        return Err(Error::validation(
+            "path",
+            "must start with `/v3/` (every WeChat Pay APIv3 endpoint does)",
+        ));
     }
     let (path, query) = match path_and_query.split_once('?') {
         Some((path, query)) => (path, Some(query)),

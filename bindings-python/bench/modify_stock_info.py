@@ -1,0 +1,410 @@
+#!/usr/bin/env python3
+"""ModifyStockInfo throughput: weixin_kit (sync and asyncio) against wechatpayv3 2.0.4.
+
+Every call is the same valid change to one existing stock (a fresh out_request_no each time, so
+every call is applied), signed by the client, verified by the sandbox, answered 204 and signed
+by the sandbox, and the answer's signature verified by the client. The sandbox runs as a
+separate process (the release binary); its CPU time is read from /proc/<pid>/stat around each
+case, so the table shows whether the server could have been the bottleneck.
+
+    python -m venv target/py-bench
+    target/py-bench/bin/pip install ./bindings-python wechatpayv3==2.0.4
+    cargo build --release -p weixin-kit-sandbox
+    target/py-bench/bin/python bindings-python/bench/modify_stock_info.py [--seconds 5] [--concurrency 8] [--warmup 1]
+
+The sandbox binary is target/release/weixin-kit-sandbox, or $WEIXIN_KIT_SANDBOX_BIN. Prints numbers,
+asserts nothing about them (see bench/README.md for how to read them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List, Optional
+
+ROOT = Path(__file__).resolve().parents[2]
+CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+# -- the sandbox process -----------------------------------------------------------------------
+
+
+class SandboxProcess:
+    """The stand-alone sandbox: prints one JSON line (base_url, credentials), serves until killed."""
+
+    def __init__(self, binary: str) -> None:
+        if not Path(binary).exists():
+            sys.exit(
+                f"{binary} not found: run `cargo build --release -p weixin-kit-sandbox` "
+                "(or set WEIXIN_KIT_SANDBOX_BIN)"
+            )
+        self.proc = subprocess.Popen(
+            [binary], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        line = self.proc.stdout.readline()
+        if not line:
+            sys.exit(f"the sandbox did not start: {self.proc.stderr.read()}")
+        info = json.loads(line)
+        self.base_url: str = info["base_url"]
+        self.credentials = info["credentials"]
+
+    def control(self, method: str, path: str, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(
+            self.base_url + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            text = resp.read()
+        return json.loads(text) if text else None
+
+    def cpu_seconds(self) -> Optional[float]:
+        """utime + stime of the sandbox process (all its threads), from /proc/<pid>/stat."""
+        try:
+            with open(f"/proc/{self.proc.pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            return None
+        fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK  # fields 14 and 15 of stat(5)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# -- the clients -------------------------------------------------------------------------------
+
+
+def weixin_kit_clients(sb: SandboxProcess):
+    import weixin_kit
+
+    c = sb.credentials
+    kwargs = dict(
+        mchid=c["mchid"],
+        serial_no=c["merchant_serial_no"],
+        private_key=c["merchant_private_key_pem"],
+        wechatpay_public_key_id=c["wechatpay_public_key_id"],
+        wechatpay_public_key=c["wechatpay_public_key_pem"],
+        base_url=sb.base_url,  # no backup host: a custom base_url never fails over to WeChat
+    )
+    return weixin_kit.PayClient(**kwargs), weixin_kit.AsyncPayClient(**kwargs)
+
+
+def wechatpayv3_client(sb: SandboxProcess):
+    """wechatpayv3 in public-key mode, its gateway pointed at the sandbox BEFORE anything can
+    be sent (the SDK hard-codes api.mch.weixin.qq.com; in certificate mode its constructor
+    downloads certificates, so the gateway is set in _init_certificates too)."""
+    import wechatpayv3.core as core
+    from wechatpayv3 import WeChatPay, WeChatPayType
+
+    c = sb.credentials
+    original = core.Core._init_certificates
+
+    def init_certificates(self):
+        self._gate_way = sb.base_url
+        original(self)
+
+    core.Core._init_certificates = init_certificates
+    try:
+        pay = WeChatPay(
+            wechatpay_type=WeChatPayType.MINIPROG,
+            mchid=c["mchid"],
+            private_key=c["merchant_private_key_pem"],
+            cert_serial_no=c["merchant_serial_no"],
+            appid=c["appid"],
+            apiv3_key=c["apiv3_key"],
+            public_key=c["wechatpay_public_key_pem"],
+            public_key_id=c["wechatpay_public_key_id"],
+        )
+    finally:
+        core.Core._init_certificates = original
+    pay._core._gate_way = sb.base_url
+    assert pay._core._gate_way.startswith("http://127.0.0.1:"), pay._core._gate_way
+    return pay
+
+
+# -- running a case ----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    name: str
+    client: str
+    mode: str
+    workers: int
+    calls: int = 0
+    errors: int = 0
+    elapsed: float = 0.0
+    latencies: List[float] = field(default_factory=list)
+    client_cpu: float = 0.0
+    server_cpu: Optional[float] = None
+    server_calls: int = 0
+
+    @property
+    def rate(self) -> float:
+        return self.calls / self.elapsed if self.elapsed else 0.0
+
+    def pct(self, q: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+class Workload:
+    """A fresh stock per case; unique out_request_no per call."""
+
+    def __init__(self, sb: SandboxProcess, case: str) -> None:
+        self.stock_id = sb.control("POST", "/sandbox/stocks", {"stock_name": "压测券"})["stock_id"]
+        self.prefix = f"{case}-{os.getpid()}-"
+        self._numbers = itertools.count()
+
+    def out_request_no(self) -> str:
+        return self.prefix + str(next(self._numbers))  # next() on a count is atomic under the GIL
+
+
+def run_threads(call: Callable[[], None], workers: int, seconds: float, result: Result) -> None:
+    deadline = time.perf_counter() + seconds
+    lock = threading.Lock()
+
+    def worker():
+        mine, errors = [], 0
+        while True:
+            start = time.perf_counter()
+            if start >= deadline:
+                break
+            try:
+                call()
+            except Exception as e:  # counted and shown: a failing client must not look fast
+                errors += 1
+                if errors == 1:
+                    print(f"  {result.name}: {type(e).__name__}: {e}", file=sys.stderr)
+            mine.append(time.perf_counter() - start)
+        with lock:
+            result.latencies.extend(mine)
+            result.errors += errors
+
+    threads = [threading.Thread(target=worker) for _ in range(workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def run_tasks(
+    make_call: Callable[[], "asyncio.Future"], workers: int, seconds: float, result: Result
+) -> None:
+    async def main():
+        deadline = time.perf_counter() + seconds
+
+        async def worker():
+            while True:
+                start = time.perf_counter()
+                if start >= deadline:
+                    break
+                try:
+                    await make_call()
+                except Exception as e:
+                    result.errors += 1
+                    if result.errors == 1:
+                        print(f"  {result.name}: {type(e).__name__}: {e}", file=sys.stderr)
+                result.latencies.append(time.perf_counter() - start)
+
+        await asyncio.gather(*[worker() for _ in range(workers)])
+
+    asyncio.run(main())
+
+
+def measure(
+    sb: SandboxProcess,
+    result: Result,
+    run: Callable[[float, Result], None],
+    seconds: float,
+    warmup: float,
+) -> Result:
+    if warmup > 0:
+        run(warmup, Result(result.name, result.client, result.mode, result.workers))
+    sb.control("DELETE", "/sandbox/requests")  # log and counters start empty for this case
+    server_before = sb.cpu_seconds()
+    client_before = time.process_time()  # this process, every thread (Rust runtime included)
+    started = time.perf_counter()
+    run(seconds, result)
+    result.elapsed = time.perf_counter() - started
+    result.client_cpu = time.process_time() - client_before
+    server_after = sb.cpu_seconds()
+    if server_before is not None and server_after is not None:
+        result.server_cpu = server_after - server_before
+    result.calls = len(result.latencies) - result.errors
+    result.server_calls = sb.control("GET", "/sandbox/counters")["requests"].get(
+        "ModifyStockInfo", 0
+    )
+    return result
+
+
+# -- main --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--seconds", type=float, default=5.0, help="measured seconds per case (default 5)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=8, help="threads / in-flight tasks (default 8)"
+    )
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="unmeasured seconds before each case (default 1)"
+    )
+    parser.add_argument(
+        "--only", default="", help="comma-separated substrings of case names to run"
+    )
+    args = parser.parse_args()
+
+    binary = os.environ.get("WEIXIN_KIT_SANDBOX_BIN") or str(
+        ROOT / "target" / "release" / "weixin-kit-sandbox"
+    )
+    sb = SandboxProcess(binary)
+    try:
+        import weixin_kit
+        import wechatpayv3
+
+        sync_pay, async_pay = weixin_kit_clients(sb)
+        v3 = wechatpayv3_client(sb)
+        n = args.concurrency
+
+        def sync_case(name: str, workers: int):
+            work = Workload(sb, name)
+
+            def call():
+                sync_pay.busifavor.modify_stock_info(
+                    stock_id=work.stock_id, out_request_no=work.out_request_no(), comment="活动使用"
+                )
+
+            return lambda seconds, result: run_threads(call, workers, seconds, result)
+
+        def async_case(name: str, workers: int):
+            work = Workload(sb, name)
+
+            def call():
+                return async_pay.busifavor.modify_stock_info(
+                    stock_id=work.stock_id, out_request_no=work.out_request_no(), comment="活动使用"
+                )
+
+            return lambda seconds, result: run_tasks(call, workers, seconds, result)
+
+        def v3_case(name: str, workers: int):
+            work = Workload(sb, name)
+
+            def call():
+                code, text = v3.marketing_busifavor_stock_modify(
+                    stock_id=work.stock_id, out_request_no=work.out_request_no(), comment="活动使用"
+                )
+                if code != 204:
+                    raise RuntimeError(f"HTTP {code}: {text!r}")
+
+            return lambda seconds, result: run_threads(call, workers, seconds, result)
+
+        cases = [
+            ("weixin_kit PayClient", "sequential", 1, sync_case),
+            ("weixin_kit PayClient", "concurrent", n, sync_case),
+            ("weixin_kit AsyncPayClient", "sequential", 1, async_case),
+            ("weixin_kit AsyncPayClient", "concurrent", n, async_case),
+            ("wechatpayv3 2.0.4", "sequential", 1, v3_case),
+            ("wechatpayv3 2.0.4", "concurrent", n, v3_case),
+        ]
+        only = [s.strip().lower() for s in args.only.split(",") if s.strip()]
+        cpus = os.cpu_count() or 0
+        try:
+            usable = len(os.sched_getaffinity(0))
+        except AttributeError:
+            usable = cpus
+        print(
+            f"weixin_kit {weixin_kit.__version__} · wechatpayv3 {wechatpayv3.__version__} · "
+            f"Python {platform.python_version()} · {platform.machine()} · cores: {cpus} "
+            f"(usable by this process: {usable})"
+        )
+        print(f"sandbox: {binary} (pid {sb.proc.pid}) at {sb.base_url}")
+        print(
+            f"workload: ModifyStockInfo, one stock per case, unique out_request_no per call; "
+            f"{args.seconds:g} s per case after {args.warmup:g} s warm-up; concurrency {n} "
+            f"(threads for sync clients, in-flight tasks for asyncio)\n"
+        )
+
+        results: List[Result] = []
+        for client, mode, workers, factory in cases:
+            name = f"{client} {mode}"
+            if only and not any(s in name.lower() for s in only):
+                continue
+            label = ("task" if factory is async_case else "thread") + ("s" if workers > 1 else "")
+            print(f"running {name} ({workers} {label}) …", file=sys.stderr, flush=True)
+            run = factory(name.replace(" ", "_"), workers)
+            results.append(
+                measure(sb, Result(name, client, mode, workers), run, args.seconds, args.warmup)
+            )
+
+        baseline = {r.mode: r.rate for r in results if r.client.startswith("wechatpayv3")}
+        header = (
+            f"{'client':<27}{'mode':<12}{'conc':>5}{'calls/s':>10}{'vs v3':>7}{'p50 ms':>8}"
+            f"{'p99 ms':>8}{'errors':>7}{'client CPU':>11}{'µs/call':>9}{'server CPU':>11}{'µs/call':>9}"
+        )
+        print(header)
+        print("-" * len(header))
+        for r in results:
+            ratio = f"{r.rate / baseline[r.mode]:.2f}x" if baseline.get(r.mode) else "-"
+            client_cores = r.client_cpu / r.elapsed
+            client_us = r.client_cpu / r.calls * 1e6 if r.calls else float("nan")
+            if r.server_cpu is None:
+                server_cores, server_us = "n/a", "n/a"
+            else:
+                server_cores = f"{r.server_cpu / r.elapsed:.2f}"
+                server_us = f"{r.server_cpu / r.calls * 1e6:.0f}" if r.calls else "-"
+            print(
+                f"{r.client:<27}{r.mode:<12}{r.workers:>5}{r.rate:>10.0f}{ratio:>7}{r.pct(0.50):>8.2f}"
+                f"{r.pct(0.99):>8.2f}{r.errors:>7}{client_cores:>11.2f}{client_us:>9.0f}"
+                f"{server_cores:>11}{server_us:>9}"
+            )
+        print()
+        print(
+            "calls/s: successful calls per wall-clock second · vs v3: calls/s over wechatpayv3's in the "
+            "same mode · CPU columns: cores busy on average (CPU seconds / wall seconds) and CPU µs "
+            "per call, for this process (client) and the sandbox process (server)"
+        )
+        mismatched = [r.name for r in results if r.server_calls != r.calls + r.errors]
+        if mismatched:
+            print(
+                f"note: the sandbox counted a different number of requests for: {', '.join(mismatched)} "
+                "(retries, or calls cut off at the deadline)"
+            )
+        if any(r.server_cpu is not None for r in results):
+            busiest = max(results, key=lambda r: (r.server_cpu or 0) / r.elapsed)
+            server = busiest.server_cpu / busiest.elapsed
+            client = busiest.client_cpu / busiest.elapsed
+            print(
+                f"server busiest in '{busiest.name}': {server:.2f} cores, while the client used "
+                f"{client:.2f} of the {usable} cores: {max(usable - client, 0):.2f} left to the "
+                f"server. The server is not the bottleneck while its CPU stays well under what "
+                f"is left to it (see bench/README.md)."
+            )
+    finally:
+        sb.close()
+
+
+if __name__ == "__main__":
+    main()
