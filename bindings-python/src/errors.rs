@@ -26,6 +26,21 @@ pub fn to_pyerr(py: Python<'_>, error: Error) -> PyErr {
     })
 }
 
+/// A `WeixinKitError` (the base class) for failures of the binding itself — a sync call from
+/// inside the runtime, an operation that panicked — so callers catching `WeixinKitError` see
+/// them too.
+pub fn internal(py: Python<'_>, message: &str) -> PyErr {
+    py.import(ERRORS_MODULE)
+        .and_then(|m| m.getattr("WeixinKitError"))
+        .and_then(|class| class.call1((message,)))
+        .map(PyErr::from_value)
+        .unwrap_or_else(|why| {
+            let fallback = PyRuntimeError::new_err(message.to_owned());
+            fallback.set_cause(py, Some(why));
+            fallback
+        })
+}
+
 /// `Err(to_pyerr(..))` for a core result.
 pub fn wx<T>(py: Python<'_>, result: weixin_kit::Result<T>) -> PyResult<T> {
     result.map_err(|e| to_pyerr(py, e))

@@ -12,7 +12,6 @@ use std::future::Future;
 use std::sync::{Once, OnceLock};
 use std::time::Duration;
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::IntoPyObject;
 
@@ -51,7 +50,8 @@ where
     if tokio::runtime::Handle::try_current().is_ok() {
         // Only reachable if Python code is re-entered from a runtime thread: block_on would
         // panic there ("cannot start a runtime from within a runtime").
-        return Err(PyRuntimeError::new_err(
+        return Err(crate::errors::internal(
+            py,
             "weixin_kit: a blocking call was made from inside the tokio runtime; use the async \
              client there",
         ));
@@ -65,11 +65,14 @@ where
         match waited {
             Ok(Ok(value)) => return Ok(value),
             Ok(Err(join_error)) => {
-                return Err(PyRuntimeError::new_err(if join_error.is_panic() {
-                    "weixin_kit: internal error: the operation panicked".to_owned()
-                } else {
-                    "weixin_kit: the operation was cancelled".to_owned()
-                }))
+                return Err(crate::errors::internal(
+                    py,
+                    if join_error.is_panic() {
+                        "weixin_kit: internal error: the operation panicked"
+                    } else {
+                        "weixin_kit: the operation was cancelled"
+                    },
+                ))
             }
             Err(_elapsed) => {
                 if let Err(interrupt) = py.check_signals() {
