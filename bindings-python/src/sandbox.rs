@@ -267,6 +267,24 @@ impl SandboxCore {
         Ok(())
     }
 
+    /// Every card/JS-SDK ticket expires now (the next card_ext fetches a new one).
+    fn mp_expire_tickets(&self, py: Python<'_>) -> PyResult<()> {
+        self.get(py)?.mp().expire_tickets();
+        Ok(())
+    }
+
+    /// Moves the mini-program side's clock forward (token and ticket lifetimes, notify_code
+    /// "valid after" delays) without waiting.
+    fn mp_advance_clock(&self, py: Python<'_>, seconds: f64) -> PyResult<()> {
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return Err(validation(py, "seconds", "must be a finite number >= 0"));
+        }
+        self.get(py)?
+            .mp()
+            .advance_clock(std::time::Duration::from_secs_f64(seconds));
+        Ok(())
+    }
+
     /// Tokens and tickets issued, calls per operation, faults injected.
     fn mp_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.get(py)?.mp().counters())

@@ -37,7 +37,7 @@ def sb(_module_sandbox: Sandbox):
 
     clean()
     s.mp_expire_tokens()
-    control(s, "POST", "/sandbox/mp/expire_tickets")
+    s.mp_expire_tickets()
     s.reset_log()
     yield s
     clean()

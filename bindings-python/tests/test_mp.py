@@ -390,6 +390,15 @@ def test_a_notify_code_not_yet_valid_is_85437_from_the_sandbox(sb, mp):
             )
         )
     assert info.value.errcode == 85437
+    # A minute later (the sandbox's clock, moved on) the same call goes through.
+    sb.mp_advance_clock(61)
+    answer = resolve(
+        mp.service_card.set_user_notify_ext(
+            openid=openid, notify_type=1003, notify_code=code, ext_json={"a": 1}
+        )
+    )
+    assert answer["errcode"] == 0
+    assert sb.mp_notify_ext(openid, code) is not None
 
 
 def test_system_busy_is_retried(sb, mp, mp_counters):

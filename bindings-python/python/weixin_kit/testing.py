@@ -271,6 +271,15 @@ class Sandbox:
         """Every access token expires now (the next call answers 42001)."""
         self._core.mp_expire_tokens()
 
+    def mp_expire_tickets(self) -> None:
+        """Every card/JS-SDK ticket expires now (the next ``card_ext`` fetches a new one)."""
+        self._core.mp_expire_tickets()
+
+    def mp_advance_clock(self, seconds: float) -> None:
+        """Move the mini-program side's clock forward: token and ticket lifetimes, and a
+        notify_code's "valid after" delay (85437), pass without waiting."""
+        self._core.mp_advance_clock(seconds)
+
     def mp_counters(self) -> Dict[str, Any]:
         """Tokens and tickets issued, calls per operation, faults injected."""
         return self._core.mp_counters()
