@@ -6,10 +6,10 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use weixin_kit::mp::{MiniProgramClient, TokenEndpoint};
 
-use crate::convert::{json_args, Outcome};
+use crate::convert::json_args;
 use crate::errors::{config, wx};
 use crate::pay::{py_opt, py_str, retry_policy, seconds, USER_AGENT_SUFFIX};
-use crate::runtime::{block_on, into_awaitable, runtime};
+use crate::runtime::{complete, runtime, Mode};
 
 /// A mini-program API client; cheap to share between threads and event loops.
 #[pyclass(module = "weixin_kit._native", frozen)]
@@ -106,10 +106,7 @@ impl MpCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let args = json_args(py, args)?;
-        let client = self.client.clone();
-        let result = block_on(py, async move { client.call(&name, args).await })?;
-        Outcome(result).into_pyobject(py)
+        self.call_in(py, Mode::Blocking, name, args)
     }
 
     /// `call` as an awaitable.
@@ -120,26 +117,17 @@ impl MpCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let args = json_args(py, args)?;
-        let client = self.client.clone();
-        into_awaitable(py, async move { Outcome(client.call(&name, args).await) })
+        self.call_in(py, Mode::Awaitable, name, args)
     }
 
     /// A valid access token (cached; fetched once for every concurrent caller).
     fn access_token<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.client.clone();
-        let result = block_on(py, async move {
-            client.access_token().await.map(|t| t.expose().to_owned())
-        })?;
-        Outcome(result).into_pyobject(py)
+        self.access_token_in(py, Mode::Blocking)
     }
 
     /// `access_token` as an awaitable.
     fn access_token_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let client = self.client.clone();
-        into_awaitable(py, async move {
-            Outcome(client.access_token().await.map(|t| t.expose().to_owned()))
-        })
+        self.access_token_in(py, Mode::Awaitable)
     }
 
     fn __repr__(&self) -> String {
@@ -149,5 +137,27 @@ impl MpCore {
             py_opt(&self.base_url),
             py_str(&self.token_store_kind),
         )
+    }
+}
+
+/// The bodies of the sync/async method pairs.
+impl MpCore {
+    fn call_in<'py>(
+        &self,
+        py: Python<'py>,
+        mode: Mode,
+        name: String,
+        args: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = json_args(py, args)?;
+        let client = self.client.clone();
+        complete(py, mode, async move { client.call(&name, args).await })
+    }
+
+    fn access_token_in<'py>(&self, py: Python<'py>, mode: Mode) -> PyResult<Bound<'py, PyAny>> {
+        let client = self.client.clone();
+        complete(py, mode, async move {
+            client.access_token().await.map(|t| t.expose().to_owned())
+        })
     }
 }

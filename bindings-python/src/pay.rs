@@ -8,9 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use weixin_kit::pay::{PayClient, RetryPolicy};
 
-use crate::convert::{json_args, json_from_python, Outcome};
+use crate::convert::{json_args, json_from_python};
 use crate::errors::{config, validation, wx};
-use crate::runtime::{block_on, into_awaitable, runtime};
+use crate::runtime::{complete, runtime, Mode};
 
 /// Appended to the User-Agent of every client the binding builds.
 pub(crate) const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
@@ -133,10 +133,7 @@ impl PayCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let args = json_args(py, args)?;
-        let client = self.client.clone();
-        let result = block_on(py, async move { client.call(&name, args).await })?;
-        Outcome(result).into_pyobject(py)
+        self.call_in(py, Mode::Blocking, name, args)
     }
 
     /// `call` as an awaitable.
@@ -147,9 +144,7 @@ impl PayCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let args = json_args(py, args)?;
-        let client = self.client.clone();
-        into_awaitable(py, async move { Outcome(client.call(&name, args).await) })
+        self.call_in(py, Mode::Awaitable, name, args)
     }
 
     /// Verifies and decrypts a notification (headers as received, raw body).
@@ -159,16 +154,7 @@ impl PayCore {
         headers: &Bound<'py, PyAny>,
         body: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let headers = header_map(py, headers)?;
-        let body = body_bytes(py, body, "body")?;
-        let client = self.client.clone();
-        let result = block_on(py, async move {
-            client
-                .parse_notification(&headers, &body)
-                .await
-                .map(|n| n.to_json())
-        })?;
-        Outcome(result).into_pyobject(py)
+        self.parse_notification_in(py, Mode::Blocking, headers, body)
     }
 
     /// `parse_notification` as an awaitable.
@@ -178,17 +164,7 @@ impl PayCore {
         headers: &Bound<'py, PyAny>,
         body: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let headers = header_map(py, headers)?;
-        let body = body_bytes(py, body, "body")?;
-        let client = self.client.clone();
-        into_awaitable(py, async move {
-            Outcome(
-                client
-                    .parse_notification(&headers, &body)
-                    .await
-                    .map(|n| n.to_json()),
-            )
-        })
+        self.parse_notification_in(py, Mode::Awaitable, headers, body)
     }
 
     /// A signed request to an endpoint the spec does not cover (`/v3/…`, sent as given).
@@ -200,13 +176,7 @@ impl PayCore {
         path: String,
         body: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let body = optional_json(py, body)?;
-        let client = self.client.clone();
-        let result = block_on(
-            py,
-            async move { client.request(&method, &path, body).await },
-        )?;
-        Outcome(result).into_pyobject(py)
+        self.request_in(py, Mode::Blocking, method, path, body)
     }
 
     /// `request` as an awaitable.
@@ -218,11 +188,7 @@ impl PayCore {
         path: String,
         body: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let body = optional_json(py, body)?;
-        let client = self.client.clone();
-        into_awaitable(py, async move {
-            Outcome(client.request(&method, &path, body).await)
-        })
+        self.request_in(py, Mode::Awaitable, method, path, body)
     }
 
     fn __repr__(&self) -> String {
@@ -233,6 +199,55 @@ impl PayCore {
             py_opt(&self.wechatpay_public_key_id),
             py_opt(&self.base_url),
         )
+    }
+}
+
+/// The bodies of the sync/async method pairs: arguments converted with the GIL held, then the
+/// core call run in the caller's mode.
+impl PayCore {
+    fn call_in<'py>(
+        &self,
+        py: Python<'py>,
+        mode: Mode,
+        name: String,
+        args: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let args = json_args(py, args)?;
+        let client = self.client.clone();
+        complete(py, mode, async move { client.call(&name, args).await })
+    }
+
+    fn parse_notification_in<'py>(
+        &self,
+        py: Python<'py>,
+        mode: Mode,
+        headers: &Bound<'py, PyAny>,
+        body: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let headers = header_map(py, headers)?;
+        let body = body_bytes(py, body, "body")?;
+        let client = self.client.clone();
+        complete(py, mode, async move {
+            client
+                .parse_notification(&headers, &body)
+                .await
+                .map(|n| n.to_json())
+        })
+    }
+
+    fn request_in<'py>(
+        &self,
+        py: Python<'py>,
+        mode: Mode,
+        method: String,
+        path: String,
+        body: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let body = optional_json(py, body)?;
+        let client = self.client.clone();
+        complete(py, mode, async move {
+            client.request(&method, &path, body).await
+        })
     }
 }
 

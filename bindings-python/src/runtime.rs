@@ -95,3 +95,28 @@ where
     runtime(); // hands the shared runtime to pyo3-async-runtimes on first use
     pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(fut.await) })
 }
+
+/// How a native method hands back a core call's result.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode {
+    /// Wait for it with the GIL released (the sync clients).
+    Blocking,
+    /// Return an asyncio awaitable (the async clients).
+    Awaitable,
+}
+
+/// Runs a core call in `mode`: its value as plain Python (or the `weixin_kit.errors` exception)
+/// now, or an awaitable of the same. Every sync/async pair of native methods goes through here.
+pub fn complete<'py, F, T>(py: Python<'py>, mode: Mode, fut: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = weixin_kit::Result<T>> + Send + 'static,
+    T: serde::Serialize + Send + 'static,
+{
+    match mode {
+        Mode::Blocking => {
+            let result = block_on(py, fut)?;
+            crate::convert::Outcome(result).into_pyobject(py)
+        }
+        Mode::Awaitable => into_awaitable(py, async move { crate::convert::Outcome(fut.await) }),
+    }
+}

@@ -198,7 +198,11 @@ pub fn decode_checked<T: DeserializeOwned>(
     response: &RawResponse,
 ) -> Result<Value> {
     let _typed: T = crate::operation::decode_json(op, response)?;
-    crate::operation::decode_json(op, response)
+    // Status, errcode and shape are checked above: only the untyped view is left to read.
+    serde_json::from_slice(&response.body).map_err(|e| Error::UnexpectedResponse {
+        status: response.status,
+        detail: format!("{} answered a body that is not JSON: {e}", op.name),
+    })
 }
 
 /// [`crate::operation::decode_empty`], as JSON `null`.

@@ -315,6 +315,12 @@ fn check_status(op: &'static OperationSpec, response: &RawResponse) -> Result<()
     }
 }
 
+/// WeChat Pay statuses that may be sent again whatever the operation: 429 (after a backoff) and
+/// 5xx. The client retries them, and errors carrying them say `retryable`.
+pub fn retryable_status(status: u16) -> bool {
+    status == 429 || (500..=599).contains(&status)
+}
+
 /// The error a non-2xx WeChat Pay response stands for, with the documented solution.
 pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
     #[derive(serde::Deserialize)]
@@ -365,9 +371,8 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
         retryable,
         retry_after,
     } = documented(&rows, &body.message);
-    // 429 and 5xx are retryable by the protocol (the client retries them) even where an
-    // operation's table has no row for them.
-    let retryable = retryable || response.status == 429 || response.status >= 500;
+    // The protocol's rule holds even where an operation's table has no row for the status.
+    let retryable = retryable || retryable_status(response.status);
     ApiError {
         status: response.status,
         code: body.code.clone(),

@@ -239,21 +239,12 @@ pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
         target.display()
     );
     run(
-        Command::new(&venv_python)
+        crate::tasks::pip_install(&venv_python, &ws.join("bindings-python"))
             .current_dir(&ws)
             .env("MATURIN_PEP517_ARGS", "--profile dev")
             .env("CARGO_TARGET_DIR", &target)
             // Every crate is in the workspace's lock and already downloaded.
-            .env("CARGO_NET_OFFLINE", "true")
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--force-reinstall",
-            ])
-            .arg(ws.join("bindings-python")),
+            .env("CARGO_NET_OFFLINE", "true"),
         &what,
     )?;
     eprintln!("built and installed in {:.1?}", build.elapsed());

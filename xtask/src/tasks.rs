@@ -93,18 +93,24 @@ pub fn test(root: &Path) -> Result<()> {
 /// `pip install ./bindings-python`, as a user runs it, with a debug build so CI shares the
 /// target directory's debug artifacts (a release build is what users get by default).
 fn pip_install_binding(root: &Path, python: &Path) -> Result<()> {
-    run(Command::new(python)
-        .current_dir(root)
-        .env("MATURIN_PEP517_ARGS", "--profile dev")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--force-reinstall",
-            "./bindings-python",
-        ]))
+    run(pip_install(python, &root.join("bindings-python"))
+        .env("MATURIN_PEP517_ARGS", "--profile dev"))
+}
+
+/// `python -m pip install --force-reinstall <binding>`: a rebuilt extension is always picked up.
+/// Callers add the build's environment (profile, target directory).
+pub(crate) fn pip_install(python: &Path, binding: &Path) -> Command {
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--force-reinstall",
+    ])
+    .arg(binding);
+    cmd
 }
 
 /// The fenced code block after `<!-- name -->` in README.md: the README's examples are run as
@@ -166,16 +172,8 @@ pub fn bench(root: &Path) -> Result<()> {
         "--disable-pip-version-check",
         "wechatpayv3==2.0.4",
     ]))?;
-    run(Command::new(&python).current_dir(root).args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--force-reinstall",
-        "--no-deps",
-        "./bindings-python",
-    ]))?;
+    // A release build: what `pip install` gives users.
+    run(&mut pip_install(&python, &root.join("bindings-python")))?;
     run(Command::new(cargo()).current_dir(root).args([
         "build",
         "--release",

@@ -31,41 +31,6 @@ def _opt_pem(value: Union[str, bytes, None]) -> Optional[str]:
     return None if value is None else _pem(value)
 
 
-def _pay_core(
-    *,
-    mchid: str,
-    serial_no: str,
-    private_key: Union[str, bytes],
-    wechatpay_public_key_id: Optional[str],
-    wechatpay_public_key: Union[str, bytes, None],
-    platform_certificates: Optional[Sequence[Union[str, bytes]]],
-    apiv3_key: Optional[str],
-    base_url: Optional[str],
-    backup_base_url: Optional[str],
-    timeout: Optional[float],
-    connect_timeout: Optional[float],
-    max_attempts: Optional[int],
-    download_certificates: Optional[bool],
-) -> PayCore:
-    return PayCore(
-        mchid=mchid,
-        serial_no=serial_no,
-        private_key=_pem(private_key),
-        wechatpay_public_key_id=wechatpay_public_key_id,
-        wechatpay_public_key=_opt_pem(wechatpay_public_key),
-        platform_certificates=(
-            None if platform_certificates is None else [_pem(c) for c in platform_certificates]
-        ),
-        apiv3_key=apiv3_key,
-        base_url=base_url,
-        backup_base_url=backup_base_url,
-        timeout=timeout,
-        connect_timeout=connect_timeout,
-        max_attempts=max_attempts,
-        download_certificates=download_certificates,
-    )
-
-
 def _renamed(core: Any, name: str) -> str:
     text = repr(core)
     return name + text[text.index("(") :]
@@ -118,13 +83,15 @@ class _PayBase:
             ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to
                 verify WeChat Pay's responses with was given.
         """
-        self._core = _pay_core(
+        self._core = PayCore(
             mchid=mchid,
             serial_no=serial_no,
-            private_key=private_key,
+            private_key=_pem(private_key),
             wechatpay_public_key_id=wechatpay_public_key_id,
-            wechatpay_public_key=wechatpay_public_key,
-            platform_certificates=platform_certificates,
+            wechatpay_public_key=_opt_pem(wechatpay_public_key),
+            platform_certificates=(
+                None if platform_certificates is None else [_pem(c) for c in platform_certificates]
+            ),
             apiv3_key=apiv3_key,
             base_url=base_url,
             backup_base_url=backup_base_url,

@@ -51,7 +51,7 @@ use crate::mp::token::{
     TokenProvider, TokenStore,
 };
 use crate::mp::{
-    AddCardListItem, ClientCredentialGrantType, DecryptCardCodeRequest,
+    AddCardListItem, CardExtArgs, ClientCredentialGrantType, DecryptCardCodeRequest,
     GetStableAccessTokenRequest, GetTicketType, Operations as _, SetUserNotifyExtRequest,
     SetUserNotifyExtResponse,
 };
@@ -320,12 +320,13 @@ impl MiniProgramClient {
     /// Any operation of `spec/miniprogram.json` by its official name (`setUserNotifyExt`), and
     /// its local operations (`cardExt`), with wire-named JSON arguments: what the language
     /// bindings call. Tokens, retries and documented errors are the typed methods' own.
-    pub async fn call(&self, operation: &str, mut args: JsonArgs) -> Result<serde_json::Value> {
+    pub async fn call(&self, operation: &str, args: JsonArgs) -> Result<serde_json::Value> {
         if operation == "cardExt" {
-            args.expect_only(operation, &["card_id", "openid", "code"], &[])?;
-            let card_id: String = args.required("card_id")?;
-            let openid: Option<String> = args.optional("openid")?;
-            let code: Option<String> = args.optional("code")?;
+            let CardExtArgs {
+                card_id,
+                openid,
+                code,
+            } = CardExtArgs::from_json(args)?;
             let item = self
                 .card_ext(&card_id, openid.as_deref(), code.as_deref())
                 .await?;

@@ -13,8 +13,8 @@ use crate::dispatch::{self, JsonArgs};
 use crate::error::{json_error, Error, Result};
 use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
 use crate::operation::{
-    pay_error, ApiFamily, Auth, ErrorKey, Execute, OperationSpec, PreparedRequest, RawResponse,
-    RequestBody,
+    pay_error, retryable_status, ApiFamily, Auth, ErrorKey, Execute, OperationSpec,
+    PreparedRequest, RawResponse, RequestBody,
 };
 use crate::pay::certificates::{self, CertificateState, CERTIFICATES_PATH};
 use crate::pay::notification::{self, Notification};
@@ -112,8 +112,8 @@ impl std::fmt::Debug for PayClient {
 /// is retried too. Everything else is final (it would fail the same way again).
 fn pay_verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVerdict {
     match response.status {
-        500..=599 => ResponseVerdict::RetryElsewhere,
-        429 => ResponseVerdict::Retry,
+        s if retryable_status(s) && s >= 500 => ResponseVerdict::RetryElsewhere,
+        s if retryable_status(s) => ResponseVerdict::Retry,
         400..=499 if documented_retryable(op, response) => ResponseVerdict::Retry,
         _ => ResponseVerdict::Final,
     }

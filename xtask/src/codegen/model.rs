@@ -99,6 +99,23 @@ pub struct Argument {
     pub bytes: bool,
 }
 
+impl Argument {
+    fn from_param(p: &Param) -> Argument {
+        Argument {
+            name: p.name.clone(),
+            required: p.required,
+            kind: match &p.ty {
+                ParamType::String => Kind::String,
+                ParamType::Integer => Kind::Integer,
+                ParamType::Boolean => Kind::Boolean,
+                ParamType::Enum(e) => Kind::Ref(e.clone()),
+            },
+            description: p.description.clone(),
+            bytes: false,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Param {
     pub name: String,
@@ -301,23 +318,11 @@ impl Api {
 
     /// The keyword arguments of an operation, in order: path, query, then body fields.
     pub fn arguments(&self, op: &Operation) -> Vec<Argument> {
-        let param = |p: &Param| Argument {
-            name: p.name.clone(),
-            required: p.required,
-            kind: match &p.ty {
-                ParamType::String => Kind::String,
-                ParamType::Integer => Kind::Integer,
-                ParamType::Boolean => Kind::Boolean,
-                ParamType::Enum(e) => Kind::Ref(e.clone()),
-            },
-            description: p.description.clone(),
-            bytes: false,
-        };
         let mut out: Vec<Argument> = op
             .path_params
             .iter()
             .chain(&op.query_params)
-            .map(param)
+            .map(Argument::from_param)
             .collect();
         match &op.body {
             Body::None => {}
@@ -355,21 +360,7 @@ impl Api {
 
     /// The keyword arguments of a local operation.
     pub fn local_arguments(&self, op: &LocalOperation) -> Vec<Argument> {
-        op.params
-            .iter()
-            .map(|p| Argument {
-                name: p.name.clone(),
-                required: p.required,
-                kind: match &p.ty {
-                    ParamType::String => Kind::String,
-                    ParamType::Integer => Kind::Integer,
-                    ParamType::Boolean => Kind::Boolean,
-                    ParamType::Enum(e) => Kind::Ref(e.clone()),
-                },
-                description: p.description.clone(),
-                bytes: false,
-            })
-            .collect()
+        op.params.iter().map(Argument::from_param).collect()
     }
 
     /// Operation names are unique, and so are method names within a tag and the keyword

@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use typify::{TypeSpace, TypeSpaceSettings};
 
 use super::model::{
-    Api, Auth, Body, ErrorKey, Family, Kind, Operation, Param, ParamType, Property, Response,
-    Schema,
+    Api, Auth, Body, ErrorKey, Family, Kind, LocalOperation, Operation, Param, ParamType, Property,
+    Response, Schema,
 };
 
 /// `pay/mod.rs`: the family module.
@@ -324,6 +324,7 @@ pub fn operations(api: &Api) -> Result<String> {
     let json_prepares = api.operations.iter().map(|op| json_prepare_fn(api, op));
     let json_rows = api.operations.iter().map(json_row);
     let local_names = api.local_operations.iter().map(|op| &op.name);
+    let local_args = api.local_operations.iter().map(local_args_struct);
     let mut tags: Vec<&str> = api.operations.iter().map(|op| op.tag.as_str()).collect();
     tags.dedup();
     tags.sort_unstable();
@@ -368,6 +369,8 @@ pub fn operations(api: &Api) -> Result<String> {
         /// The spec's `x-weixin-local-operations`: performed by the client itself, by hand-written
         /// code (each client's `call` handles them; a test checks it knows every name).
         pub static LOCAL_OPERATIONS: &[&str] = &[#(#local_names),*];
+
+        #(#local_args)*
 
         #(#json_prepares)*
         #(#groups)*
@@ -559,6 +562,67 @@ fn prepare_fn(op: &Operation) -> TokenStream {
     }
 }
 
+/// A parameter's Rust type when owned (read from JSON): `String`, `i64`, `bool` or the enum.
+fn owned_type(ty: &ParamType) -> TokenStream {
+    match ty {
+        ParamType::String => quote!(String),
+        ParamType::Integer => quote!(i64),
+        ParamType::Boolean => quote!(bool),
+        ParamType::Enum(e) => {
+            let e = format_ident!("{}", e);
+            quote!(#e)
+        }
+    }
+}
+
+/// `CardExtArgs`: a local operation's parameters, read from wire-named JSON with the same rules
+/// as an operation's, so the hand-written implementation only destructures it (exhaustively: a
+/// parameter added to the spec then fails to compile until it is used).
+fn local_args_struct(op: &LocalOperation) -> TokenStream {
+    let ident = format_ident!("{}Args", op.name.to_upper_camel_case());
+    let name = &op.name;
+    let wires = op.params.iter().map(|p| &p.name);
+    let fields = op.params.iter().map(|p| {
+        let field = field_ident(&p.name);
+        let base = owned_type(&p.ty);
+        let ty = if p.required {
+            base
+        } else {
+            quote!(Option<#base>)
+        };
+        let doc = &p.description;
+        quote!(#[doc = #doc] pub #field: #ty)
+    });
+    let reads = op.params.iter().map(|p| {
+        let field = field_ident(&p.name);
+        let wire = &p.name;
+        if p.required {
+            quote!(#field: args.required(#wire)?)
+        } else {
+            quote!(#field: args.optional(#wire)?)
+        }
+    });
+    let doc = format!(
+        "The parameters of the local operation `{name}` (`x-weixin-local-operations`): {}",
+        op.summary
+    );
+    quote! {
+        #[doc = #doc]
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct #ident {
+            #(#fields),*
+        }
+
+        impl #ident {
+            /// Reads the wire-named arguments; unknown ones are rejected, naming them.
+            pub fn from_json(mut args: crate::dispatch::JsonArgs) -> crate::Result<Self> {
+                args.expect_only(#name, &[#(#wires),*], &[])?;
+                Ok(Self { #(#reads),* })
+            }
+        }
+    }
+}
+
 /// `ModifyStockInfo`'s row of `JSON_OPERATIONS`.
 fn json_row(op: &Operation) -> TokenStream {
     let spec = format_ident!("{}", op.const_name());
@@ -595,14 +659,10 @@ fn json_prepare_fn(api: &Api, op: &Operation) -> TokenStream {
     for p in op.path_params.iter().chain(&op.query_params) {
         let ident = field_ident(&p.name);
         let wire = &p.name;
-        let (owned, borrowed) = match &p.ty {
-            ParamType::String => (quote!(String), quote!(&#ident)),
-            ParamType::Integer => (quote!(i64), quote!(#ident)),
-            ParamType::Boolean => (quote!(bool), quote!(#ident)),
-            ParamType::Enum(e) => {
-                let e = format_ident!("{}", e);
-                (quote!(#e), quote!(#ident))
-            }
+        let owned = owned_type(&p.ty);
+        let borrowed = match p.ty {
+            ParamType::String => quote!(&#ident),
+            _ => quote!(#ident),
         };
         if p.required {
             reads.push(quote!(let #ident: #owned = args.required(#wire)?;));

@@ -1088,6 +1088,33 @@ pub static JSON_OPERATIONS: &[crate::dispatch::JsonOperation] = &[
 /// The spec's `x-weixin-local-operations`: performed by the client itself, by hand-written
 /// code (each client's `call` handles them; a test checks it knows every name).
 pub static LOCAL_OPERATIONS: &[&str] = &["cardExt"];
+///The parameters of the local operation `cardExt` (`x-weixin-local-operations`): Build one signed wx.addCard cardList element (cardId + cardExt) with the cached card api_ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardExtArgs {
+    /**卡券 Id
+
+The card to add (goes into cardList[].cardId and is signed as card_id).*/
+    pub card_id: String,
+    /**指定领取者的openid,只有该用户能领取。bind_openid 字段为 true 的卡券必须填写,bind_openid 字段为 false 不可填写。
+
+Only this user may claim the card; required iff the card's bind_openid is true. Signed.*/
+    pub openid: Option<String>,
+    /**用户领取的 code,仅自定义 code 模式的卡券须填写,非自定义 code 模式卡券不可填写
+
+Code to issue; only for custom-code cards. Signed.*/
+    pub code: Option<String>,
+}
+impl CardExtArgs {
+    /// Reads the wire-named arguments; unknown ones are rejected, naming them.
+    pub fn from_json(mut args: crate::dispatch::JsonArgs) -> crate::Result<Self> {
+        args.expect_only("cardExt", &["card_id", "openid", "code"], &[])?;
+        Ok(Self {
+            card_id: args.required("card_id")?,
+            openid: args.optional("openid")?,
+            code: args.optional("code")?,
+        })
+    }
+}
 ///`getAccessToken` from wire-named JSON arguments (path, query and body fields side by side).
 fn prepare_get_access_token_json(
     mut args: crate::dispatch::JsonArgs,
