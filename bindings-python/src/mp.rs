@@ -6,10 +6,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use weixin_kit::mp::{MiniProgramClient, TokenEndpoint};
 
-use crate::convert::json_args;
 use crate::errors::{config, wx};
 use crate::pay::{py_opt, py_str, retry_policy, seconds, USER_AGENT_SUFFIX};
-use crate::runtime::{complete, runtime, Mode};
+use crate::runtime::{call_by_name, complete, runtime, Mode};
 
 /// A mini-program API client; cheap to share between threads and event loops.
 #[pyclass(module = "weixin_kit._native", frozen)]
@@ -106,7 +105,7 @@ impl MpCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call_in(py, Mode::Blocking, name, args)
+        call_by_name(py, Mode::Blocking, &self.client, name, args)
     }
 
     /// `call` as an awaitable.
@@ -117,7 +116,7 @@ impl MpCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call_in(py, Mode::Awaitable, name, args)
+        call_by_name(py, Mode::Awaitable, &self.client, name, args)
     }
 
     /// A valid access token (cached; fetched once for every concurrent caller).
@@ -142,18 +141,6 @@ impl MpCore {
 
 /// The bodies of the sync/async method pairs.
 impl MpCore {
-    fn call_in<'py>(
-        &self,
-        py: Python<'py>,
-        mode: Mode,
-        name: String,
-        args: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = json_args(py, args)?;
-        let client = self.client.clone();
-        complete(py, mode, async move { client.call(&name, args).await })
-    }
-
     fn access_token_in<'py>(&self, py: Python<'py>, mode: Mode) -> PyResult<Bound<'py, PyAny>> {
         let client = self.client.clone();
         complete(py, mode, async move {

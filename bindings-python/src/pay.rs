@@ -8,9 +8,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use weixin_kit::pay::{PayClient, RetryPolicy};
 
-use crate::convert::{json_args, json_from_python};
+use crate::convert::json_from_python;
 use crate::errors::{config, validation, wx};
-use crate::runtime::{complete, runtime, Mode};
+use crate::runtime::{call_by_name, complete, runtime, Mode};
 
 /// Appended to the User-Agent of every client the binding builds.
 pub(crate) const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
@@ -133,7 +133,7 @@ impl PayCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call_in(py, Mode::Blocking, name, args)
+        call_by_name(py, Mode::Blocking, &self.client, name, args)
     }
 
     /// `call` as an awaitable.
@@ -144,7 +144,7 @@ impl PayCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        self.call_in(py, Mode::Awaitable, name, args)
+        call_by_name(py, Mode::Awaitable, &self.client, name, args)
     }
 
     /// Verifies and decrypts a notification (headers as received, raw body).
@@ -205,18 +205,6 @@ impl PayCore {
 /// The bodies of the sync/async method pairs: arguments converted with the GIL held, then the
 /// core call run in the caller's mode.
 impl PayCore {
-    fn call_in<'py>(
-        &self,
-        py: Python<'py>,
-        mode: Mode,
-        name: String,
-        args: Option<&Bound<'py, PyDict>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let args = json_args(py, args)?;
-        let client = self.client.clone();
-        complete(py, mode, async move { client.call(&name, args).await })
-    }
-
     fn parse_notification_in<'py>(
         &self,
         py: Python<'py>,

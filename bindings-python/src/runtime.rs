@@ -120,3 +120,21 @@ where
         Mode::Awaitable => into_awaitable(py, async move { crate::convert::Outcome(fut.await) }),
     }
 }
+
+/// `call(name, args)` of any client: the arguments converted with the GIL held, the operation
+/// run in `mode`.
+pub fn call_by_name<'py, C: weixin_kit::dispatch::CallByName>(
+    py: Python<'py>,
+    mode: Mode,
+    client: &C,
+    name: String,
+    args: Option<&Bound<'py, pyo3::types::PyDict>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let args = crate::convert::json_args(py, args)?;
+    let client = client.clone();
+    complete(
+        py,
+        mode,
+        async move { client.call_by_name(&name, args).await },
+    )
+}

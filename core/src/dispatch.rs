@@ -183,6 +183,16 @@ pub fn unknown_operation(
     )
 }
 
+/// A client whose operations can be called by name (`PayClient`, `MiniProgramClient`): what a
+/// binding's generic `call(name, args)` is written against, once for every client.
+pub trait CallByName: Clone + Send + Sync + 'static {
+    fn call_by_name(
+        &self,
+        operation: &str,
+        args: JsonArgs,
+    ) -> impl std::future::Future<Output = Result<Value>> + Send;
+}
+
 /// Prepare, send through `client`, decode: the whole call of one operation from JSON.
 pub async fn call<E: Execute>(client: &E, op: &JsonOperation, args: JsonArgs) -> Result<Value> {
     let request = (op.prepare)(args)?;

@@ -458,6 +458,12 @@ impl MiniProgramClient {
     }
 }
 
+impl dispatch::CallByName for MiniProgramClient {
+    async fn call_by_name(&self, operation: &str, args: JsonArgs) -> Result<serde_json::Value> {
+        self.call(operation, args).await
+    }
+}
+
 impl Execute for MiniProgramClient {
     async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
         let op = request.operation;

@@ -498,6 +498,12 @@ fn with_request_id(error: Error, headers: &HeaderMap) -> Error {
     }
 }
 
+impl dispatch::CallByName for PayClient {
+    async fn call_by_name(&self, operation: &str, args: JsonArgs) -> Result<serde_json::Value> {
+        self.call(operation, args).await
+    }
+}
+
 impl Execute for PayClient {
     async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
         let outgoing = Outgoing::from_prepared(&request)?;
