@@ -10,6 +10,7 @@
 //! Error text never carries request headers (Authorization), bodies or query strings (the
 //! mini-program `access_token` travels in the query).
 
+use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -321,18 +322,20 @@ impl HttpClient {
         }
     }
 
-    /// Sends `request`, retrying per the policy. `attempt_headers` is called before every
-    /// attempt (1-based) for the headers that change per attempt (a fresh signature);
+    /// Sends `request`, retrying per the policy. `attempt_headers` is called and awaited before
+    /// every attempt (1-based) for the headers that change per attempt (a fresh signature, which
+    /// may come from a remote signer); an error there ends the call before that attempt is sent.
     /// `verdict` judges each response. Returns the last response, or the last transport error
     /// when no attempt got one.
-    pub async fn send<H, V>(
+    pub async fn send<H, F, V>(
         &self,
         request: &Outgoing,
         mut attempt_headers: H,
         verdict: V,
     ) -> Result<RawResponse>
     where
-        H: FnMut(u32) -> Result<HeaderMap>,
+        H: FnMut(u32) -> F,
+        F: Future<Output = Result<HeaderMap>>,
         V: Fn(&RawResponse) -> ResponseVerdict,
     {
         let mut host = Host::Main;
@@ -341,7 +344,7 @@ impl HttpClient {
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
-            let extra = attempt_headers(attempt)?;
+            let extra = attempt_headers(attempt).await?;
             let outcome = self.send_once(request, host, extra).await;
             let fail_over = match &outcome {
                 Ok(response) => match verdict(response) {
@@ -683,7 +686,7 @@ mod tests {
                 &request,
                 |_| {
                     attempts += 1;
-                    Ok(HeaderMap::new())
+                    std::future::ready(Ok(HeaderMap::new()))
                 },
                 |_| ResponseVerdict::Final,
             ),
@@ -735,7 +738,7 @@ mod tests {
                 &request,
                 |_| {
                     attempts += 1;
-                    Ok(HeaderMap::new())
+                    std::future::ready(Ok(HeaderMap::new()))
                 },
                 |_| ResponseVerdict::Final,
             )

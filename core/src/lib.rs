@@ -19,3 +19,7 @@ pub mod validate;
 
 pub use error::{ApiError, Error, MiniProgramError, Result};
 pub use secret::SecretString;
+
+/// A boxed, `Send` future: what the object-safe callback traits return
+/// ([`pay::Signer`], [`mp::TokenProvider`], [`mp::TokenStore`]).
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -1147,3 +1147,248 @@ async fn a_custom_base_url_never_fails_over_to_the_real_backup_host() {
         .unwrap();
     assert!(format!("{default:?}").contains("api2.mch.weixin.qq.com"));
 }
+
+// =============================================================================================
+// Signer: the merchant key kept in a KMS/HSM, reached through `PayClientBuilder::signer`.
+// Self-contained block (its own helpers), so it can move as one piece.
+// =============================================================================================
+mod signer {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use base64::Engine as _;
+    use weixin_kit::crypto::PrivateKey;
+    use weixin_kit::pay::{Operations as _, PayClient, PayClientBuilder, Signer};
+    use weixin_kit::{BoxFuture, Error, Result};
+    use weixin_kit_sandbox::{Fault, FaultKind, Sandbox};
+
+    use super::{fast_retry, modify, new_stock, requests_of, sandbox};
+
+    /// What a KMS client looks like: asynchronous, holding the key elsewhere (here: the
+    /// sandbox's merchant key), answering base64. Records every signing string it was given.
+    struct RemoteKey {
+        key: PrivateKey,
+        /// Fail (with `Error::Transport`, as a KMS outage would) from this call on (0-based).
+        fail_from: usize,
+        /// Answer this instead of a signature.
+        answer: Option<&'static str>,
+        messages: Mutex<Vec<Vec<u8>>>,
+        calls: AtomicUsize,
+    }
+
+    impl RemoteKey {
+        fn new(sb: &Sandbox) -> Self {
+            RemoteKey {
+                key: PrivateKey::from_pem(sb.credentials().merchant_private_key_pem.expose())
+                    .unwrap(),
+                fail_from: usize::MAX,
+                answer: None,
+                messages: Mutex::new(Vec::new()),
+                calls: AtomicUsize::new(0),
+            }
+        }
+    }
+
+    impl Signer for RemoteKey {
+        fn sign<'a>(&'a self, message: &'a [u8]) -> BoxFuture<'a, Result<String>> {
+            Box::pin(async move {
+                // A network round trip to the key service.
+                tokio::task::yield_now().await;
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+                let call = self.calls.fetch_add(1, Ordering::SeqCst);
+                self.messages.lock().unwrap().push(message.to_vec());
+                if call >= self.fail_from {
+                    return Err(Error::Transport {
+                        detail: "KMS unreachable".into(),
+                    });
+                }
+                if let Some(answer) = self.answer {
+                    return Ok(answer.to_owned());
+                }
+                let signature = self.key.sign_sha256(message)?;
+                Ok(base64::engine::general_purpose::STANDARD.encode(signature))
+            })
+        }
+    }
+
+    /// Identity and hosts with a signer instead of a private key; public-key mode.
+    fn with_signer(sb: &Sandbox, signer: Arc<dyn Signer>) -> PayClientBuilder {
+        let c = sb.credentials();
+        PayClient::builder()
+            .mchid(&c.mchid)
+            .serial_no(&c.merchant_serial_no)
+            .signer(signer)
+            .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+            .unwrap()
+            .base_url(sb.base_url())
+            .backup_base_url(sb.backup_base_url())
+            .retry(fast_retry())
+    }
+
+    #[tokio::test]
+    async fn a_signer_signs_every_attempt_and_the_sandbox_accepts_it() {
+        let sb = sandbox().await;
+        let remote = Arc::new(RemoteKey::new(&sb));
+        let client = with_signer(&sb, remote.clone()).build().unwrap();
+        let stock = new_stock(&sb);
+        // Two 500s then success: three attempts, each signed afresh by the signer.
+        sb.inject_fault(Fault::operation(
+            "ModifyStockInfo",
+            FaultKind::SystemError,
+            2,
+        ))
+        .unwrap();
+        client
+            .busifavor()
+            .modify_stock_info(&stock, &modify("signer-1", "KMS"))
+            .await
+            .unwrap();
+        let log = requests_of(&sb, "ModifyStockInfo");
+        assert_eq!(log.len(), 3, "{log:?}");
+        assert!(
+            log.iter().all(|r| r.signature.as_deref() == Some("ok")),
+            "{log:?}"
+        );
+        let messages = remote.messages.lock().unwrap().clone();
+        assert_eq!(messages.len(), 3);
+        // METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n over the exact bytes sent; fresh nonce each time.
+        let path = format!("/v3/marketing/busifavor/stocks/{stock}");
+        for (message, entry) in messages.iter().zip(&log) {
+            let text = String::from_utf8(message.clone()).unwrap();
+            let parts: Vec<&str> = text.split('\n').collect();
+            assert_eq!(parts.len(), 6, "{text}");
+            assert_eq!(parts[0], "PATCH");
+            assert_eq!(parts[1], path);
+            assert_eq!(parts[4], entry.body);
+            assert_eq!(parts[5], "");
+        }
+        let nonces: std::collections::HashSet<&[u8]> = messages
+            .iter()
+            .map(|m| m.split(|&b| b == b'\n').nth(3).unwrap())
+            .collect();
+        assert_eq!(nonces.len(), 3, "every attempt has its own nonce");
+
+        // The escape hatch is signed by it too.
+        let answer = client
+            .request("GET", "/v3/certificates", None)
+            .await
+            .unwrap();
+        assert!(answer["data"].is_array(), "{answer}");
+        assert_eq!(
+            sb.requests().last().unwrap().signature.as_deref(),
+            Some("ok")
+        );
+        assert_eq!(remote.calls.load(Ordering::SeqCst), 4);
+
+        // No key material, and the signer is named as such.
+        let debug = format!("{client:?}");
+        assert!(debug.contains("external Signer"), "{debug}");
+        assert!(!debug.contains("PRIVATE KEY"), "{debug}");
+    }
+
+    #[tokio::test]
+    async fn a_failing_signer_fails_the_call_and_nothing_is_sent() {
+        let sb = sandbox().await;
+        let remote = Arc::new(RemoteKey {
+            fail_from: 0,
+            ..RemoteKey::new(&sb)
+        });
+        let client = with_signer(&sb, remote.clone()).build().unwrap();
+        let stock = new_stock(&sb);
+        sb.reset_log();
+        let err = client
+            .busifavor()
+            .modify_stock_info(&stock, &modify("signer-2", "x"))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Transport { detail } if detail == "KMS unreachable"),
+            "{err:?}"
+        );
+        assert_eq!(remote.calls.load(Ordering::SeqCst), 1, "not retried");
+        assert!(sb.requests().is_empty(), "{:?}", sb.requests());
+
+        // Failing on a retry: the attempt already sent stands, the retry is not sent.
+        let remote = Arc::new(RemoteKey {
+            fail_from: 1,
+            ..RemoteKey::new(&sb)
+        });
+        let client = with_signer(&sb, remote.clone()).build().unwrap();
+        sb.inject_fault(Fault::operation(
+            "ModifyStockInfo",
+            FaultKind::SystemError,
+            1,
+        ))
+        .unwrap();
+        let err = client
+            .busifavor()
+            .modify_stock_info(&stock, &modify("signer-3", "x"))
+            .await
+            .unwrap_err();
+        assert!(matches!(&err, Error::Transport { .. }), "{err:?}");
+        let log = requests_of(&sb, "ModifyStockInfo");
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].status, Some(500));
+    }
+
+    #[tokio::test]
+    async fn a_signer_answering_something_that_is_not_base64_is_a_config_error() {
+        let sb = sandbox().await;
+        let stock = new_stock(&sb);
+        for answer in ["", "not base64!", "-----BEGIN PRIVATE KEY-----"] {
+            sb.reset_log();
+            let remote = Arc::new(RemoteKey {
+                answer: Some(answer),
+                ..RemoteKey::new(&sb)
+            });
+            let client = with_signer(&sb, remote.clone()).build().unwrap();
+            let err = client
+                .busifavor()
+                .modify_stock_info(&stock, &modify("signer-4", "x"))
+                .await
+                .unwrap_err();
+            let Error::Config { detail } = &err else {
+                panic!("{answer:?}: {err:?}")
+            };
+            assert!(
+                detail.contains("the signer returned an invalid signature"),
+                "{detail}"
+            );
+            assert!(answer.is_empty() || !detail.contains(answer), "{detail}");
+            assert_eq!(remote.calls.load(Ordering::SeqCst), 1);
+            assert!(sb.requests().is_empty(), "{answer:?}: {:?}", sb.requests());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_signer_replaces_the_private_key_in_the_builder() {
+        let sb = sandbox().await;
+        let c = sb.credentials();
+        let remote: Arc<dyn Signer> = Arc::new(RemoteKey::new(&sb));
+        // A signer alone is enough (no private key).
+        with_signer(&sb, remote.clone()).build().unwrap();
+        // Neither: the error names both ways.
+        let err = PayClient::builder()
+            .mchid(&c.mchid)
+            .serial_no(&c.merchant_serial_no)
+            .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+            .unwrap()
+            .build()
+            .unwrap_err();
+        let Error::Config { detail } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(detail.contains("a private key or a signer"), "{detail}");
+        // Both: ambiguous, refused.
+        let err = with_signer(&sb, remote)
+            .private_key_pem(c.merchant_private_key_pem.expose())
+            .unwrap()
+            .build()
+            .unwrap_err();
+        let Error::Config { detail } = &err else {
+            panic!("{err:?}")
+        };
+        assert!(detail.contains("both"), "{detail}");
+        assert!(!detail.contains("PRIVATE KEY"), "{detail}");
+    }
+}

@@ -448,7 +448,7 @@ impl MiniProgramClient {
             .http
             .send(
                 &outgoing,
-                |_attempt| Ok(HeaderMap::new()),
+                |_attempt| std::future::ready(Ok(HeaderMap::new())),
                 |response| verdict(op, response),
             )
             .await;

@@ -19,14 +19,12 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use crate::{Error, Result, SecretString};
 
-/// A boxed, `Send` future: what the object-safe traits here return.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::BoxFuture;
 
 /// Fetches a new credential: the token and its `expires_in` (seconds), as the token and ticket
 /// endpoints answer. Called by at most one caller at a time per key and store.

@@ -18,6 +18,7 @@ use crate::operation::{
 };
 use crate::pay::certificates::{self, CertificateState, CERTIFICATES_PATH};
 use crate::pay::notification::{self, Notification};
+use crate::pay::signer::{self, Signer};
 use crate::pay::signing::{self, Verifier, VerifyFailure};
 use crate::time::unix_now;
 
@@ -81,7 +82,11 @@ pub struct PayClient {
 struct Inner {
     mchid: String,
     serial_no: String,
-    key: PrivateKey,
+    /// The merchant private key, or the caller's KMS/HSM callback.
+    signer: Arc<dyn Signer>,
+    external_signer: bool,
+    /// Bound on one signature from an external signer (the per-attempt timeout).
+    sign_timeout: Duration,
     apiv3_key: Option<ApiV3Key>,
     public_key_id: Option<String>,
     verifier: Verifier,
@@ -95,7 +100,14 @@ impl std::fmt::Debug for PayClient {
         f.debug_struct("PayClient")
             .field("mchid", &i.mchid)
             .field("serial_no", &i.serial_no)
-            .field("private_key", &"<redacted>")
+            .field(
+                "signer",
+                &if i.external_signer {
+                    "external Signer"
+                } else {
+                    "private key <redacted>"
+                },
+            )
             .field("apiv3_key", &i.apiv3_key.as_ref().map(|_| "<redacted>"))
             .field("wechatpay_public_key_id", &i.public_key_id)
             .field("platform_certificates", &i.verifier.certificate_serials())
@@ -103,6 +115,50 @@ impl std::fmt::Debug for PayClient {
             .field("backup_base_url", &i.http.backup_base_url())
             .field("retry", i.http.retry_policy())
             .finish()
+    }
+}
+
+impl Inner {
+    /// The `Authorization` header of one attempt: a fresh timestamp and nonce, the signing
+    /// string over the exact bytes sent, and the signer's answer (awaited, bounded by the
+    /// per-attempt timeout, and checked to be base64 before it goes anywhere).
+    async fn authorization(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        signed: &[u8],
+    ) -> Result<HeaderMap> {
+        let timestamp = unix_now();
+        let nonce = crypto::nonce();
+        signing::check_header_fields(&self.mchid, &self.serial_no, &nonce)?;
+        let message = signing::signing_string(method, path_and_query, timestamp, &nonce, signed);
+        let signature = if self.external_signer {
+            tokio::time::timeout(
+                self.sign_timeout,
+                signer::checked_signature(&*self.signer, &message),
+            )
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    detail: format!(
+                        "the signer did not answer within {:?}; nothing was sent",
+                        self.sign_timeout
+                    ),
+                })
+            })?
+        } else {
+            signer::checked_signature(&*self.signer, &message).await?
+        };
+        let authorization =
+            signing::authorization(&self.mchid, &self.serial_no, timestamp, &nonce, &signature);
+        let mut value = HeaderValue::from_str(&authorization).map_err(|_| Error::Config {
+            detail: "the Authorization header is not valid ASCII (check mchid and serial_no)"
+                .into(),
+        })?;
+        value.set_sensitive(true);
+        let mut h = HeaderMap::with_capacity(1);
+        h.insert(http::header::AUTHORIZATION, value);
+        Ok(h)
     }
 }
 
@@ -287,28 +343,7 @@ impl PayClient {
                 // Every attempt re-signs the same bytes with a fresh timestamp and nonce:
                 // WeChat Pay rejects timestamps older than five minutes, and a backoff or a
                 // failover may take a while.
-                |_attempt| {
-                    let authorization = signing::build_authorization(
-                        &inner.mchid,
-                        &inner.serial_no,
-                        &inner.key,
-                        method_str,
-                        path_and_query,
-                        signed,
-                        unix_now(),
-                        &crypto::nonce(),
-                    )?;
-                    let mut value = HeaderValue::from_str(&authorization).map_err(|_| {
-                        Error::Config {
-                            detail: "the Authorization header is not valid ASCII (check mchid and serial_no)"
-                                .into(),
-                        }
-                    })?;
-                    value.set_sensitive(true);
-                    let mut h = HeaderMap::with_capacity(1);
-                    h.insert(http::header::AUTHORIZATION, value);
-                    Ok(h)
-                },
+                move |_attempt| inner.authorization(method_str, path_and_query, signed),
                 |response| pay_verdict(op, response),
             )
             .await
@@ -521,6 +556,7 @@ pub struct PayClientBuilder {
     mchid: Option<String>,
     serial_no: Option<String>,
     key: Option<PrivateKey>,
+    signer: Option<Arc<dyn Signer>>,
     apiv3_key: Option<ApiV3Key>,
     public_key: Option<(String, PublicKey)>,
     certificates: Vec<Certificate>,
@@ -538,6 +574,7 @@ impl std::fmt::Debug for PayClientBuilder {
             .field("mchid", &self.mchid)
             .field("serial_no", &self.serial_no)
             .field("private_key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("signer", &self.signer.as_ref().map(|_| "external Signer"))
             .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
             .field(
                 "wechatpay_public_key_id",
@@ -576,6 +613,17 @@ impl PayClientBuilder {
     /// An already parsed merchant private key.
     pub fn private_key(mut self, key: PrivateKey) -> Self {
         self.key = Some(key);
+        self
+    }
+
+    /// Requests are signed by `signer` instead of a private key held here: the merchant key
+    /// stays in a KMS or an HSM, which gets the signing string of every attempt (retries
+    /// re-sign with a fresh timestamp and nonce) and returns the base64 signature. No private
+    /// key is needed then; giving both is an error. A signer that fails, takes longer than
+    /// the per-attempt [`timeout`](Self::timeout), or returns something that is not base64
+    /// fails the call before anything is sent.
+    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
+        self.signer = Some(signer);
         self
     }
 
@@ -694,8 +742,18 @@ impl PayClientBuilder {
         {
             missing.push("serial_no (the merchant API certificate serial)");
         }
-        if self.key.is_none() {
-            missing.push("the merchant private key (private_key_pem / private_key_file)");
+        if self.key.is_some() && self.signer.is_some() {
+            return Err(Error::Config {
+                detail: "PayClient has both a merchant private key and a signer: give one \
+                         (the signer when the key is kept in a KMS/HSM)"
+                    .into(),
+            });
+        }
+        if self.key.is_none() && self.signer.is_none() {
+            missing.push(
+                "a private key or a signer (private_key_pem / private_key_file, or signer for a \
+                 key kept in a KMS/HSM)",
+            );
         }
         let downloads = self
             .download_certificates
@@ -743,7 +801,13 @@ impl PayClientBuilder {
             inner: Arc::new(Inner {
                 mchid: self.mchid.unwrap_or_default(),
                 serial_no: self.serial_no.unwrap_or_default(),
-                key: self.key.expect("checked above"),
+                external_signer: self.signer.is_some(),
+                signer: match (self.signer, self.key) {
+                    (Some(signer), _) => signer,
+                    (None, Some(key)) => Arc::new(key),
+                    (None, None) => unreachable!("checked above"),
+                },
+                sign_timeout: self.http.timeout,
                 apiv3_key: self.apiv3_key,
                 public_key_id,
                 verifier,

@@ -4,6 +4,8 @@ pub use crate::generated::pay::*; // types, operations, Operations trait, MAIN_H
 pub mod certificates;
 mod client;
 pub mod notification;
+pub mod signer;
 pub mod signing;
 pub use client::{PayClient, PayClientBuilder, RetryPolicy};
 pub use notification::{Notification, NotificationEvent};
+pub use signer::Signer;

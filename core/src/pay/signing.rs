@@ -73,6 +73,16 @@ pub fn build_authorization(
     timestamp: i64,
     nonce: &str,
 ) -> crate::Result<String> {
+    check_header_fields(mchid, serial_no, nonce)?;
+    let message = signing_string(method, url, timestamp, nonce, body);
+    let signature = BASE64.encode(key.sign_sha256(&message)?);
+    Ok(authorization(
+        mchid, serial_no, timestamp, nonce, &signature,
+    ))
+}
+
+/// The values that go into the `Authorization` header between quotes must not break it out.
+pub(crate) fn check_header_fields(mchid: &str, serial_no: &str, nonce: &str) -> crate::Result<()> {
     for (field, value) in [("mchid", mchid), ("serial_no", serial_no), ("nonce", nonce)] {
         if value.is_empty()
             || value
@@ -85,11 +95,21 @@ pub fn build_authorization(
             ));
         }
     }
-    let message = signing_string(method, url, timestamp, nonce, body);
-    let signature = BASE64.encode(key.sign_sha256(&message)?);
-    Ok(format!(
+    Ok(())
+}
+
+/// The header value around an already computed base64 `signature` (fields checked by
+/// [`check_header_fields`]).
+pub(crate) fn authorization(
+    mchid: &str,
+    serial_no: &str,
+    timestamp: i64,
+    nonce: &str,
+    signature: &str,
+) -> String {
+    format!(
         "{SCHEME} mchid=\"{mchid}\",nonce_str=\"{nonce}\",timestamp=\"{timestamp}\",serial_no=\"{serial_no}\",signature=\"{signature}\""
-    ))
+    )
 }
 
 /// The keys that may have signed a response or notification, chosen by `Wechatpay-Serial`:
