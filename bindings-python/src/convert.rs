@@ -1,10 +1,9 @@
-//! Python ⇄ JSON (`serde_json::Value`) through pythonize, the arguments of a generic operation
-//! call (`JsonArgs`), and [`Outcome`]: a core result that becomes a Python value or the matching
+//! Python ⇄ JSON (`serde_json::Value`) through pythonize, the arguments of a call by name
+//! (`JsonArgs`), and [`Outcome`]: a core result that becomes a Python value or the matching
 //! exception when it is converted (which is how async results reach asyncio).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict};
-use serde::de::DeserializeOwned;
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 use serde::Serialize;
 use weixin_kit::dispatch::JsonArgs;
 
@@ -17,15 +16,6 @@ pub fn to_python<'py, T: Serialize + ?Sized>(
     value: &T,
 ) -> PyResult<Bound<'py, PyAny>> {
     pythonize::pythonize(py, value).map_err(PyErr::from)
-}
-
-/// A Python value read as `T`; what does not fit is a `ValidationError` naming `field`.
-pub fn from_python<T: DeserializeOwned>(
-    py: Python<'_>,
-    value: &Bound<'_, PyAny>,
-    field: &str,
-) -> PyResult<T> {
-    pythonize::depythonize(value).map_err(|e| validation(py, field, e.to_string()))
 }
 
 /// A Python value as JSON; what cannot be expressed in JSON (bytes nested in a dict, a
@@ -46,9 +36,9 @@ pub fn json_from_python(
     })
 }
 
-/// The arguments of one operation, keyed by wire name (path, query and body fields side by
-/// side): `None` values are dropped (absent), `bytes` / `bytearray` go to `JsonArgs::bytes`
-/// (file contents), everything else must be JSON.
+/// The arguments of one call, keyed by wire name (path, query and body fields side by side):
+/// `None` values are dropped (absent), `bytes` / `bytearray` go to `JsonArgs::bytes` (file
+/// contents, a notification body), everything else must be JSON.
 pub fn json_args(py: Python<'_>, args: Option<&Bound<'_, PyDict>>) -> PyResult<JsonArgs> {
     let mut out = JsonArgs::default();
     let Some(args) = args else {
@@ -91,5 +81,18 @@ impl<'py, T: Serialize> IntoPyObject<'py> for Outcome<T> {
             Ok(value) => to_python(py, &value),
             Err(error) => Err(to_pyerr(py, error)),
         }
+    }
+}
+
+/// `bytes`, `bytearray` or `str` (encoded as UTF-8) as bytes.
+pub fn body_bytes(py: Python<'_>, value: &Bound<'_, PyAny>, field: &str) -> PyResult<Vec<u8>> {
+    if let Ok(b) = value.cast::<PyBytes>() {
+        Ok(b.as_bytes().to_vec())
+    } else if let Ok(s) = value.cast::<PyString>() {
+        Ok(s.to_cow()?.as_bytes().to_vec())
+    } else if let Ok(b) = value.cast::<PyByteArray>() {
+        Ok(b.to_vec())
+    } else {
+        Err(validation(py, field, "must be bytes or str"))
     }
 }

@@ -10,8 +10,8 @@ use pyo3::types::PyString;
 use weixin_kit::crypto::{ApiV3Key, Certificate, PrivateKey, PublicKey};
 use weixin_kit::{pay::signing, Error};
 
+use crate::convert::body_bytes;
 use crate::errors::{validation, wx};
-use crate::pay::body_bytes;
 
 /// The `Authorization` header value (`WECHATPAY2-SHA256-RSA2048 mchid="…",…`) for a request:
 /// `url` is the path and query as sent, `body` the exact bytes sent ("" for none).

@@ -1,13 +1,16 @@
-//! `weixin_kit._native`: the Python binding's native layer. Thin by design — generic entry
-//! points (`call(name, args)`) over the Rust core; the per-operation Python surface is generated
+//! `weixin_kit._native`: the Python binding's native layer, an adapter over the core's bridge
+//! (`weixin_kit::bridge`): one client class whose `call(name, args)` reaches every operation
+//! and action, errors mapped by kind with one table, Python callables as callbacks, and the
+//! sandbox as start / control / close. The per-operation Python surface is generated
 //! (`weixin_kit/_generated/`) and the exceptions are Python classes (`weixin_kit/errors.py`).
 
+mod callbacks;
+mod client;
 mod convert;
 mod crypto;
 mod errors;
-mod mp;
-mod pay;
 mod runtime;
+#[cfg(feature = "sandbox")]
 mod sandbox;
 
 use pyo3::prelude::*;
@@ -15,12 +18,23 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
-    m.add_class::<pay::PayCore>()?;
-    m.add_class::<mp::MpCore>()?;
+    m.add_class::<client::ClientCore>()?;
+    #[cfg(feature = "sandbox")]
     m.add_class::<sandbox::SandboxCore>()?;
     m.add_function(wrap_pyfunction!(crypto::build_authorization, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::verify_signature, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::decrypt_resource, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::sign_card_ext, m)?)?;
+    m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     Ok(())
+}
+
+/// `[(class_name, [field, …]), …]`: the error kinds of the core's bridge, which
+/// `weixin_kit.errors` defines one class each for (its tests check the two agree).
+#[pyfunction]
+fn error_kinds() -> Vec<(&'static str, Vec<&'static str>)> {
+    weixin_kit::bridge::ERROR_KINDS
+        .iter()
+        .map(|k| (k.class_name, k.fields.to_vec()))
+        .collect()
 }

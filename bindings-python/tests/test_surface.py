@@ -290,6 +290,7 @@ def test_error_classes():
         "TimeoutError",
         "ConfigError",
         "UnexpectedResponseError",
+        "CallbackError",
     }
 
 

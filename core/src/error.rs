@@ -35,6 +35,10 @@ pub enum Error {
     /// The server answered, but not in the documented shape.
     #[error("unexpected response (HTTP {status}): {detail}")]
     UnexpectedResponse { status: u16, detail: String },
+    /// A function supplied by the caller (a token provider, a signer) failed or returned
+    /// something unusable; nothing was sent with its result.
+    #[error("the {callback} callback failed: {detail}")]
+    Callback { callback: String, detail: String },
 }
 
 impl Error {

@@ -4,6 +4,7 @@
 //! generated from `spec/` into [`generated`] by `cargo xtask codegen`; the hand-written modules
 //! here are the runtime it stands on.
 
+pub mod bridge;
 pub mod crypto;
 pub mod dispatch;
 pub mod error;

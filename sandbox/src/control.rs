@@ -21,6 +21,9 @@ use crate::{notify, SandboxError, Shared, SigningMode};
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/sandbox/credentials", get(credentials))
+        .route("/sandbox/client/credentials", get(client_credentials))
+        .route("/sandbox/client/pay_config", get(pay_config))
+        .route("/sandbox/client/mp_config", get(mp_config))
         .route("/sandbox/stocks", post(create_stock).get(list_stocks))
         .route("/sandbox/stocks/{stock_id}", get(get_stock))
         .route("/sandbox/media", get(media))
@@ -40,6 +43,25 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/notifications", get(notifications))
         .route("/sandbox/requests", get(requests).delete(reset_log))
         .route("/sandbox/counters", get(counters_route))
+}
+
+/// Every control route (WeChat Pay and mini-program sides) with `shared` applied, and a
+/// fallback that says a path is no control route: what [`crate::Sandbox::control`] serves
+/// in-process.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    routes()
+        .with_state(shared.clone())
+        .merge(crate::mp::control_router(shared.mp.clone()))
+        .fallback(|req: axum::extract::Request| async move {
+            (
+                StatusCode::NOT_FOUND,
+                Json(json!({
+                    "error": format!("{} {} is not a sandbox control route", req.method(), req.uri().path()),
+                    "no_route": true,
+                })),
+            )
+                .into_response()
+        })
 }
 
 /// The counters document (see [`crate::Sandbox::counters`]).
@@ -81,6 +103,54 @@ fn ok() -> Response {
 
 async fn credentials(State(s): State<Arc<Shared>>) -> Response {
     Json(&s.credentials).into_response()
+}
+
+/// The credentials under the SDK's configuration keys (what every binding's
+/// `Sandbox.credentials` shows): `mchid`, `serial_no`, `merchant_private_key`,
+/// `wechatpay_public_key_id`, `wechatpay_public_key`, `apiv3_key`, `appid`, `secret`,
+/// `platform_serial_no`, `platform_certificate`.
+async fn client_credentials(State(s): State<Arc<Shared>>) -> Response {
+    let c = &s.credentials;
+    Json(json!({
+        "mchid": c.mchid,
+        "serial_no": c.merchant_serial_no,
+        "merchant_private_key": c.merchant_private_key_pem.expose(),
+        "wechatpay_public_key_id": c.wechatpay_public_key_id,
+        "wechatpay_public_key": c.wechatpay_public_key_pem,
+        "apiv3_key": c.apiv3_key.expose(),
+        "appid": c.appid,
+        "secret": c.app_secret.expose(),
+        "platform_serial_no": c.platform_serial_no,
+        "platform_certificate": c.platform_certificate_pem,
+    }))
+    .into_response()
+}
+
+/// A `PayConfig` for this sandbox: public-key mode, the APIv3 key, main and backup URLs.
+async fn pay_config(State(s): State<Arc<Shared>>) -> Response {
+    let c = &s.credentials;
+    Json(json!({
+        "mchid": c.mchid,
+        "serial_no": c.merchant_serial_no,
+        "private_key": c.merchant_private_key_pem.expose(),
+        "wechatpay_public_key_id": c.wechatpay_public_key_id,
+        "wechatpay_public_key": c.wechatpay_public_key_pem,
+        "apiv3_key": c.apiv3_key.expose(),
+        "base_url": s.base_url,
+        "backup_base_url": s.backup_base_url,
+    }))
+    .into_response()
+}
+
+/// A `MiniProgramConfig` for this sandbox: its appid and secret, the main URL.
+async fn mp_config(State(s): State<Arc<Shared>>) -> Response {
+    let c = &s.credentials;
+    Json(json!({
+        "appid": c.appid,
+        "secret": c.app_secret.expose(),
+        "base_url": s.base_url,
+    }))
+    .into_response()
 }
 
 async fn create_stock(State(s): State<Arc<Shared>>, body: Bytes) -> Response {

@@ -235,6 +235,10 @@ pub(crate) struct Shared {
     pub main_down: AtomicBool,
     pub mp: Arc<mp::MpState>,
     pub notifier: notify::Notifier,
+    /// `http://` URLs of the main and backup listeners (for the client configurations the
+    /// control API hands out).
+    pub base_url: String,
+    pub backup_base_url: String,
 }
 
 impl Shared {
@@ -250,6 +254,8 @@ pub struct Sandbox {
     main_addr: SocketAddr,
     backup_addr: SocketAddr,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The control routes alone, for [`Sandbox::control`] (in-process, no socket).
+    control: axum::Router,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -290,8 +296,11 @@ impl Sandbox {
             mp,
             notifier: notify::Notifier::new(config.notify_retry),
             identity,
+            base_url: format!("http://{main_addr}"),
+            backup_base_url: format!("http://{backup_addr}"),
         });
         let router = server::router(shared.clone());
+        let control = control::router(shared.clone());
         let tasks = vec![
             tokio::spawn(server::serve(main, Listener::Main, router.clone())),
             tokio::spawn(server::serve(backup, Listener::Backup, router)),
@@ -301,6 +310,7 @@ impl Sandbox {
             main_addr,
             backup_addr,
             tasks,
+            control,
         })
     }
 
@@ -422,6 +432,72 @@ impl Sandbox {
         self.shared.log.reset()
     }
 
+    /// One call of the control API (`/sandbox/…`, sandbox/README.md), served in-process: what
+    /// every language binding's sandbox helper is written against (start, this, stop).
+    /// `body` is the JSON body (none for GET/DELETE). Answers the route's JSON (`Null` for an
+    /// empty answer, and for a GET of something that does not exist: a stock, a notify_code);
+    /// a body the route refuses is [`SandboxError::BadRequest`], a path that is no control
+    /// route [`SandboxError::NotFound`].
+    pub async fn control(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<serde_json::Value, SandboxError> {
+        use tower::ServiceExt as _;
+        if !path.starts_with("/sandbox/") {
+            return Err(SandboxError::NotFound(format!(
+                "{path} is not a sandbox control route (they start with /sandbox/)"
+            )));
+        }
+        let method = axum::http::Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| SandboxError::BadRequest(format!("{method} is not an HTTP method")))?;
+        let is_get = method == axum::http::Method::GET;
+        let body = match body {
+            Some(v) => axum::body::Body::from(
+                serde_json::to_vec(&v)
+                    .map_err(|e| SandboxError::BadRequest(format!("the body is not JSON: {e}")))?,
+            ),
+            None => axum::body::Body::empty(),
+        };
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(body)
+            .map_err(|e| SandboxError::BadRequest(format!("bad control request: {e}")))?;
+        let response = self
+            .control
+            .clone()
+            .oneshot(request)
+            .await
+            .unwrap_or_else(|never| match never {});
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .map_err(|e| SandboxError::BadRequest(format!("control answer unreadable: {e}")))?;
+        let value: serde_json::Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| SandboxError::BadRequest(format!("control answer is not JSON: {e}")))?
+        };
+        let error = || {
+            value
+                .get("error")
+                .and_then(|e| e.as_str())
+                .unwrap_or("the control call failed")
+                .to_owned()
+        };
+        match status.as_u16() {
+            200..=299 => Ok(value),
+            404 if value.get("no_route").is_some() => Err(SandboxError::NotFound(error())),
+            404 if is_get => Ok(serde_json::Value::Null),
+            404 => Err(SandboxError::NotFound(error())),
+            _ => Err(SandboxError::BadRequest(error())),
+        }
+    }
+
     /// Stops both listeners and closes every connection.
     pub async fn shutdown(mut self) {
         for task in self.tasks.drain(..) {
@@ -435,6 +511,21 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+    }
+}
+
+/// A control call's failure as the core's error kinds: what the caller sent is a
+/// `Validation` error (field `sandbox`), anything else a `Config` error.
+impl From<SandboxError> for weixin_kit::Error {
+    fn from(e: SandboxError) -> Self {
+        match e {
+            SandboxError::BadRequest(rule) | SandboxError::NotFound(rule) => {
+                weixin_kit::Error::validation("sandbox", rule)
+            }
+            other => weixin_kit::Error::Config {
+                detail: format!("sandbox: {other}"),
+            },
         }
     }
 }

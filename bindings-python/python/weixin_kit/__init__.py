@@ -15,6 +15,7 @@ from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient,
 from ._native import __version__
 from .errors import (
     ApiError,
+    CallbackError,
     ConfigError,
     MiniProgramError,
     SignatureError,
@@ -40,6 +41,7 @@ __all__ = [
     "TimeoutError",
     "ConfigError",
     "UnexpectedResponseError",
+    "CallbackError",
     "crypto",
     "errors",
 ]

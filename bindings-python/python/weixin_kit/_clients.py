@@ -9,44 +9,77 @@ set and keep it.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._generated.mp import AsyncMiniProgramOperations, MiniProgramOperations
 from ._generated.pay import AsyncPayOperations, PayOperations
-from ._native import MpCore, PayCore
+from ._native import ClientCore
+from .errors import ValidationError
 
 __all__ = ["PayClient", "AsyncPayClient", "MiniProgramClient", "AsyncMiniProgramClient"]
 
 Headers = Mapping[str, str]
 Body = Union[bytes, bytearray, str]
+#: ``token_provider()``: an access token (``str``), plain or async.
+TokenProvider = Callable[[], Union[str, Awaitable[str]]]
+#: ``signer(signing_string)``: the base64 RSA-SHA256 signature (``str``), plain or async.
+Signer = Callable[[str], Union[str, Awaitable[str]]]
+
+# Constructor arguments that are callbacks, not configuration keys.
+_CALLBACKS = ("self", "token_provider", "signer", "__class__")
 
 
-def _pem(value: Union[str, bytes]) -> str:
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("ascii")
-    return value
+def _config(arguments: Dict[str, Any]) -> Dict[str, Any]:
+    """The constructor's keyword arguments as the core's configuration (``PayConfig`` /
+    ``MiniProgramConfig``: the same keys, validated there): absent ones dropped, PEM bytes
+    as text."""
+
+    def text(value: Any) -> Any:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value).decode("ascii")
+        if isinstance(value, (list, tuple)):
+            return [text(v) for v in value]
+        return value
+
+    return {k: text(v) for k, v in arguments.items() if k not in _CALLBACKS and v is not None}
 
 
-def _opt_pem(value: Union[str, bytes, None]) -> Optional[str]:
-    return None if value is None else _pem(value)
+def _headers(headers: Headers) -> Dict[str, Any]:
+    """A request's headers (a dict, or a framework's headers object: anything with
+    ``.items()``) as the core takes them: name → value, or → [values] when repeated."""
+    items = getattr(headers, "items", None)
+    if not callable(items):
+        rule = "must be a mapping of header name to value"
+        raise ValidationError(f"invalid `headers`: {rule}", field="headers", rule=rule)
+    out: Dict[str, Any] = {}
+    for name, value in items():
+        if isinstance(value, (bytes, bytearray)):
+            value = bytes(value).decode("latin-1")
+        if name in out:
+            previous = out[name]
+            out[name] = (previous if isinstance(previous, list) else [previous]) + [value]
+        else:
+            out[name] = value
+    return out
 
 
-def _renamed(core: Any, name: str) -> str:
-    text = repr(core)
-    return name + text[text.index("(") :]
+def _repr(client: Any) -> str:
+    shown = ", ".join(f"{k}={v!r}" for k, v in client._core.info.items() if k != "family")
+    return f"{type(client).__name__}({shown})"
 
 
 class _PayBase:
     """What the sync and async WeChat Pay clients share: construction and properties."""
 
-    _core: PayCore
+    _core: ClientCore
 
     def __init__(
         self,
         *,
         mchid: str,
         serial_no: str,
-        private_key: Union[str, bytes],
+        private_key: Union[str, bytes, None] = None,
+        signer: Optional[Signer] = None,
         wechatpay_public_key_id: Optional[str] = None,
         wechatpay_public_key: Union[str, bytes, None] = None,
         platform_certificates: Optional[Sequence[Union[str, bytes]]] = None,
@@ -57,6 +90,7 @@ class _PayBase:
         connect_timeout: Optional[float] = None,
         max_attempts: Optional[int] = None,
         download_certificates: Optional[bool] = None,
+        callback_timeout: Optional[float] = None,
     ) -> None:
         """Configure a WeChat Pay APIv3 client. Keys are parsed here, once.
 
@@ -64,6 +98,11 @@ class _PayBase:
             mchid: the merchant id (商户号).
             serial_no: serial of the merchant API certificate (商户API证书序列号).
             private_key: the merchant private key PEM (``apiclient_key.pem``; PKCS#8 or PKCS#1).
+            signer: instead of ``private_key``, for a key kept in a KMS/HSM: a function (plain
+                or ``async``) taking the signing string and returning the base64
+                RSA-SHA256 signature. Called once per attempt; if it raises or takes longer
+                than ``callback_timeout``, nothing is sent (``CallbackError`` /
+                ``TimeoutError``).
             wechatpay_public_key_id: public-key mode: the WeChat Pay public key id
                 (``PUB_KEY_ID_…``); give ``wechatpay_public_key`` with it.
             wechatpay_public_key: public-key mode: the WeChat Pay public key PEM (``pub_key.pem``).
@@ -78,41 +117,26 @@ class _PayBase:
             max_attempts: requests sent in total, retries included (default 3; 1 = no retry).
             download_certificates: download platform certificates from ``/v3/certificates``
                 (default: whenever ``apiv3_key`` is given).
+            callback_timeout: seconds the ``signer`` may take (default 10).
 
         Raises:
             ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to
                 verify WeChat Pay's responses with was given.
         """
-        self._core = PayCore(
-            mchid=mchid,
-            serial_no=serial_no,
-            private_key=_pem(private_key),
-            wechatpay_public_key_id=wechatpay_public_key_id,
-            wechatpay_public_key=_opt_pem(wechatpay_public_key),
-            platform_certificates=(
-                None if platform_certificates is None else [_pem(c) for c in platform_certificates]
-            ),
-            apiv3_key=apiv3_key,
-            base_url=base_url,
-            backup_base_url=backup_base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_attempts=max_attempts,
-            download_certificates=download_certificates,
-        )
+        self._core = ClientCore("pay", _config(locals()), signer=signer)
 
     @property
     def mchid(self) -> str:
         """The merchant id."""
-        return self._core.mchid
+        return str(self._core.info["mchid"])
 
     @property
     def platform_certificate_serials(self) -> List[str]:
         """Serials of the platform certificates currently trusted."""
-        return self._core.platform_certificate_serials
+        return list(self._core.call("platformCertificateSerials"))
 
     def __repr__(self) -> str:
-        return _renamed(self._core, type(self).__name__)
+        return _repr(self)
 
 
 class PayClient(_PayBase, PayOperations):
@@ -148,7 +172,7 @@ class PayClient(_PayBase, PayOperations):
             ValidationError: the body is not a notification envelope.
             ConfigError: the client has no APIv3 key.
         """
-        return self._core.parse_notification(headers, body)
+        return self._core.call("parseNotification", {"headers": _headers(headers), "body": body})
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         """A signed request to an endpoint the generated methods do not cover yet.
@@ -157,7 +181,7 @@ class PayClient(_PayBase, PayOperations):
         yourself); ``body`` is JSON. Returns the decoded JSON (None for 204). Same signing,
         verification, retries and errors as the generated methods.
         """
-        return self._core.request(method, path, body)
+        return self._core.call("request", {"method": method, "path": path, "body": body})
 
 
 class AsyncPayClient(_PayBase, AsyncPayOperations):
@@ -171,35 +195,44 @@ class AsyncPayClient(_PayBase, AsyncPayOperations):
 
     async def parse_notification(self, headers: Headers, body: Body) -> Dict[str, Any]:
         """See :meth:`PayClient.parse_notification`."""
-        return await self._core.parse_notification_async(headers, body)
+        args = {"headers": _headers(headers), "body": body}
+        return await self._core.call_async("parseNotification", args)
 
     async def request(self, method: str, path: str, body: Any = None) -> Any:
         """See :meth:`PayClient.request`."""
-        return await self._core.request_async(method, path, body)
+        args = {"method": method, "path": path, "body": body}
+        return await self._core.call_async("request", args)
 
 
 class _MpBase:
     """What the sync and async mini-program clients share."""
 
-    _core: MpCore
+    _core: ClientCore
 
     def __init__(
         self,
         *,
         appid: str,
         secret: Optional[str] = None,
+        token_provider: Optional[TokenProvider] = None,
         token_store: Optional[str] = None,
         base_url: Optional[str] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         max_attempts: Optional[int] = None,
         token_endpoint: Optional[str] = None,
+        callback_timeout: Optional[float] = None,
     ) -> None:
         """Configure a mini-program API client.
 
         Args:
             appid: the mini-program's AppID.
             secret: its AppSecret (fetches access tokens).
+            token_provider: instead of ``secret``: a function (plain or ``async``) returning
+                the access token to use — a third-party platform's
+                ``authorizer_access_token``, or your central token service's. Called for every
+                request (cache on your side); on 40001/42001/40014 it is called once more and
+                the request retried once if it returns another token.
             token_store: where access tokens and card tickets are cached: ``"memory://"``
                 (default, this client only) or ``"redis://host:port/db"`` (shared by every
                 instance; connected on first use).
@@ -208,28 +241,20 @@ class _MpBase:
             connect_timeout: seconds to connect (default 5).
             max_attempts: requests sent in total, retries included (default 3).
             token_endpoint: ``"stable_token"`` (getStableAccessToken, default) or ``"token"``.
+            callback_timeout: seconds the ``token_provider`` may take (default 10).
 
         Raises:
             ConfigError: appid or secret missing, a bad token store URL or option.
         """
-        self._core = MpCore(
-            appid=appid,
-            secret=secret,
-            token_store=token_store,
-            base_url=base_url,
-            timeout=timeout,
-            connect_timeout=connect_timeout,
-            max_attempts=max_attempts,
-            token_endpoint=token_endpoint,
-        )
+        self._core = ClientCore("mp", _config(locals()), token_provider=token_provider)
 
     @property
     def appid(self) -> str:
         """The mini-program's AppID."""
-        return self._core.appid
+        return str(self._core.info["appid"])
 
     def __repr__(self) -> str:
-        return _renamed(self._core, type(self).__name__)
+        return _repr(self)
 
 
 class MiniProgramClient(_MpBase, MiniProgramOperations):
@@ -248,7 +273,7 @@ class MiniProgramClient(_MpBase, MiniProgramOperations):
 
     def access_token(self) -> str:
         """A valid access token (from the cache, or fetched once for every concurrent caller)."""
-        return self._core.access_token()
+        return str(self._core.call("accessToken"))
 
 
 class AsyncMiniProgramClient(_MpBase, AsyncMiniProgramOperations):
@@ -261,4 +286,4 @@ class AsyncMiniProgramClient(_MpBase, AsyncMiniProgramOperations):
 
     async def access_token(self) -> str:
         """See :meth:`MiniProgramClient.access_token`."""
-        return await self._core.access_token_async()
+        return str(await self._core.call_async("accessToken"))

@@ -31,6 +31,7 @@ __all__ = [
     "TimeoutError",
     "ConfigError",
     "UnexpectedResponseError",
+    "CallbackError",
 ]
 
 
@@ -194,3 +195,18 @@ class UnexpectedResponseError(WeixinKitError):
     def __init__(self, message: str = "", *, status: int = 0, detail: Any = None) -> None:
         super().__init__(message, detail=detail)
         self.status = status
+
+
+class CallbackError(WeixinKitError):
+    """A function you gave the client (``token_provider``, ``signer``) raised or returned
+    something unusable (not a string, an empty one). Nothing was sent with it. A callback that
+    takes longer than ``callback_timeout`` is a :class:`TimeoutError` instead.
+
+    Attributes:
+        callback: which callback (``"token_provider"`` or ``"signer"``).
+        detail: what it raised (the exception's type and text) or returned.
+    """
+
+    def __init__(self, message: str = "", *, callback: str = "", detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.callback = callback

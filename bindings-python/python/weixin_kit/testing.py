@@ -25,6 +25,7 @@ As a pytest fixture::
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any, Dict, List, Optional
 
 from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
@@ -37,11 +38,19 @@ def _present(fields: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _segment(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
 class Sandbox:
     """A running sandbox (started by the constructor, stopped by :meth:`close` or ``with``)."""
 
     def __init__(self) -> None:
         self._core = SandboxCore()
+
+    def _control(self, method: str, path: str, body: Any = None) -> Any:
+        """One call of the sandbox's control API (sandbox/README.md), in-process."""
+        return self._core.control(method, path, body)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -79,28 +88,17 @@ class Sandbox:
         """``mchid``, ``serial_no``, ``merchant_private_key``, ``wechatpay_public_key_id``,
         ``wechatpay_public_key``, ``apiv3_key``, ``appid``, ``secret``, ``platform_serial_no``,
         ``platform_certificate``."""
-        return self._core.credentials
+        return dict(self._control("GET", "/sandbox/client/credentials"))
 
     # -- clients configured for it -------------------------------------------------------
 
     def _pay_kwargs(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
-        c = self.credentials
-        kwargs: Dict[str, Any] = dict(
-            mchid=c["mchid"],
-            serial_no=c["serial_no"],
-            private_key=c["merchant_private_key"],
-            wechatpay_public_key_id=c["wechatpay_public_key_id"],
-            wechatpay_public_key=c["wechatpay_public_key"],
-            apiv3_key=c["apiv3_key"],
-            base_url=self.base_url,
-            backup_base_url=self.backup_base_url,
-        )
+        kwargs: Dict[str, Any] = dict(self._control("GET", "/sandbox/client/pay_config"))
         kwargs.update(overrides)
         return kwargs
 
     def _mp_kwargs(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
-        c = self.credentials
-        kwargs: Dict[str, Any] = dict(appid=c["appid"], secret=c["secret"], base_url=self.base_url)
+        kwargs: Dict[str, Any] = dict(self._control("GET", "/sandbox/client/mp_config"))
         kwargs.update(overrides)
         return kwargs
 
@@ -135,22 +133,22 @@ class Sandbox:
         stock.setdefault("stock_name", "沙箱测试券")
         if stock_id is not None:
             stock["stock_id"] = stock_id
-        return self._core.create_stock(stock)
+        return dict(self._control("POST", "/sandbox/stocks", stock))
 
     def stock(self, stock_id: str) -> Optional[Dict[str, Any]]:
         """The stock (with ``applied_out_request_nos``), or None."""
-        return self._core.stock(stock_id)
+        return self._control("GET", f"/sandbox/stocks/{_segment(stock_id)}")
 
     def stocks(self) -> List[Dict[str, Any]]:
-        return self._core.stocks()
+        return list(self._control("GET", "/sandbox/stocks"))
 
     def media(self) -> List[Dict[str, Any]]:
         """Images uploaded through MarketingImageUpload."""
-        return self._core.media()
+        return list(self._control("GET", "/sandbox/media"))
 
     def notify_url(self) -> Optional[str]:
         """The URL registered with SetCouponNotify."""
-        return self._core.notify_url()
+        return self._control("GET", "/sandbox/notify_url")["notify_url"]
 
     def send_coupon_notification(self, stock_id: str, **fields: Any) -> Dict[str, Any]:
         """Send a COUPON.SEND notification, signed and encrypted as WeChat Pay does, to the URL
@@ -166,11 +164,11 @@ class Sandbox:
         """
         notification = _present(fields)
         notification["stock_id"] = stock_id
-        return self._core.send_coupon_notification(notification)
+        return dict(self._control("POST", "/sandbox/notifications/coupon", notification))
 
     def notifications(self) -> List[Dict[str, Any]]:
         """Delivery reports of the notifications sent since :meth:`reset_log`."""
-        return self._core.notifications()
+        return list(self._control("GET", "/sandbox/notifications"))
 
     # -- faults --------------------------------------------------------------------------
 
@@ -198,45 +196,45 @@ class Sandbox:
         fault = _present(fields)
         fault.update(_present({"operation": operation, "path_prefix": path_prefix, "count": count}))
         fault["kind"] = kind
-        return self._core.inject_fault(fault)
+        return int(self._control("POST", "/sandbox/faults", fault)["id"])
 
     def faults(self) -> List[Dict[str, Any]]:
         """The active fault rules (with ``remaining``)."""
-        return self._core.faults()
+        return list(self._control("GET", "/sandbox/faults"))
 
     def clear_faults(self) -> None:
-        self._core.clear_faults()
+        self._control("DELETE", "/sandbox/faults")
 
     def set_main_down(self, down: bool = True) -> None:
         """While down, the main listener drops every request; the backup keeps serving."""
-        self._core.set_main_down(down)
+        self._control("POST", "/sandbox/main/down" if down else "/sandbox/main/up")
 
     def set_signing_mode(self, mode: str) -> None:
         """``"public_key"`` (default) or ``"certificate"``: which key signs responses."""
-        self._core.set_signing_mode(mode)
+        self._control("POST", "/sandbox/signing_mode", {"mode": mode})
 
     # -- observation ---------------------------------------------------------------------
 
     def counters(self) -> Dict[str, Any]:
         """``{"requests": {operation: n}, "applied_out_request_nos": {stock_id: [...]},
         "notifications": {...}, "mp": {...}}``."""
-        return self._core.counters()
+        return dict(self._control("GET", "/sandbox/counters"))
 
     def requests(self) -> List[Dict[str, Any]]:
         """The request log, oldest first: ``seq, time, listener, method, path, operation, body,
         signature, status, faults, request_id``."""
-        return self._core.requests()
+        return list(self._control("GET", "/sandbox/requests"))
 
     def reset_log(self) -> None:
         """Clear the request log and the WeChat Pay counters (stocks stay; the mini-program
         counters, :meth:`mp_counters`, keep counting)."""
-        self._core.reset_log()
+        self._control("DELETE", "/sandbox/requests")
 
     # -- mini-program side ---------------------------------------------------------------
 
     def mp_add_user(self, openid: str) -> None:
         """Register a user (openid)."""
-        self._core.mp_add_user(openid)
+        self._control("POST", "/sandbox/mp/users", {"openid": openid})
 
     def mp_add_notify_code(
         self, openid: str, notify_type: int, notify_code: str, **fields: Any
@@ -246,40 +244,43 @@ class Sandbox:
         ``requires_check_json``."""
         registration = _present(fields)
         registration.update(openid=openid, notify_type=notify_type, notify_code=notify_code)
-        self._core.mp_add_notify_code(registration)
+        self._control("POST", "/sandbox/mp/notify_codes", registration)
 
     def mp_notify_ext(self, openid: str, notify_code: str) -> Optional[Dict[str, Any]]:
         """What setUserNotifyExt delivered for this code (``ext_json`` as sent, ``ext`` decoded,
         ``ext_history``, ``count`` …), or None."""
-        return self._core.mp_notify_ext(openid, notify_code)
+        query = urllib.parse.urlencode({"openid": openid, "notify_code": notify_code})
+        return self._control("GET", f"/sandbox/mp/notify_ext?{query}")
 
     def mp_encrypt_card_code(self, card_id: str, code: str) -> str:
         """A card code encrypted as ``wx.addCard`` returns it (for decryptCardCode)."""
-        return self._core.mp_encrypt_card_code(card_id, code)
+        body = {"card_id": card_id, "code": code}
+        return str(self._control("POST", "/sandbox/mp/card_codes", body)["encrypt_code"])
 
     def mp_add_errcode_fault(
         self, path: str, errcode: int, count: Optional[int] = None, errmsg: Optional[str] = None
     ) -> None:
         """The route ``path`` (``/wxa/set_user_notifyext``, or ``*``) answers ``errcode`` for the
         next ``count`` calls (default: until :meth:`mp_clear_errcode_faults`)."""
-        self._core.mp_add_errcode_fault(path, errcode, count, errmsg)
+        fault = _present({"path": path, "errcode": errcode, "count": count, "errmsg": errmsg})
+        self._control("POST", "/sandbox/mp/errcode_faults", fault)
 
     def mp_clear_errcode_faults(self) -> None:
-        self._core.mp_clear_errcode_faults()
+        self._control("DELETE", "/sandbox/mp/errcode_faults")
 
     def mp_expire_tokens(self) -> None:
         """Every access token expires now (the next call answers 42001)."""
-        self._core.mp_expire_tokens()
+        self._control("POST", "/sandbox/mp/expire_tokens")
 
     def mp_expire_tickets(self) -> None:
         """Every card/JS-SDK ticket expires now (the next ``card_ext`` fetches a new one)."""
-        self._core.mp_expire_tickets()
+        self._control("POST", "/sandbox/mp/expire_tickets")
 
     def mp_advance_clock(self, seconds: float) -> None:
         """Move the mini-program side's clock forward: token and ticket lifetimes, and a
         notify_code's "valid after" delay (85437), pass without waiting."""
-        self._core.mp_advance_clock(seconds)
+        self._control("POST", "/sandbox/mp/advance_clock", {"seconds": seconds})
 
     def mp_counters(self) -> Dict[str, Any]:
         """Tokens and tickets issued, calls per operation, faults injected."""
-        return self._core.mp_counters()
+        return dict(self._control("GET", "/sandbox/mp/counters"))

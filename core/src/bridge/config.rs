@@ -1,0 +1,305 @@
+//! Client configuration as every binding passes it: one serde structure per client, read from
+//! the host language's map/object with the wire-style keys (`mchid`, `serial_no`,
+//! `private_key`, …) — the same keys in Python, Node and Kotlin (there in camelCase). A key the
+//! structure does not have, a missing required key or a value of the wrong type is an
+//! [`Error::Config`] that names the key and the rule.
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::http::RetryPolicy;
+use crate::mp::{MiniProgramClient, TokenEndpoint};
+use crate::pay::PayClient;
+use crate::secret::SecretString;
+
+use super::callbacks::{Callbacks, HostSigner, HostTokenProvider};
+
+/// How long a host-language callback may take before the call fails with
+/// [`Error::Timeout`] (nothing is sent): the `callback_timeout` key.
+pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A WeChat Pay APIv3 client's configuration (`PayClient(...)` in every language).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PayConfig {
+    /// The merchant id (商户号).
+    pub mchid: String,
+    /// Serial of the merchant API certificate (商户API证书序列号).
+    pub serial_no: String,
+    /// The merchant private key PEM (`apiclient_key.pem`, PKCS#8 or PKCS#1); not needed with a
+    /// `signer` callback.
+    pub private_key: Option<SecretString>,
+    /// Public-key mode: the WeChat Pay public key id (`PUB_KEY_ID_…`), with
+    /// `wechatpay_public_key`.
+    pub wechatpay_public_key_id: Option<String>,
+    /// Public-key mode: the WeChat Pay public key PEM (`pub_key.pem`).
+    pub wechatpay_public_key: Option<String>,
+    /// Certificate mode: platform certificate PEMs already at hand.
+    pub platform_certificates: Option<Vec<String>>,
+    /// The 32-byte APIv3 key: decrypts notifications and downloaded platform certificates.
+    pub apiv3_key: Option<SecretString>,
+    /// The main host (default `https://api.mch.weixin.qq.com`).
+    pub base_url: Option<String>,
+    /// The failover host (default `https://api2.mch.weixin.qq.com`; none when `base_url` is
+    /// given).
+    pub backup_base_url: Option<String>,
+    /// Seconds for one attempt (default 30).
+    pub timeout: Option<f64>,
+    /// Seconds to connect (default 5).
+    pub connect_timeout: Option<f64>,
+    /// Requests sent in total, retries included (default 3; 1 = no retry).
+    pub max_attempts: Option<u32>,
+    /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
+    /// given).
+    pub download_certificates: Option<bool>,
+    /// Seconds a callback (the signer) may take (default 10).
+    pub callback_timeout: Option<f64>,
+}
+
+/// A mini-program client's configuration (`MiniProgramClient(...)` in every language).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MiniProgramConfig {
+    /// The mini-program's AppID.
+    pub appid: String,
+    /// Its AppSecret (fetches access tokens); not needed with a `token_provider` callback.
+    pub secret: Option<SecretString>,
+    /// Where tokens and tickets are cached: `memory://` (default) or `redis://host:port/db`.
+    pub token_store: Option<SecretString>,
+    /// The host (default `https://api.weixin.qq.com`).
+    pub base_url: Option<String>,
+    /// Seconds for one attempt (default 30).
+    pub timeout: Option<f64>,
+    /// Seconds to connect (default 5).
+    pub connect_timeout: Option<f64>,
+    /// Requests sent in total, retries included (default 3).
+    pub max_attempts: Option<u32>,
+    /// `stable_token` (getStableAccessToken, default) or `token` (getAccessToken).
+    pub token_endpoint: Option<String>,
+    /// Seconds a callback (the token provider) may take (default 10).
+    pub callback_timeout: Option<f64>,
+}
+
+/// Reads `config` (a JSON object with the wire-style keys; `null` values count as absent).
+fn read<T: DeserializeOwned>(what: &str, keys: &[&str], config: Value) -> Result<T> {
+    let Value::Object(mut map) = config else {
+        return Err(Error::Config {
+            detail: format!("{what}: the configuration must be a map of keys to values"),
+        });
+    };
+    map.retain(|_, v| !v.is_null());
+    if let Some(unknown) = map.keys().find(|k| !keys.contains(&k.as_str())) {
+        return Err(Error::Config {
+            detail: format!(
+                "{what}: `{unknown}` is not a configuration key (keys: {})",
+                keys.join(", ")
+            ),
+        });
+    }
+    serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
+        let at = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let detail = match inner.strip_prefix("missing field ") {
+            Some(name) => format!("{what}: {name} is required"),
+            None => format!("{what}: `{at}` {}", crate::error::data_rule(&inner)),
+        };
+        Error::Config { detail }
+    })
+}
+
+/// `key` in seconds as a positive duration.
+fn seconds(what: &str, key: &str, value: Option<f64>) -> Result<Option<Duration>> {
+    value
+        .map(|v| {
+            Duration::try_from_secs_f64(v)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| Error::Config {
+                    detail: format!("{what}: `{key}` must be a positive number of seconds"),
+                })
+        })
+        .transpose()
+}
+
+fn retry_policy(what: &str, max_attempts: u32) -> Result<RetryPolicy> {
+    if max_attempts == 0 {
+        return Err(Error::Config {
+            detail: format!("{what}: `max_attempts` must be at least 1 (requests sent in total)"),
+        });
+    }
+    Ok(RetryPolicy {
+        max_attempts,
+        ..RetryPolicy::default()
+    })
+}
+
+impl PayConfig {
+    /// Every key, as the bindings document it.
+    pub const KEYS: &'static [&'static str] = &[
+        "mchid",
+        "serial_no",
+        "private_key",
+        "wechatpay_public_key_id",
+        "wechatpay_public_key",
+        "platform_certificates",
+        "apiv3_key",
+        "base_url",
+        "backup_base_url",
+        "timeout",
+        "connect_timeout",
+        "max_attempts",
+        "download_certificates",
+        "callback_timeout",
+    ];
+
+    /// Reads the configuration from a JSON object with [`Self::KEYS`].
+    pub fn from_json(config: Value) -> Result<Self> {
+        read("PayConfig", Self::KEYS, config)
+    }
+
+    /// The client. Call it inside the tokio runtime that will drive the client (the
+    /// certificate refresher is spawned there). `user_agent_suffix` names the binding
+    /// (`python/0.1.0`).
+    pub fn build(self, callbacks: &Callbacks, user_agent_suffix: &str) -> Result<PayClient> {
+        const WHAT: &str = "PayConfig";
+        let mut b = PayClient::builder()
+            .mchid(self.mchid)
+            .serial_no(self.serial_no)
+            .user_agent_suffix(user_agent_suffix);
+        let callback_timeout = seconds(WHAT, "callback_timeout", self.callback_timeout)?
+            .unwrap_or(DEFAULT_CALLBACK_TIMEOUT);
+        match (&self.private_key, &callbacks.signer) {
+            (Some(_), Some(_)) => {
+                return Err(Error::Config {
+                    detail: "PayConfig: give either `private_key` or a `signer` callback, not both"
+                        .into(),
+                })
+            }
+            (Some(pem), None) => b = b.private_key_pem(pem.expose())?,
+            (None, Some(signer)) => {
+                b = b.signer(std::sync::Arc::new(HostSigner::new(
+                    signer.clone(),
+                    callback_timeout,
+                )))
+            }
+            (None, None) => {}
+        }
+        match (&self.wechatpay_public_key_id, &self.wechatpay_public_key) {
+            (Some(id), Some(pem)) => b = b.wechatpay_public_key(id, pem)?,
+            (None, None) => {}
+            _ => {
+                return Err(Error::Config {
+                    detail: "PayConfig: public-key mode needs both `wechatpay_public_key_id` \
+                             (PUB_KEY_ID_…) and `wechatpay_public_key` (the PEM)"
+                        .into(),
+                })
+            }
+        }
+        if let Some(pems) = self.platform_certificates {
+            b = b.platform_certificates(pems)?;
+        }
+        if let Some(key) = &self.apiv3_key {
+            b = b.apiv3_key(key.expose())?;
+        }
+        if let Some(url) = self.base_url {
+            b = b.base_url(url);
+        }
+        if let Some(url) = self.backup_base_url {
+            b = b.backup_base_url(url);
+        }
+        if let Some(t) = seconds(WHAT, "timeout", self.timeout)? {
+            b = b.timeout(t);
+        }
+        if let Some(t) = seconds(WHAT, "connect_timeout", self.connect_timeout)? {
+            b = b.connect_timeout(t);
+        }
+        if let Some(n) = self.max_attempts {
+            b = b.retry(retry_policy(WHAT, n)?);
+        }
+        if let Some(on) = self.download_certificates {
+            b = b.download_certificates(on);
+        }
+        b.build()
+    }
+}
+
+impl MiniProgramConfig {
+    /// Every key, as the bindings document it.
+    pub const KEYS: &'static [&'static str] = &[
+        "appid",
+        "secret",
+        "token_store",
+        "base_url",
+        "timeout",
+        "connect_timeout",
+        "max_attempts",
+        "token_endpoint",
+        "callback_timeout",
+    ];
+
+    /// Reads the configuration from a JSON object with [`Self::KEYS`].
+    pub fn from_json(config: Value) -> Result<Self> {
+        read("MiniProgramConfig", Self::KEYS, config)
+    }
+
+    /// The client. Call it inside the tokio runtime that will drive the client.
+    pub fn build(
+        self,
+        callbacks: &Callbacks,
+        user_agent_suffix: &str,
+    ) -> Result<MiniProgramClient> {
+        const WHAT: &str = "MiniProgramConfig";
+        let mut b = MiniProgramClient::builder()
+            .appid(self.appid)
+            .user_agent_suffix(user_agent_suffix);
+        let callback_timeout = seconds(WHAT, "callback_timeout", self.callback_timeout)?
+            .unwrap_or(DEFAULT_CALLBACK_TIMEOUT);
+        if let Some(provider) = &callbacks.token_provider {
+            if self.secret.is_some() {
+                return Err(Error::Config {
+                    detail: "MiniProgramConfig: give either `secret` or a `token_provider` \
+                             callback, not both"
+                        .into(),
+                });
+            }
+            b = b.token_provider(std::sync::Arc::new(HostTokenProvider::new(
+                provider.clone(),
+                callback_timeout,
+            )));
+        }
+        if let Some(secret) = self.secret {
+            b = b.secret(secret);
+        }
+        if let Some(url) = self.token_store {
+            b = b.token_store_url(url.expose().to_owned());
+        }
+        if let Some(url) = self.base_url {
+            b = b.base_url(url);
+        }
+        if let Some(t) = seconds(WHAT, "timeout", self.timeout)? {
+            b = b.timeout(t);
+        }
+        if let Some(t) = seconds(WHAT, "connect_timeout", self.connect_timeout)? {
+            b = b.connect_timeout(t);
+        }
+        if let Some(n) = self.max_attempts {
+            b = b.retry(retry_policy(WHAT, n)?);
+        }
+        match self.token_endpoint.as_deref() {
+            None | Some("stable_token") => b = b.token_endpoint(TokenEndpoint::StableToken),
+            Some("token") => b = b.token_endpoint(TokenEndpoint::Token),
+            Some(_) => {
+                return Err(Error::Config {
+                    detail: "MiniProgramConfig: `token_endpoint` must be \"stable_token\" \
+                             (getStableAccessToken, the default) or \"token\" (getAccessToken)"
+                        .into(),
+                })
+            }
+        }
+        b.build()
+    }
+}
