@@ -168,10 +168,7 @@ async fn every_action_and_operation_is_listed_by_name() {
     }
     let pay_names: Vec<_> = callable(Family::Pay).into_iter().map(|(n, _)| n).collect();
     assert!(pay_names.contains(&"ModifyStockInfo") && pay_names.contains(&"parseNotification"));
-    let mp: Vec<_> = callable(Family::MiniProgram)
-        .into_iter()
-        .map(|(n, m)| (n, m))
-        .collect();
+    let mp = callable(Family::MiniProgram);
     assert!(mp.contains(&("cardExt", "card_ext".to_owned())));
     assert!(mp.contains(&("setUserNotifyExt", "set_user_notify_ext".to_owned())));
 }

@@ -46,9 +46,42 @@ pub struct Action {
     /// The method name in snake_case (`parse_notification`); each binding converts it to its
     /// own convention.
     pub method: &'static str,
-    /// Its arguments, by wire name: `(name, required)`.
-    pub arguments: &'static [(&'static str, bool)],
+    /// Its arguments, by wire name.
+    pub arguments: &'static [Argument],
     pub summary: &'static str,
+}
+
+/// One argument of an [`Action`].
+#[derive(Debug)]
+pub struct Argument {
+    pub name: &'static str,
+    pub required: bool,
+    pub kind: ArgumentKind,
+}
+
+/// What an [`Argument`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgumentKind {
+    /// Any JSON value (typed by the action).
+    Json,
+    /// Raw bytes; text is taken as its UTF-8 bytes (a body exactly as received).
+    Bytes,
+}
+
+const fn json(name: &'static str, required: bool) -> Argument {
+    Argument {
+        name,
+        required,
+        kind: ArgumentKind::Json,
+    }
+}
+
+const fn bytes(name: &'static str) -> Argument {
+    Argument {
+        name,
+        required: true,
+        kind: ArgumentKind::Bytes,
+    }
 }
 
 /// Every client-level action.
@@ -57,7 +90,11 @@ pub static ACTIONS: &[Action] = &[
         family: Family::Pay,
         name: "request",
         method: "request",
-        arguments: &[("method", true), ("path", true), ("body", false)],
+        arguments: &[
+            json("method", true),
+            json("path", true),
+            json("body", false),
+        ],
         summary: "A signed, verified request to an endpoint the spec does not cover yet (`path` \
                   starts with /v3/ and is sent as given; `body` is JSON). Returns the JSON \
                   answer (null for 204).",
@@ -66,7 +103,7 @@ pub static ACTIONS: &[Action] = &[
         family: Family::Pay,
         name: "parseNotification",
         method: "parse_notification",
-        arguments: &[("headers", true), ("body", true)],
+        arguments: &[json("headers", true), bytes("body")],
         summary: "Verifies a notification (signature, 5-minute rule) and decrypts its resource: \
                   `headers` as received (name → value), `body` the raw bytes or text. Returns \
                   {id, create_time, event_type, resource_type, summary, resource}.",
@@ -224,24 +261,22 @@ impl Client {
     }
 
     async fn act(&self, action: &Action, mut args: JsonArgs) -> Result<Value> {
-        let values: Vec<&str> = action
-            .arguments
-            .iter()
-            .map(|(n, _)| *n)
-            .filter(|n| *n != "body" || action.name != "parseNotification")
-            .collect();
-        let bytes: &[&str] = if action.name == "parseNotification" {
-            &["body"]
-        } else {
-            &[]
+        let of_kind = |kind| -> Vec<&str> {
+            action
+                .arguments
+                .iter()
+                .filter(|a| a.kind == kind)
+                .map(|a| a.name)
+                .collect()
         };
-        // parseNotification's body may be text as well as bytes.
-        if action.name == "parseNotification" {
-            if let Some(Value::String(text)) = args.values.remove("body") {
-                args.bytes.insert("body".into(), text.into_bytes());
+        let (values, bytes) = (of_kind(ArgumentKind::Json), of_kind(ArgumentKind::Bytes));
+        // A bytes argument may be given as text (a body exactly as received, decoded).
+        for name in &bytes {
+            if let Some(Value::String(text)) = args.values.remove(*name) {
+                args.bytes.insert((*name).into(), text.into_bytes());
             }
         }
-        args.expect_only(action.name, &values, bytes)?;
+        args.expect_only(action.name, &values, &bytes)?;
         match (&self.api, action.name) {
             (Api::Pay(c), "request") => {
                 let method: String = args.required("method")?;

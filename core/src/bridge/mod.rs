@@ -21,6 +21,6 @@ pub mod config;
 pub mod errors;
 
 pub use callbacks::{Callbacks, HostFunction, HostSigner, HostTokenProvider};
-pub use client::{callable, Action, Client, Family, ACTIONS};
+pub use client::{callable, Action, Argument, ArgumentKind, Client, Family, ACTIONS};
 pub use config::{MiniProgramConfig, PayConfig, DEFAULT_CALLBACK_TIMEOUT};
 pub use errors::{ErrorDescription, ErrorKind, KindInfo, ERROR_KINDS};
