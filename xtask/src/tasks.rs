@@ -34,10 +34,12 @@ pub fn test(root: &Path) -> Result<()> {
         "--no-default-features",
         "--features",
         "rust-crypto",
+        // The vector modules of the one integration test binary (core/tests/it).
         "--test",
-        "crypto_vectors",
-        "--test",
-        "notification",
+        "it",
+        "--",
+        "crypto_vectors::",
+        "notification::",
     ]))?;
 
     step("spec: OpenAPI validation and coverage of the API documents (pytest)");

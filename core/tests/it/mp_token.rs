@@ -552,6 +552,13 @@ fn fingerprint(token: &str) -> String {
     weixin_kit::operation::sha256_hex(token.as_bytes())[..16].to_owned()
 }
 
+/// The full name of [`child_process`] in this test binary (`mp_token::child_process`): the
+/// module path without the crate name.
+fn child_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::child_process")
+}
+
 /// One child process running [`child_process`]: it reports `PHASE{n}=<fingerprint>` after each
 /// phase and starts the next when a line arrives on its stdin.
 struct ChildProc {
@@ -564,7 +571,7 @@ impl ChildProc {
     fn spawn(store_url: &str, sandbox: &Sandbox, n: usize) -> ChildProc {
         let creds = sandbox.credentials();
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_process", "--ignored", "--nocapture"])
+            .args(["--exact", &child_test_name(), "--ignored", "--nocapture"])
             .args(["--test-threads=1"])
             .env(CHILD_MODE, "client")
             .env(CHILD_REDIS, store_url)
