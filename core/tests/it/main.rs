@@ -3,6 +3,8 @@
 //! `cargo test -p weixin-kit --test it` runs them all; a module alone with a filter, e.g.
 //! `cargo test -p weixin-kit --test it -- pay_client::`.
 
+mod common;
+
 mod crypto_vectors;
 mod dispatch;
 mod generated_operations;

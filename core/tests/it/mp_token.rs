@@ -16,7 +16,7 @@ use weixin_kit::mp::{
     RedisStore, StoredToken, TokenConfig, TokenManager, TokenProvider, TokenStore,
 };
 use weixin_kit::{Error, Result, SecretString};
-use weixin_kit_sandbox::{Sandbox, SandboxConfig};
+use weixin_kit_sandbox::Sandbox;
 
 // ---------------------------------------------------------------------------------------------
 // A real redis-server, killed on drop.
@@ -641,7 +641,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
     const N: usize = 5;
     let server = RedisServer::start();
     let store_url = format!("{}0", server.url());
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let sandbox = crate::common::sandbox().await;
     sandbox
         .mp()
         .register_notify_code(OPENID, NOTIFY_TYPE, NOTIFY_CODE);
@@ -662,10 +662,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
     assert_eq!(api_calls(), N as u64);
 
     // 2. One more instance, sharing the store, finds token 1 and then forces a refresh.
-    let me = MiniProgramClient::builder()
-        .appid(sandbox.credentials().appid.clone())
-        .secret(sandbox.credentials().app_secret.clone())
-        .base_url(sandbox.base_url())
+    let me = crate::common::mp_builder(&sandbox)
         .token_store_url(&store_url)
         .build()
         .unwrap();
