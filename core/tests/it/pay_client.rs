@@ -74,6 +74,9 @@ async fn modify_and_set_notify(sb: &Sandbox, client: &PayClient, tag: &str) {
     assert!(!resp.update_time.is_empty());
 }
 
+/// One of the client builders, as a table column.
+type MakeClient = fn(&Sandbox) -> PayClient;
+
 /// Certificate mode with the platform certificate configured: nothing to download.
 fn configured_certificate_client(sb: &Sandbox) -> PayClient {
     pay_builder(sb)
@@ -89,7 +92,7 @@ fn configured_certificate_client(sb: &Sandbox) -> PayClient {
 #[tokio::test]
 async fn both_operations_in_every_verification_mode() {
     // (what, out_request_no prefix, the sandbox signs with, the client, certificate downloads)
-    let cases: [(&str, &str, SigningMode, fn(&Sandbox) -> PayClient, usize); 3] = [
+    let cases: [(&str, &str, SigningMode, MakeClient, usize); 3] = [
         ("public key", "pk", SigningMode::PublicKey, pay_client, 0),
         (
             "downloaded certificates",
@@ -300,7 +303,7 @@ async fn notification_round_trip(sb: &Sandbox, client: &PayClient) {
 
 #[tokio::test]
 async fn notification_round_trip_in_both_modes() {
-    let cases: [(SigningMode, fn(&Sandbox) -> PayClient); 2] = [
+    let cases: [(SigningMode, MakeClient); 2] = [
         (SigningMode::PublicKey, pay_client),
         (SigningMode::Certificate, certificate_client),
     ];
