@@ -1,11 +1,11 @@
 """Checks spec/*.json (OpenAPI 3.1) against spec/README.md and the API documents.
 
-The documents in shared/api-docs/ are parsed here; expected values come from them, not from the
+The documents in spec/sources/ are parsed here; expected values come from them, not from the
 spec. Run from the repository root: python -m pytest -q spec/tests
 
 WEIXIN_KIT_SPEC_DIR overrides the spec folder (default: this repository's spec/), e.g. to run the
-checks on an edited copy. WEIXIN_KIT_API_DOCS overrides the documents folder (default: the
-`shared/api-docs` folder beside the repository folder).
+checks on an edited copy. The API documents are always read from this repository's
+spec/sources/: the tests read nothing outside the repository.
 """
 
 import json
@@ -22,7 +22,7 @@ from referencing.jsonschema import DRAFT202012
 
 REPO = Path(__file__).resolve().parents[2]
 SPEC_DIR = Path(os.environ.get("WEIXIN_KIT_SPEC_DIR") or REPO / "spec")
-DOCS_DIR = Path(os.environ.get("WEIXIN_KIT_API_DOCS") or REPO.parent / "shared" / "api-docs")
+DOCS_DIR = REPO / "spec" / "sources"
 SPEC_FILES = ("wechatpay.json", "miniprogram.json")
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -38,7 +38,8 @@ def load_spec(name):
 def read_doc(name):
     path = DOCS_DIR / name
     if not path.is_file():
-        raise FileNotFoundError(f"API document {path} not found (set WEIXIN_KIT_API_DOCS?)")
+        raise FileNotFoundError(f"API document {path} not found (the repository carries them in "
+                                "spec/sources/)")
     return path.read_text(encoding="utf-8")
 
 
@@ -812,6 +813,31 @@ def test_every_operation_has_source(name):
                for p, m, op in operations(SPECS[name], section_name)
                if not op.get("x-weixin-source")]
     assert not missing, f"{name}: operations without x-weixin-source: {missing}"
+
+
+def source_citations(node, where="#"):
+    """(JSON pointer, citation) for every x-weixin-source string in `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "x-weixin-source":
+                for text in value if isinstance(value, list) else [value]:
+                    yield where, text
+            else:
+                yield from source_citations(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from source_citations(value, f"{where}/{i}")
+
+
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_cited_documents_are_in_the_repository(name):
+    """A citation of a document file names one this repository carries (spec/sources/)."""
+    cited = [(where, m.group(0)) for where, text in source_citations(SPECS[name])
+             for m in re.finditer(r"[\w./-]*\d\d-[\w.-]+\.md", text)]
+    assert cited, f"{name}: no x-weixin-source cites a document of spec/sources/"
+    wrong = [(where, doc) for where, doc in cited
+             if not doc.startswith("spec/sources/") or not (REPO / doc).is_file()]
+    assert not wrong, f"{name}: citations of documents the repository does not carry: {wrong}"
 
 
 def servers_by_role(spec):

@@ -6,13 +6,14 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use serde_json::Value;
 
 use crate::codegen::{self, SPECS};
+use crate::util::{files_under, pip_install, run_captured, write_if_changed};
 
 /// The fixture operation, merged into the pay spec.
 pub const FIXTURE: &str = "xtask/fixtures/query-stock.json";
@@ -230,16 +231,16 @@ pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
     let venv_python = venv.join("bin/python");
     if !venv_python.exists() {
         let what = format!("{} -m venv {}", python.display(), venv.display());
-        run(Command::new(python).args(["-m", "venv"]).arg(&venv), &what)?;
+        run_captured(Command::new(python).args(["-m", "venv"]).arg(&venv), &what)?;
     }
     let build = Instant::now();
     let what = format!("pip install {}", ws.join("bindings-python").display());
     eprintln!(
-        "{what} (debug build in {}; the first one compiles its dependencies: minutes)",
+        "debug build in {} (output shown if it fails)",
         target.display()
     );
-    run(
-        crate::tasks::pip_install(&venv_python, &ws.join("bindings-python"))
+    run_captured(
+        pip_install(&venv_python, &ws.join("bindings-python"))
             .current_dir(&ws)
             .env("MATURIN_PEP517_ARGS", "--profile dev")
             .env("CARGO_TARGET_DIR", &target)
@@ -252,7 +253,7 @@ pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
     // A file, so that a failure's traceback points at a line of it.
     let script = ws.join("check_fixture.py");
     write_if_changed(&script, CHECK_FIXTURE_IN_PYTHON.as_bytes())?;
-    let output = run(
+    let output = run_captured(
         Command::new(&venv_python)
             // Not a folder with a `weixin_kit` package in it: the installed one is imported.
             .current_dir(&ws)
@@ -305,47 +306,4 @@ fn mirror(root: &Path, ws: &Path, name: &str, left_out: &[&str]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// Every file under `dir`, relative to it (none when `dir` does not exist).
-fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else {
-            continue;
-        };
-        for entry in entries {
-            let entry = entry?;
-            let path = rel.join(entry.file_name());
-            if entry.file_type()?.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn write_if_changed(path: &Path, contents: &[u8]) -> Result<()> {
-    if std::fs::read(path).ok().as_deref() == Some(contents) {
-        return Ok(());
-    }
-    std::fs::create_dir_all(path.parent().context("a file lives in a folder")?)?;
-    std::fs::write(path, contents).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Runs `cmd` (described as `what`) with its output captured; a failure carries that output.
-fn run(cmd: &mut Command, what: &str) -> Result<Output> {
-    let output = cmd.output().with_context(|| format!("starting {what}"))?;
-    if !output.status.success() {
-        bail!(
-            "{what} failed ({}):\n--- stdout\n{}--- stderr\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(output)
 }

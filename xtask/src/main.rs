@@ -3,6 +3,7 @@
 mod codegen;
 mod fixture;
 mod tasks;
+mod util;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

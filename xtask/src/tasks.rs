@@ -3,17 +3,20 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 
 use crate::codegen;
+use crate::fixture;
+use crate::util::{cargo, pip_install, python_env, readme_block, run, Progress};
 
 /// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox, Python.
 pub fn test(root: &Path) -> Result<()> {
-    step("codegen drift check");
+    let mut progress = Progress::start();
+    progress.stage("codegen drift check");
     codegen::run(root, true)?;
 
-    step("Rust: cargo test --workspace");
-    run(Command::new(cargo())
+    progress.stage("Rust: cargo test --workspace --all-features");
+    run(cargo()
         .current_dir(root)
         // The Python extension is built by maturin below (a cdylib for the interpreter).
         .args([
@@ -24,32 +27,49 @@ pub fn test(root: &Path) -> Result<()> {
             "weixin-kit-python",
         ]))?;
 
+    // A core without its optional parts (what the Android/Kotlin build needs): only the default
+    // crypto backend.
+    progress.stage(
+        "Rust: weixin-kit without optional features (--no-default-features --features aws-lc-rs)",
+    );
+    run(cargo().current_dir(root).args([
+        "test",
+        "-p",
+        "weixin-kit",
+        "--no-default-features",
+        "--features",
+        "aws-lc-rs",
+    ]))?;
+
     // --all-features above tests both crypto backends side by side; this proves the RustCrypto
-    // backend alone builds and passes the same vectors.
-    step("Rust: crypto vectors with only the rust-crypto backend");
-    run(Command::new(cargo()).current_dir(root).args([
+    // backend builds and passes the same vectors.
+    progress.stage("Rust: crypto vectors with only the rust-crypto backend");
+    run(cargo().current_dir(root).args([
         "test",
         "-p",
         "weixin-kit",
         "--no-default-features",
         "--features",
         "rust-crypto",
+        // The vector modules of the one integration test binary (core/tests/it).
         "--test",
-        "crypto_vectors",
-        "--test",
-        "notification",
+        "it",
+        "--",
+        "crypto_vectors::",
+        "notification::",
     ]))?;
 
-    step("spec: OpenAPI validation and coverage of the API documents (pytest)");
+    progress.stage("spec: OpenAPI validation and coverage of the API documents (pytest)");
     let python = python_env(root)?;
     run(Command::new(&python)
         .current_dir(root)
         .args(["-m", "pytest", "-q", "spec/tests"]))?;
 
-    step("sandbox: driven by outside implementations (Python cryptography, wechatpayv3) (pytest)");
-    run(Command::new(cargo()).current_dir(root).args([
+    progress.stage(
+        "sandbox: driven by outside implementations (Python cryptography, wechatpayv3) (pytest)",
+    );
+    run(cargo().current_dir(root).args([
         "build",
-        "--quiet",
         "-p",
         "weixin-kit-sandbox",
         "--bin",
@@ -63,7 +83,7 @@ pub fn test(root: &Path) -> Result<()> {
         )
         .args(["-m", "pytest", "-q", "sandbox/tests/python"]))?;
 
-    step("Python: fresh venv + `pip install ./bindings-python` + the README quickstart");
+    progress.stage("Python: fresh venv + `pip install ./bindings-python` + the README quickstart");
     let fresh = root.join("target/py-fresh");
     if fresh.exists() {
         std::fs::remove_dir_all(&fresh)?;
@@ -76,7 +96,7 @@ pub fn test(root: &Path) -> Result<()> {
     std::fs::write(&script, quickstart)?;
     run(Command::new(&fresh_python).current_dir(root).arg(&script))?;
 
-    step("Python: weixin_kit (pytest)");
+    progress.stage("Python: weixin_kit (pytest)");
     pip_install_binding(root, &python)?;
     run(Command::new(&python).current_dir(root).args([
         "-m",
@@ -85,8 +105,9 @@ pub fn test(root: &Path) -> Result<()> {
         "bindings-python/tests",
     ]))?;
 
-    step("Python: an operation added to a fixture spec is callable from weixin_kit");
-    crate::fixture::python_fixture_test(root, Path::new("python3"))?;
+    progress.stage("Python: an operation added to a fixture spec is callable from weixin_kit");
+    fixture::python_fixture_test(root, Path::new("python3"))?;
+    progress.finish("cargo xtask test");
     Ok(())
 }
 
@@ -97,58 +118,22 @@ fn pip_install_binding(root: &Path, python: &Path) -> Result<()> {
         .env("MATURIN_PEP517_ARGS", "--profile dev"))
 }
 
-/// `python -m pip install --force-reinstall <binding>`: a rebuilt extension is always picked up.
-/// Callers add the build's environment (profile, target directory).
-pub(crate) fn pip_install(python: &Path, binding: &Path) -> Command {
-    let mut cmd = Command::new(python);
-    cmd.args([
-        "-m",
-        "pip",
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "--force-reinstall",
-    ])
-    .arg(binding);
-    cmd
-}
-
-/// The fenced code block after `<!-- name -->` in README.md: the README's examples are run as
-/// written.
-fn readme_block(root: &Path, name: &str) -> Result<String> {
-    let readme = std::fs::read_to_string(root.join("README.md"))?;
-    let marker = format!("<!-- {name} -->");
-    let after = readme
-        .split_once(&marker)
-        .with_context(|| format!("README.md has no {marker}"))?
-        .1;
-    let start = after
-        .find("```")
-        .with_context(|| format!("no code block after {marker}"))?;
-    let body = &after[start..];
-    let body = &body[body.find('\n').context("unterminated code block")? + 1..];
-    let end = body
-        .find("\n```")
-        .with_context(|| format!("unterminated code block after {marker}"))?;
-    Ok(body[..end + 1].to_owned())
-}
-
 /// The main job. Later issues run the documented flows against the sandbox here.
 pub fn demo(root: &Path) -> Result<()> {
-    run(Command::new(cargo()).current_dir(root).args([
-        "run",
-        "--quiet",
-        "-p",
-        "weixin-kit",
-        "--example",
-        "demo",
-    ]))
+    let mut progress = Progress::start();
+    progress.stage("demo: cargo run -p weixin-kit --example demo (the first build takes minutes)");
+    run(cargo()
+        .current_dir(root)
+        .args(["run", "-p", "weixin-kit", "--example", "demo"]))?;
+    progress.finish("cargo xtask demo");
+    Ok(())
 }
 
 /// Benchmarks print numbers; nothing is asserted on timing (shared, noisy machines).
 pub fn bench(root: &Path) -> Result<()> {
-    step("sandbox throughput vs the crypto cost of one signed call");
-    run(Command::new(cargo()).current_dir(root).args([
+    let mut progress = Progress::start();
+    progress.stage("sandbox throughput vs the crypto cost of one signed call");
+    run(cargo().current_dir(root).args([
         "bench",
         "-p",
         "weixin-kit-sandbox",
@@ -158,7 +143,8 @@ pub fn bench(root: &Path) -> Result<()> {
 
     // bindings-python/bench/README.md: a release build of the extension in its own venv, the
     // sandbox's release binary as a separate process, wechatpayv3 from PyPI as the baseline.
-    step("Python: ModifyStockInfo calls/s, weixin_kit (sync, asyncio) vs wechatpayv3 2.0.4");
+    progress
+        .stage("Python: ModifyStockInfo calls/s, weixin_kit (sync, asyncio) vs wechatpayv3 2.0.4");
     let venv = root.join("target/py-bench");
     let python = venv.join("bin/python");
     if !python.exists() {
@@ -174,7 +160,7 @@ pub fn bench(root: &Path) -> Result<()> {
     ]))?;
     // A release build: what `pip install` gives users.
     run(&mut pip_install(&python, &root.join("bindings-python")))?;
-    run(Command::new(cargo()).current_dir(root).args([
+    run(cargo().current_dir(root).args([
         "build",
         "--release",
         "-p",
@@ -196,48 +182,7 @@ pub fn bench(root: &Path) -> Result<()> {
             "WEIXIN_KIT_SANDBOX_BIN",
             root.join("target/release/weixin-kit-sandbox"),
         )
-        .args(["bindings-python/bench/modify_stock_info.py", "--pin"]))
-}
-
-/// A virtualenv under `target/` with the pinned test requirements, reused while they are unchanged.
-fn python_env(root: &Path) -> Result<std::path::PathBuf> {
-    let venv = root.join("target/py-venv");
-    let python = venv.join("bin/python");
-    let requirements = root.join("requirements-dev.txt");
-    let wanted = std::fs::read_to_string(&requirements).context("reading requirements-dev.txt")?;
-    let stamp = venv.join("requirements.installed");
-    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) && python.exists() {
-        return Ok(python);
-    }
-    if !python.exists() {
-        run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
-    }
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements))?;
-    std::fs::write(&stamp, wanted)?;
-    Ok(python)
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-}
-
-fn step(name: &str) {
-    eprintln!("\n==> {name}");
-}
-
-fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
-    if !status.success() {
-        bail!("{cmd:?} failed ({status})");
-    }
+        .args(["bindings-python/bench/modify_stock_info.py", "--pin"]))?;
+    progress.finish("cargo xtask bench");
     Ok(())
 }

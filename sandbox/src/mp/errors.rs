@@ -1,7 +1,7 @@
 //! The errcodes and errmsgs the mini-program sandbox answers with.
 //!
 //! Every `(operation, errcode, errmsg)` in [`DOCUMENTED`] is copied from the operation's
-//! `x-weixin-errors` table in `spec/miniprogram.json` (tests/mp.rs checks that they still are).
+//! `x-weixin-errors` table in `spec/miniprogram.json` (tests/it/mp.rs checks that they still are).
 //! [`UNDOCUMENTED`] holds the few general WeChat codes the sandbox needs where the spec's tables
 //! are silent; each says why it was picked.
 

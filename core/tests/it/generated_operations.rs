@@ -9,10 +9,7 @@ use weixin_kit::operation::{self, Execute, PreparedRequest, RawResponse, Request
 use weixin_kit::pay::{self, CodeDisplayMode, ModifyCustomEntrance, ModifyStockInfoRequest};
 use weixin_kit::{mp, Error};
 
-fn spec(file: &str) -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../spec/");
-    serde_json::from_slice(&std::fs::read(format!("{path}{file}")).unwrap()).unwrap()
-}
+use crate::common::{spec, validation};
 
 /// The request example of doc 04, as transcribed into the spec.
 fn modify_stock_example() -> Value {
@@ -20,13 +17,6 @@ fn modify_stock_example() -> Value {
         .pointer("/paths/~1v3~1marketing~1busifavor~1stocks~1{stock_id}/patch/requestBody/content/application~1json/examples/document/value")
         .cloned()
         .expect("doc 04 example in the spec")
-}
-
-fn validation_field(err: Error) -> (String, String) {
-    match err {
-        Error::Validation { field, rule } => (field, rule),
-        other => panic!("expected a validation error, got {other:?}"),
-    }
 }
 
 #[test]
@@ -46,86 +36,107 @@ fn modify_stock_info_sends_the_documented_example_unchanged() {
     assert_eq!(sent, example, "every documented field is sent as given");
 }
 
+/// Each limit the spec sets, broken once: refused before anything is sent, naming the field
+/// (by its path when nested) and the rule.
 #[test]
-fn stock_name_of_22_characters_is_rejected_before_sending() {
+fn bodies_that_break_a_limit_are_rejected_before_sending() {
+    enum Rule {
+        Is(&'static str),
+        Contains(&'static str),
+    }
+    use Rule::{Contains, Is};
+    let prepare =
+        |body: ModifyStockInfoRequest| pay::prepare_modify_stock_info("1", &body).map(drop);
+    let from_json =
+        |body: Value| operation::request_from_json::<ModifyStockInfoRequest>(body).map(drop);
+    let mut nested = modify_stock_example();
+    nested["custom_entrance"]["mini_programs_info"]["entrance_words"] =
+        json!("一二三四五六七八九十");
+    // (what, the outcome, the field named, the rule: exactly / containing)
+    let cases = [
+        (
+            "stock_name of 22 characters (the limit is 21, counted in characters, not bytes)",
+            prepare(ModifyStockInfoRequest {
+                out_request_no: "6122352020010133287985742".into(),
+                stock_name: Some("一二三四五六七八九十一二三四五六七八九十一二".into()),
+                ..Default::default()
+            }),
+            "stock_name",
+            Contains("at most 21 characters"),
+        ),
+        (
+            "comment over 20 characters",
+            prepare(ModifyStockInfoRequest {
+                out_request_no: "x".into(),
+                comment: Some("a".repeat(21)),
+                ..Default::default()
+            }),
+            "comment",
+            Contains(""),
+        ),
+        (
+            "out_request_no missing from the JSON",
+            from_json(json!({"comment": "x"})),
+            "out_request_no",
+            Is("is required"),
+        ),
+        (
+            "out_request_no empty",
+            prepare(ModifyStockInfoRequest::default()),
+            "out_request_no",
+            Contains(""),
+        ),
+        (
+            "an enum value the spec does not list",
+            prepare(ModifyStockInfoRequest {
+                out_request_no: "x".into(),
+                custom_entrance: Some(ModifyCustomEntrance {
+                    code_display_mode: Some(CodeDisplayMode::Unknown("AZTEC".into())),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            "custom_entrance.code_display_mode",
+            Is("must be one of NOT_SHOW, BARCODE, QRCODE"),
+        ),
+        (
+            "a nested limit (entrance_words, at most 5 characters)",
+            from_json(nested),
+            "custom_entrance.mini_programs_info.entrance_words",
+            Contains(""),
+        ),
+    ];
+    for (what, outcome, want_field, want_rule) in cases {
+        let (field, rule) = validation(outcome);
+        assert_eq!(field, want_field, "{what}: {rule}");
+        match want_rule {
+            Is(want) => assert_eq!(rule, want, "{what}"),
+            Contains(part) => assert!(rule.contains(part), "{what}: {part:?} not in {rule:?}"),
+        }
+    }
+}
+
+#[test]
+fn limits_count_characters_not_bytes() {
     let body = ModifyStockInfoRequest {
         out_request_no: "6122352020010133287985742".into(),
-        // 22 characters (the limit is 21, counted in characters, not bytes)
-        stock_name: Some("一二三四五六七八九十一二三四五六七八九十一二".into()),
+        stock_name: Some("一二三四五六七八九十一二三四五六七八九十一".into()),
         ..Default::default()
     };
-    let (field, rule) = validation_field(pay::prepare_modify_stock_info("1", &body).unwrap_err());
-    assert_eq!(field, "stock_name");
-    assert!(rule.contains("at most 21 characters"), "{rule}");
-
-    let ok = ModifyStockInfoRequest {
-        stock_name: Some("一二三四五六七八九十一二三四五六七八九十一".into()),
-        ..body
-    };
     assert!(
-        pay::prepare_modify_stock_info("1", &ok).is_ok(),
+        pay::prepare_modify_stock_info("1", &body).is_ok(),
         "21 Chinese characters are within the limit"
     );
 }
 
 #[test]
-fn comment_over_20_characters_is_rejected() {
-    let body = ModifyStockInfoRequest {
-        out_request_no: "x".into(),
-        comment: Some("a".repeat(21)),
-        ..Default::default()
-    };
-    let (field, _) = validation_field(pay::prepare_modify_stock_info("1", &body).unwrap_err());
-    assert_eq!(field, "comment");
-}
-
-#[test]
-fn missing_out_request_no_is_named() {
-    let (field, rule) = validation_field(
-        operation::request_from_json::<ModifyStockInfoRequest>(json!({"comment": "x"}))
-            .unwrap_err(),
-    );
-    assert_eq!(
-        (field.as_str(), rule.as_str()),
-        ("out_request_no", "is required")
-    );
-
-    let empty = ModifyStockInfoRequest::default();
-    let (field, _) = validation_field(pay::prepare_modify_stock_info("1", &empty).unwrap_err());
-    assert_eq!(field, "out_request_no");
-}
-
-#[test]
-fn unknown_enum_value_is_not_sent_but_still_decodes() {
-    let body = ModifyStockInfoRequest {
-        out_request_no: "x".into(),
-        custom_entrance: Some(ModifyCustomEntrance {
-            code_display_mode: Some(CodeDisplayMode::Unknown("AZTEC".into())),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let (field, rule) = validation_field(pay::prepare_modify_stock_info("1", &body).unwrap_err());
-    assert_eq!(field, "custom_entrance.code_display_mode");
-    assert_eq!(rule, "must be one of NOT_SHOW, BARCODE, QRCODE");
-    // A value the server adds later decodes instead of failing.
+fn an_enum_value_the_server_adds_later_still_decodes() {
     let decoded: ModifyCustomEntrance =
         serde_json::from_value(json!({"code_display_mode": "AZTEC"})).unwrap();
     assert_eq!(
         decoded.code_display_mode,
         Some(CodeDisplayMode::Unknown("AZTEC".into()))
     );
-}
-
-#[test]
-fn nested_limits_name_the_path() {
-    let mut example = modify_stock_example();
-    example["custom_entrance"]["mini_programs_info"]["entrance_words"] =
-        json!("一二三四五六七八九十");
-    let (field, _) = validation_field(
-        operation::request_from_json::<ModifyStockInfoRequest>(example).unwrap_err(),
-    );
-    assert_eq!(field, "custom_entrance.mini_programs_info.entrance_words");
 }
 
 #[test]
@@ -162,9 +173,9 @@ fn image_upload_signs_the_meta_with_the_file_sha256() {
 fn card_ticket_query_carries_the_type() {
     let req = mp::prepare_get_ticket(mp::GetTicketType::WxCard).unwrap();
     assert_eq!(req.path_and_query, "/cgi-bin/ticket/getticket?type=wx_card");
-    let (field, _) = validation_field(
-        mp::prepare_get_ticket(mp::GetTicketType::Unknown("x".into())).unwrap_err(),
-    );
+    let (field, _) = validation(mp::prepare_get_ticket(mp::GetTicketType::Unknown(
+        "x".into(),
+    )));
     assert_eq!(field, "type");
 }
 
@@ -279,13 +290,7 @@ async fn set_coupon_notify_decodes_the_documented_response() {
         mchid: None,
         notify_url: "https://a".into(),
     };
-    let (field, _) = validation_field(
-        server
-            .busifavor()
-            .set_coupon_notify(&short)
-            .await
-            .unwrap_err(),
-    );
+    let (field, _) = validation(server.busifavor().set_coupon_notify(&short).await);
     assert_eq!(field, "notify_url", "string[10,256]");
 }
 

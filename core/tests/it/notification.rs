@@ -8,14 +8,7 @@ use weixin_kit::pay::signing::{self, Verifier, VerifyFailure};
 use weixin_kit::pay::{BusifavorCouponEventType, BusifavorSendChannel};
 use weixin_kit::Error;
 
-fn vectors(name: &str) -> Value {
-    let path = format!("{}/../spec/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap()
-}
+use crate::common::{s, vectors};
 
 /// Both modes at once (as during a migration): the public key by ID and the certificate by serial.
 fn verifier(b: Backend) -> Verifier {

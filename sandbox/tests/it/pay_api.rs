@@ -2,9 +2,7 @@
 //! response signatures, every ModifyStockInfo rule, SetCouponNotify, the image upload and
 //! /v3/certificates.
 
-mod common;
-
-use common::{start, Tweak};
+use crate::common::{start, Tweak};
 use serde_json::json;
 use weixin_kit_sandbox::{NewStock, SigningMode};
 

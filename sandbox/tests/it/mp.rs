@@ -373,41 +373,22 @@ async fn set_user_notify_ext_errcodes() {
         40001,
     );
 
-    assert_errcode(
-        &sb.notify_ext(&token, &req("o_nobody", 1003, code, good))
-            .await,
-        op,
-        40003,
-    );
-    assert_errcode(
-        &sb.notify_ext(&token, &req(OPENID, 9999, code, good)).await,
-        op,
-        85434,
-    );
-    assert_errcode(
-        &sb.notify_ext(&token, &req(OPENID, 1003, "nope", good))
-            .await,
-        op,
-        85437,
-    );
-    // The code exists for OPENID only, and for notify_type 1003 only.
-    assert_errcode(
-        &sb.notify_ext(&token, &req("o_other", 1003, code, good))
-            .await,
-        op,
-        85437,
-    );
-    assert_errcode(
-        &sb.notify_ext(&token, &req(OPENID, 1001, code, good)).await,
-        op,
-        85437,
-    );
-    assert_errcode(
-        &sb.notify_ext(&token, &req(OPENID, 1003, "banned", good))
-            .await,
-        op,
-        85436,
-    );
+    // (openid, notify_type, notify_code, errcode). The code exists for OPENID only, and for
+    // notify_type 1003 only.
+    let cases = [
+        ("o_nobody", 1003, code, 40003),
+        (OPENID, 9999, code, 85434),
+        (OPENID, 1003, "nope", 85437),
+        ("o_other", 1003, code, 85437),
+        (OPENID, 1001, code, 85437),
+        (OPENID, 1003, "banned", 85436),
+    ];
+    for (openid, notify_type, notify_code, errcode) in cases {
+        let v = sb
+            .notify_ext(&token, &req(openid, notify_type, notify_code, good))
+            .await;
+        assert_errcode(&v, op, errcode);
+    }
 
     // 85470: not JSON, not an object, a known key that is not a JSON-encoded string.
     for ext in [

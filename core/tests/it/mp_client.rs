@@ -5,64 +5,24 @@
 //! provider, card_ext with the cached wx_card ticket, decryptCardCode, and secrets kept out of
 //! Debug output and error text.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 use weixin_kit::mp::token::{BoxFuture, LockToken, StoredToken};
 use weixin_kit::mp::{
     sign_card_ext, CardExtBuilder, ExtJson, GetUserNotifyRequest, MemoryStore, MiniProgramClient,
-    MiniProgramClientBuilder, Operations as _, RetryPolicy, TokenEndpoint, TokenProvider,
-    TokenStore,
+    Operations as _, RetryPolicy, TokenEndpoint, TokenProvider, TokenStore,
 };
-use weixin_kit::{Error, MiniProgramError, Result, SecretString};
-use weixin_kit_sandbox::{Identity, Sandbox, SandboxConfig};
+use weixin_kit::{Error, Result, SecretString};
+use weixin_kit_sandbox::Sandbox;
 
-const OPENID: &str = "oUser-client-1";
-const NOTIFY_TYPE: i32 = 2001;
-const CODE: &str = "4200001855202305090060871147";
+use crate::common::{
+    fast_retry, mp_builder, mp_client, mp_error, sandbox, CODE, NOTIFY_TYPE, OPENID,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// One generated identity for every sandbox of this binary (RSA key generation is slow).
-fn identity() -> Identity {
-    static ID: OnceLock<Identity> = OnceLock::new();
-    ID.get_or_init(|| Identity::generate().unwrap()).clone()
-}
-
-async fn sandbox() -> Sandbox {
-    let sandbox = Sandbox::start(SandboxConfig {
-        identity: Some(identity()),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    sandbox.mp().register_notify_code(OPENID, NOTIFY_TYPE, CODE);
-    sandbox
-}
-
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(20),
-        failover: false,
-    }
-}
-
-fn builder(sandbox: &Sandbox) -> MiniProgramClientBuilder {
-    let creds = sandbox.credentials();
-    MiniProgramClient::builder()
-        .appid(creds.appid.clone())
-        .secret(creds.app_secret.clone())
-        .base_url(sandbox.base_url())
-        .retry(fast_retry())
-}
-
-fn client(sandbox: &Sandbox) -> MiniProgramClient {
-    builder(sandbox).build().unwrap()
-}
 
 fn counters(sandbox: &Sandbox) -> Value {
     sandbox.mp().counters()
@@ -84,13 +44,6 @@ fn get_user_notify_request() -> GetUserNotifyRequest {
     }
 }
 
-fn mp_error(result: Result<impl std::fmt::Debug>) -> Box<MiniProgramError> {
-    match result {
-        Err(Error::MiniProgram(e)) => e,
-        other => panic!("expected Error::MiniProgram, got {other:?}"),
-    }
-}
-
 fn pay_info() -> Value {
     json!({
         "pay_info": {"transaction_id": CODE, "pay_amount": 2001, "pay_time": 1683546394},
@@ -105,7 +58,7 @@ fn pay_info() -> Value {
 #[tokio::test]
 async fn the_token_is_fetched_once_and_cached() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     for _ in 0..3 {
         client
             .service_card()
@@ -130,7 +83,7 @@ async fn the_token_is_fetched_once_and_cached() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn a_hundred_concurrent_calls_cause_one_token_fetch() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     let tasks: Vec<_> = (0..100)
         .map(|_| {
             let client = client.clone();
@@ -157,9 +110,9 @@ async fn a_hundred_concurrent_calls_cause_one_token_fetch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
 async fn a_token_revoked_elsewhere_is_replaced_by_one_fetch() {
     let sandbox = sandbox().await;
-    let a = client(&sandbox);
+    let a = mp_client(&sandbox);
     let t1 = a.access_token().await.unwrap();
-    let other = client(&sandbox);
+    let other = mp_client(&sandbox);
     let t2 = other.force_refresh_access_token().await.unwrap();
     assert_ne!(t1, t2);
     assert_eq!(counter(&sandbox, "stable_tokens_forced"), 1);
@@ -246,11 +199,11 @@ async fn compare_and_expire_leaves_a_token_another_instance_stored() {
         stale: Mutex::new(None),
         cae: Mutex::new(Vec::new()),
     });
-    let a = builder(&sandbox)
+    let a = mp_builder(&sandbox)
         .token_store(laggy.clone())
         .build()
         .unwrap();
-    let b = builder(&sandbox)
+    let b = mp_builder(&sandbox)
         .token_store(shared.clone())
         .build()
         .unwrap();
@@ -281,7 +234,7 @@ async fn compare_and_expire_leaves_a_token_another_instance_stored() {
 #[tokio::test]
 async fn always_40001_means_one_refresh_one_retry_then_the_error() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     client.access_token().await.unwrap();
     assert_eq!(calls(&sandbox, "getStableAccessToken"), 1);
     sandbox
@@ -313,7 +266,7 @@ async fn always_40001_means_one_refresh_one_retry_then_the_error() {
 
     // The same bound with the plain /cgi-bin/token endpoint, where a refresh issues a new token.
     let sandbox = self::sandbox().await;
-    let client = builder(&sandbox)
+    let client = mp_builder(&sandbox)
         .token_endpoint(TokenEndpoint::Token)
         .build()
         .unwrap();
@@ -335,7 +288,7 @@ async fn always_40001_means_one_refresh_one_retry_then_the_error() {
 #[tokio::test]
 async fn an_expired_token_is_refreshed_and_the_call_succeeds() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     let t1 = client.access_token().await.unwrap();
     sandbox.mp().expire_tokens();
     client
@@ -350,7 +303,7 @@ async fn an_expired_token_is_refreshed_and_the_call_succeeds() {
 #[tokio::test]
 async fn retryable_errcodes_are_retried_with_a_bound() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     client.access_token().await.unwrap();
     let path = "/wxa/set_user_notifyext";
 
@@ -400,7 +353,7 @@ async fn retryable_errcodes_are_retried_with_a_bound() {
 #[tokio::test]
 async fn set_user_notify_ext_encodes_ext_json_as_the_documents_show() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
 
     // Structured: the client does the nesting.
     let r = client
@@ -474,35 +427,71 @@ async fn set_user_notify_ext_encodes_ext_json_as_the_documents_show() {
 #[tokio::test]
 async fn set_user_notify_ext_documented_errcodes() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     let mp = sandbox.mp();
 
-    // 40003: unknown openid.
-    let e = mp_error(
-        client
-            .set_user_notify_ext("oNobody", NOTIFY_TYPE, CODE, pay_info())
-            .await,
-    );
-    assert_eq!(e.errcode, 40003);
-    assert!(e.solution.as_deref().unwrap().contains("OpenID"), "{e}");
-
-    // 85434: unsupported notify_type.
-    let e = mp_error(
-        client
-            .set_user_notify_ext(OPENID, 9999, CODE, pay_info())
-            .await,
-    );
-    assert_eq!(e.errcode, 85434);
-
-    // 85436: banned code.
+    // The documented errcodes a request can provoke, each with the request that does.
     mp.register_notify_code(OPENID, NOTIFY_TYPE, "banned-code");
     assert!(mp.set_notify_code_banned(OPENID, "banned-code", true));
-    let e = mp_error(
-        client
-            .set_user_notify_ext(OPENID, NOTIFY_TYPE, "banned-code", pay_info())
-            .await,
-    );
-    assert_eq!(e.errcode, 85436);
+    let structured = |v: Value| ExtJson::from_value(v).unwrap();
+    // (what, openid, notify_type, notify_code, ext_json, errcode, part of the solution)
+    let cases = [
+        (
+            "an unknown openid",
+            "oNobody",
+            NOTIFY_TYPE,
+            CODE,
+            structured(pay_info()),
+            40003,
+            "OpenID",
+        ),
+        (
+            "an unsupported notify_type",
+            OPENID,
+            9999,
+            CODE,
+            structured(pay_info()),
+            85434,
+            "",
+        ),
+        (
+            "a banned code",
+            OPENID,
+            NOTIFY_TYPE,
+            "banned-code",
+            structured(pay_info()),
+            85436,
+            "",
+        ),
+        (
+            "an object whose pay_info is not a JSON-encoded string (a raw string is sent as is)",
+            OPENID,
+            NOTIFY_TYPE,
+            CODE,
+            ExtJson::from_raw(r#"{"pay_info":{"pay_amount":1}}"#).unwrap(),
+            85470,
+            "",
+        ),
+        (
+            "pay_info encoded but mis-shaped",
+            OPENID,
+            NOTIFY_TYPE,
+            CODE,
+            structured(json!({"pay_info": {"pay_amount": "lots"}})),
+            85444,
+            "",
+        ),
+    ];
+    for (what, openid, notify_type, code, ext, errcode, solution_part) in cases {
+        let e = mp_error(
+            client
+                .set_user_notify_ext(openid, notify_type, code, ext)
+                .await,
+        );
+        assert_eq!(e.errcode, errcode, "{what}: {e}");
+        let solution = e.solution.as_deref().unwrap_or_default();
+        assert!(solution.contains(solution_part), "{what}: {solution}");
+    }
 
     // 85437: a transaction id not verifiable yet — the error says to retry after a minute.
     mp.add_notify_code(weixin_kit_sandbox::mp::NotifyCodeRegistration {
@@ -541,32 +530,6 @@ async fn set_user_notify_ext_documented_errcodes() {
     );
     assert!(e.is_notify_code_not_ready());
 
-    // 85470: an object whose pay_info is not a JSON-encoded string (raw strings are sent as is).
-    let e = mp_error(
-        client
-            .set_user_notify_ext(
-                OPENID,
-                NOTIFY_TYPE,
-                CODE,
-                r#"{"pay_info":{"pay_amount":1}}"#,
-            )
-            .await,
-    );
-    assert_eq!(e.errcode, 85470);
-
-    // 85444: pay_info encoded but mis-shaped.
-    let e = mp_error(
-        client
-            .set_user_notify_ext(
-                OPENID,
-                NOTIFY_TYPE,
-                CODE,
-                json!({"pay_info": {"pay_amount": "lots"}}),
-            )
-            .await,
-    );
-    assert_eq!(e.errcode, 85444);
-
     // Not a JSON object at all: refused before sending (the sandbox would answer 85470).
     let before = calls(&sandbox, "setUserNotifyExt");
     for bad in [r#""just a string""#, "[1,2]", "not json"] {
@@ -593,7 +556,7 @@ async fn set_user_notify_ext_documented_errcodes() {
 #[tokio::test]
 async fn the_plain_token_endpoint() {
     let sandbox = sandbox().await;
-    let client = builder(&sandbox)
+    let client = mp_builder(&sandbox)
         .token_endpoint(TokenEndpoint::Token)
         .build()
         .unwrap();
@@ -649,7 +612,7 @@ impl TokenProvider for Central {
 async fn an_external_token_provider() {
     let sandbox = sandbox().await;
     // The "central service" got a valid token from the sandbox; its first one is stale.
-    let good = client(&sandbox).access_token().await.unwrap();
+    let good = mp_client(&sandbox).access_token().await.unwrap();
     let stale = SecretString::new("90_stale_token_from_yesterday_0123456789");
     let central = Arc::new(Central {
         tokens: Mutex::new(vec![stale.clone(), good.clone()]),
@@ -701,12 +664,12 @@ async fn an_external_token_provider() {
 #[tokio::test]
 async fn a_memory_store_url_and_a_bad_one() {
     let sandbox = sandbox().await;
-    let client = builder(&sandbox)
+    let client = mp_builder(&sandbox)
         .token_store_url("memory://")
         .build()
         .unwrap();
     client.access_token().await.unwrap();
-    let e = builder(&sandbox)
+    let e = mp_builder(&sandbox)
         .token_store_url("mysql://root:hunter2@db/x")
         .build()
         .unwrap_err();
@@ -739,7 +702,7 @@ async fn sandbox_ticket(sandbox: &Sandbox, token: &SecretString) -> String {
 #[tokio::test]
 async fn card_ext_is_signed_with_the_cached_wx_card_ticket() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     let with_both = client
         .card_ext("pCard1", Some("oOpenid1"), Some("code-123"))
         .await
@@ -791,7 +754,7 @@ async fn card_ext_is_signed_with_the_cached_wx_card_ticket() {
 #[tokio::test]
 async fn the_ticket_fetch_follows_the_one_refresh_rule() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     client.access_token().await.unwrap();
     sandbox
         .mp()
@@ -812,7 +775,7 @@ async fn the_ticket_fetch_follows_the_one_refresh_rule() {
 #[tokio::test]
 async fn decrypt_card_code_round_trip() {
     let sandbox = sandbox().await;
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     let encrypted = sandbox.mp().encrypt_card_code("pCard1", "110201201245");
     assert_eq!(
         client.decrypt_card_code(&encrypted).await.unwrap(),
@@ -829,17 +792,17 @@ async fn decrypt_card_code_round_trip() {
 async fn secrets_stay_out_of_debug_output_and_errors() {
     let sandbox = sandbox().await;
     let secret = sandbox.credentials().app_secret.expose().to_owned();
-    let client = client(&sandbox);
+    let client = mp_client(&sandbox);
     let token = client.access_token().await.unwrap();
     let ticket = client.card_api_ticket().await.unwrap();
-    let debug = format!("{client:?} {:?}", builder(&sandbox));
+    let debug = format!("{client:?} {:?}", mp_builder(&sandbox));
     for s in [&secret, token.expose(), ticket.expose()] {
         assert!(!debug.contains(s), "{debug}");
     }
     assert!(debug.contains("<redacted>"));
 
     // A wrong secret: the error names the problem, not the secret.
-    let wrong = builder(&sandbox)
+    let wrong = mp_builder(&sandbox)
         .secret("wrong-secret-value-123")
         .build()
         .unwrap();

@@ -3,16 +3,15 @@
 
 use serde_json::Value;
 use weixin_kit::mp::{card_ext, sign_card_ext, CardExt, CardExtBuilder};
-use weixin_kit::Error;
 
+use crate::common::validation;
+
+/// The cases of `spec/vectors/card_signature.json`.
 fn vectors() -> Vec<Value> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../spec/vectors/card_signature.json"
-    );
-    let text = std::fs::read_to_string(path).expect("read card_signature.json");
-    let doc: Value = serde_json::from_str(&text).unwrap();
-    doc["cases"].as_array().unwrap().clone()
+    crate::common::vectors("card_signature.json")["cases"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn opt(case: &Value, field: &str) -> Option<String> {
@@ -162,34 +161,37 @@ fn defaults_are_now_and_a_fresh_32_character_nonce() {
     );
 }
 
-fn validation_field(result: weixin_kit::Result<impl std::fmt::Debug>) -> String {
-    match result {
-        Err(Error::Validation { field, .. }) => field,
-        other => panic!("expected a validation error, got {other:?}"),
-    }
-}
-
 #[test]
 fn invalid_input_is_caught_before_anything_is_built() {
     let b = || CardExtBuilder::new("card");
-    assert_eq!(
-        validation_field(b().nonce_str("x".repeat(33)).build("ticket")),
-        "cardExt.nonce_str"
-    );
+    // (what, builder, api_ticket, the field named)
+    let cases = [
+        (
+            "a nonce over 32 characters",
+            b().nonce_str("x".repeat(33)),
+            "ticket",
+            "cardExt.nonce_str",
+        ),
+        ("an empty code", b().code(""), "ticket", "cardExt.code"),
+        (
+            "an empty openid",
+            b().openid(""),
+            "ticket",
+            "cardExt.openid",
+        ),
+        (
+            "an empty card_id",
+            CardExtBuilder::new(""),
+            "ticket",
+            "cardId",
+        ),
+        ("an empty api_ticket", b(), "", "api_ticket"),
+    ];
+    for (what, builder, ticket, want_field) in cases {
+        let (field, rule) = validation(builder.build(ticket));
+        assert_eq!(field, want_field, "{what}: {rule}");
+    }
     assert!(b().nonce_str("x".repeat(32)).build("ticket").is_ok());
-    assert_eq!(
-        validation_field(b().code("").build("ticket")),
-        "cardExt.code"
-    );
-    assert_eq!(
-        validation_field(b().openid("").build("ticket")),
-        "cardExt.openid"
-    );
-    assert_eq!(
-        validation_field(CardExtBuilder::new("").build("ticket")),
-        "cardId"
-    );
-    assert_eq!(validation_field(b().build("")), "api_ticket");
 }
 
 #[test]

@@ -8,15 +8,7 @@ use weixin_kit::crypto::{self, ApiV3Key, Backend, Certificate, PrivateKey, Publi
 use weixin_kit::pay::signing::{self, Verifier, VerifyFailure};
 use weixin_kit::Error;
 
-fn vectors(name: &str) -> Value {
-    let path = format!("{}/../spec/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    serde_json::from_str(&text).unwrap()
-}
-
-fn s(v: &Value) -> &str {
-    v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
-}
+use crate::common::{s, vectors};
 
 fn keys() -> Value {
     vectors("keys.json")

@@ -10,59 +10,17 @@ use weixin_kit::operation::Execute as _;
 use weixin_kit::operation::{self, PreparedRequest, RequestBody};
 use weixin_kit::pay::{
     self, CouponUseMethod, ModifyCouponUseRule, ModifyStockInfoRequest, NotificationEvent,
-    Operations as _, PayClient, PayClientBuilder, RetryPolicy, SetCouponNotifyRequest,
+    Operations as _, PayClient, RetryPolicy, SetCouponNotifyRequest,
 };
 use weixin_kit::Error;
 use weixin_kit_sandbox::{
-    CouponNotification, Fault, FaultKind, Listener, NewStock, Sandbox, SandboxConfig, SigningMode,
+    CouponNotification, Fault, FaultKind, Listener, NewStock, Sandbox, SigningMode,
 };
 
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig::default()).await.unwrap()
-}
-
-fn fast_retry() -> RetryPolicy {
-    RetryPolicy {
-        max_attempts: 3,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        failover: true,
-    }
-}
-
-/// Merchant identity and hosts, without any verification key.
-fn base(sb: &Sandbox) -> PayClientBuilder {
-    let c = sb.credentials();
-    PayClient::builder()
-        .mchid(&c.mchid)
-        .serial_no(&c.merchant_serial_no)
-        .private_key_pem(c.merchant_private_key_pem.expose())
-        .unwrap()
-        .base_url(sb.base_url())
-        .backup_base_url(sb.backup_base_url())
-        .retry(fast_retry())
-}
-
-/// Public-key mode (the default for new merchants).
-fn public_key_client(sb: &Sandbox) -> PayClient {
-    let c = sb.credentials();
-    base(sb)
-        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
-        .unwrap()
-        .apiv3_key(c.apiv3_key.expose())
-        .unwrap()
-        .build()
-        .unwrap()
-}
-
-/// Certificate mode: only the APIv3 key; platform certificates are downloaded.
-fn certificate_client(sb: &Sandbox) -> PayClient {
-    base(sb)
-        .apiv3_key(sb.credentials().apiv3_key.expose())
-        .unwrap()
-        .build()
-        .unwrap()
-}
+use crate::common::{
+    api_error, certificate_client, fast_retry, pay_builder, pay_builder_with_public_key,
+    pay_client, sandbox, sandbox_signing, validation,
+};
 
 fn modify(out_request_no: &str, comment: &str) -> ModifyStockInfoRequest {
     ModifyStockInfoRequest {
@@ -76,13 +34,6 @@ fn new_stock(sb: &Sandbox) -> String {
     sb.create_stock(NewStock::named("8月1日活动券"))
         .unwrap()
         .stock_id
-}
-
-fn api_error(e: Error) -> Box<weixin_kit::ApiError> {
-    match e {
-        Error::Api(api) => api,
-        other => panic!("expected Error::Api, got {other:?}"),
-    }
 }
 
 fn requests_of(sb: &Sandbox, operation: &str) -> Vec<weixin_kit_sandbox::LogEntry> {
@@ -123,65 +74,69 @@ async fn modify_and_set_notify(sb: &Sandbox, client: &PayClient, tag: &str) {
     assert!(!resp.update_time.is_empty());
 }
 
-#[tokio::test]
-async fn public_key_mode_both_operations() {
-    let sb = sandbox().await;
-    let client = public_key_client(&sb);
-    modify_and_set_notify(&sb, &client, "pk").await;
-    // Every request reached the sandbox signed correctly; no certificate download was needed.
-    assert!(sb
-        .requests()
-        .iter()
-        .all(|r| r.signature.as_deref() == Some("ok")));
-    assert_eq!(certificate_downloads(&sb), 0);
-    assert_eq!(client.certificate_downloads(), 0);
-}
+/// One of the client builders, as a table column.
+type MakeClient = fn(&Sandbox) -> PayClient;
 
-#[tokio::test]
-async fn certificate_mode_downloads_and_verifies() {
-    let sb = Sandbox::start(SandboxConfig {
-        signing_mode: SigningMode::Certificate,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let client = certificate_client(&sb);
-    assert!(client.platform_certificate_serials().is_empty());
-    modify_and_set_notify(&sb, &client, "cert").await;
-    // The first response named an unknown serial: one download (bootstrapped), then none.
-    assert_eq!(certificate_downloads(&sb), 1);
-    assert_eq!(client.certificate_downloads(), 1);
-    assert_eq!(
-        client.platform_certificate_serials(),
-        vec![sb.credentials().platform_serial_no.clone()]
-    );
-}
-
-#[tokio::test]
-async fn certificate_mode_with_configured_certificates_and_no_download() {
-    let sb = Sandbox::start(SandboxConfig {
-        signing_mode: SigningMode::Certificate,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let client = base(&sb)
+/// Certificate mode with the platform certificate configured: nothing to download.
+fn configured_certificate_client(sb: &Sandbox) -> PayClient {
+    pay_builder(sb)
         .platform_certificates([&sb.credentials().platform_certificate_pem])
         .unwrap()
         .build()
-        .unwrap();
-    modify_and_set_notify(&sb, &client, "static").await;
-    assert_eq!(certificate_downloads(&sb), 0);
+        .unwrap()
+}
+
+/// Both operations in each way a client can verify what the sandbox signs: every request reached
+/// the sandbox signed correctly, and certificates were downloaded only where none was configured
+/// (once: the first response named an unknown serial, bootstrapped, then none).
+#[tokio::test]
+async fn both_operations_in_every_verification_mode() {
+    // (what, out_request_no prefix, the sandbox signs with, the client, certificate downloads)
+    let cases: [(&str, &str, SigningMode, MakeClient, usize); 3] = [
+        ("public key", "pk", SigningMode::PublicKey, pay_client, 0),
+        (
+            "downloaded certificates",
+            "cert",
+            SigningMode::Certificate,
+            certificate_client,
+            1,
+        ),
+        (
+            "configured certificate",
+            "static",
+            SigningMode::Certificate,
+            configured_certificate_client,
+            0,
+        ),
+    ];
+    for (what, tag, mode, client, downloads) in cases {
+        let sb = sandbox_signing(mode).await;
+        let client = client(&sb);
+        if downloads > 0 {
+            assert!(client.platform_certificate_serials().is_empty(), "{what}");
+        }
+        modify_and_set_notify(&sb, &client, tag).await;
+        assert!(
+            sb.requests()
+                .iter()
+                .all(|r| r.signature.as_deref() == Some("ok")),
+            "{what}"
+        );
+        assert_eq!(certificate_downloads(&sb), downloads, "{what}");
+        assert_eq!(client.certificate_downloads() as usize, downloads, "{what}");
+        if downloads > 0 {
+            assert_eq!(
+                client.platform_certificate_serials(),
+                vec![sb.credentials().platform_serial_no.clone()],
+                "{what}"
+            );
+        }
+    }
 }
 
 #[tokio::test]
 async fn concurrent_unknown_serials_cause_one_download() {
-    let sb = Sandbox::start(SandboxConfig {
-        signing_mode: SigningMode::Certificate,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
+    let sb = sandbox_signing(SigningMode::Certificate).await;
     let client = certificate_client(&sb);
     let stock = new_stock(&sb);
     let calls = (0..8).map(|i| {
@@ -204,7 +159,7 @@ async fn concurrent_unknown_serials_cause_one_download() {
 async fn migration_public_key_and_certificates_both_accepted() {
     let sb = sandbox().await;
     // Public key + APIv3 key: certificates are fetched when a certificate serial shows up.
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     let bf = client.busifavor();
     bf.modify_stock_info(&stock, &modify("mig-1", "a"))
@@ -226,9 +181,7 @@ async fn migration_public_key_and_certificates_both_accepted() {
 
     // Public key + configured certificate, no downloads at all.
     let c = sb.credentials();
-    let client = base(&sb)
-        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
-        .unwrap()
+    let client = pay_builder_with_public_key(&sb)
         .platform_certificates([&c.platform_certificate_pem])
         .unwrap()
         .build()
@@ -255,12 +208,7 @@ async fn migration_public_key_and_certificates_both_accepted() {
 #[tokio::test]
 async fn public_key_only_rejects_certificate_signed_responses() {
     let sb = sandbox().await;
-    let c = sb.credentials();
-    let client = base(&sb)
-        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
-        .unwrap()
-        .build()
-        .unwrap();
+    let client = pay_builder_with_public_key(&sb).build().unwrap();
     sb.set_signing_mode(SigningMode::Certificate);
     let stock = new_stock(&sb);
     let err = client
@@ -354,28 +302,21 @@ async fn notification_round_trip(sb: &Sandbox, client: &PayClient) {
 }
 
 #[tokio::test]
-async fn notification_round_trip_public_key_mode() {
-    let sb = sandbox().await;
-    let client = public_key_client(&sb);
-    notification_round_trip(&sb, &client).await;
-}
-
-#[tokio::test]
-async fn notification_round_trip_certificate_mode() {
-    let sb = Sandbox::start(SandboxConfig {
-        signing_mode: SigningMode::Certificate,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let client = certificate_client(&sb);
-    notification_round_trip(&sb, &client).await;
+async fn notification_round_trip_in_both_modes() {
+    let cases: [(SigningMode, MakeClient); 2] = [
+        (SigningMode::PublicKey, pay_client),
+        (SigningMode::Certificate, certificate_client),
+    ];
+    for (mode, client) in cases {
+        let sb = sandbox_signing(mode).await;
+        notification_round_trip(&sb, &client(&sb)).await;
+    }
 }
 
 #[tokio::test]
 async fn notification_signed_by_a_new_certificate_triggers_a_download() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let (url, mut rx) = receiver().await;
     client
         .busifavor()
@@ -402,7 +343,7 @@ async fn notification_signed_by_a_new_certificate_triggers_a_download() {
 #[tokio::test]
 async fn failover_to_backup_when_main_is_down() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     sb.set_main_down(true);
     client
@@ -418,12 +359,7 @@ async fn failover_to_backup_when_main_is_down() {
     assert_eq!(log[1].status, Some(204));
 
     // Failover off: the dropped connection is a transport error.
-    let no_failover = base(&sb)
-        .wechatpay_public_key(
-            &sb.credentials().wechatpay_public_key_id,
-            &sb.credentials().wechatpay_public_key_pem,
-        )
-        .unwrap()
+    let no_failover = pay_builder_with_public_key(&sb)
         .retry(RetryPolicy {
             failover: false,
             max_attempts: 2,
@@ -449,7 +385,7 @@ async fn failover_to_backup_when_main_is_down() {
 #[tokio::test]
 async fn system_errors_are_retried_with_the_same_out_request_no_and_applied_once() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     sb.inject_fault(Fault::operation(
         "ModifyStockInfo",
@@ -484,7 +420,7 @@ async fn system_errors_are_retried_with_the_same_out_request_no_and_applied_once
 #[tokio::test]
 async fn frequency_limited_is_retried() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     sb.inject_fault(Fault::operation(
         "SetCouponNotify",
         FaultKind::FrequencyLimited,
@@ -511,7 +447,7 @@ async fn frequency_limited_is_retried() {
 #[tokio::test]
 async fn retries_are_bounded() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     sb.inject_fault(Fault {
         count: None,
@@ -532,12 +468,7 @@ async fn retries_are_bounded() {
     assert!(sb.stock(&stock).unwrap().field("comment").is_none());
 
     // No retries at all.
-    let once = base(&sb)
-        .wechatpay_public_key(
-            &sb.credentials().wechatpay_public_key_id,
-            &sb.credentials().wechatpay_public_key_pem,
-        )
-        .unwrap()
+    let once = pay_builder_with_public_key(&sb)
         .retry(RetryPolicy::none())
         .build()
         .unwrap();
@@ -552,7 +483,7 @@ async fn retries_are_bounded() {
 #[tokio::test]
 async fn connection_reset_is_retried() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     sb.inject_fault(Fault::operation(
         "ModifyStockInfo",
@@ -578,7 +509,7 @@ async fn connection_reset_is_retried() {
 #[tokio::test]
 async fn tampered_and_stale_response_signatures_are_rejected_without_retry() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     for (kind, tag) in [
         (FaultKind::TamperSignature, "tamper"),
@@ -619,7 +550,7 @@ async fn tampered_and_stale_response_signatures_are_rejected_without_retry() {
 #[tokio::test]
 async fn documented_error_paths_map_to_api_errors() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let bf = client.busifavor();
 
     // 404 RESOURCE_NOT_EXISTS with the documented solution.
@@ -700,43 +631,29 @@ async fn documented_error_paths_map_to_api_errors() {
 #[tokio::test]
 async fn validation_errors_are_caught_before_sending() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
-    let bf = client.busifavor();
-    let field_of = |e: Error| match e {
-        Error::Validation { field, rule } => (field, rule),
-        other => panic!("expected Error::Validation, got {other:?}"),
-    };
-
-    let (field, rule) = field_of(
-        bf.modify_stock_info(
-            &stock,
-            &ModifyStockInfoRequest {
+    // (what, body, the field named, part of the rule)
+    let cases = [
+        (
+            "stock_name of 22 characters",
+            ModifyStockInfoRequest {
                 out_request_no: "v-1".into(),
                 stock_name: Some("一二三四五六七八九十一二三四五六七八九十一二".into()),
                 ..Default::default()
             },
-        )
-        .await
-        .unwrap_err(),
-    );
-    assert_eq!(field, "stock_name");
-    assert!(rule.contains("21"), "{rule}");
-
-    let (field, _) = field_of(
-        bf.modify_stock_info(
-            &stock,
-            &modify("v-2", "一二三四五六七八九十一二三四五六七八九十一"),
-        )
-        .await
-        .unwrap_err(),
-    );
-    assert_eq!(field, "comment");
-
-    let (field, _) = field_of(
-        bf.modify_stock_info(
-            &stock,
-            &ModifyStockInfoRequest {
+            "stock_name",
+            "21",
+        ),
+        (
+            "comment of 21 characters",
+            modify("v-2", "一二三四五六七八九十一二三四五六七八九十一"),
+            "comment",
+            "",
+        ),
+        (
+            "a use_method the spec does not list",
+            ModifyStockInfoRequest {
                 out_request_no: "v-3".into(),
                 coupon_use_rule: Some(ModifyCouponUseRule {
                     use_method: Some(CouponUseMethod::Unknown("TELEPORT".into())),
@@ -744,16 +661,21 @@ async fn validation_errors_are_caught_before_sending() {
                 }),
                 ..Default::default()
             },
-        )
-        .await
-        .unwrap_err(),
-    );
-    assert_eq!(field, "coupon_use_rule.use_method");
-
-    let (field, rule) = field_of(
-        operation::request_from_json::<ModifyStockInfoRequest>(json!({"comment": "x"}))
-            .unwrap_err(),
-    );
+            "coupon_use_rule.use_method",
+            "",
+        ),
+    ];
+    for (what, body, want_field, rule_part) in cases {
+        let (field, rule) = validation(client.busifavor().modify_stock_info(&stock, &body).await);
+        assert_eq!(field, want_field, "{what}: {rule}");
+        assert!(
+            rule.contains(rule_part),
+            "{what}: {rule_part:?} not in {rule:?}"
+        );
+    }
+    let (field, rule) = validation(operation::request_from_json::<ModifyStockInfoRequest>(
+        json!({"comment": "x"}),
+    ));
     assert_eq!(
         (field.as_str(), rule.as_str()),
         ("out_request_no", "is required")
@@ -765,10 +687,7 @@ async fn validation_errors_are_caught_before_sending() {
 #[tokio::test]
 async fn timeout_is_reported_as_timeout() {
     let sb = sandbox().await;
-    let c = sb.credentials();
-    let client = base(&sb)
-        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
-        .unwrap()
+    let client = pay_builder_with_public_key(&sb)
         .timeout(Duration::from_millis(300))
         .retry(RetryPolicy {
             max_attempts: 2,
@@ -803,7 +722,7 @@ async fn timeout_is_reported_as_timeout() {
 #[tokio::test]
 async fn escape_hatch_request() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let stock = new_stock(&sb);
     let path = format!("/v3/marketing/busifavor/stocks/{stock}");
     let v = client
@@ -865,7 +784,7 @@ async fn escape_hatch_request() {
 #[tokio::test]
 async fn image_upload_is_multipart_with_signed_meta() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     // A tiny PNG-ish payload: the sandbox checks the suffix, the size and the sha256.
     let image: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8).collect();
     let resp = client
@@ -926,7 +845,7 @@ async fn configuration_errors_and_redaction() {
     let sb = sandbox().await;
     let c = sb.credentials();
 
-    let err = base(&sb).apiv3_key("too-short").unwrap_err();
+    let err = pay_builder(&sb).apiv3_key("too-short").unwrap_err();
     let Error::Config { detail } = &err else {
         panic!("{err:?}")
     };
@@ -941,24 +860,20 @@ async fn configuration_errors_and_redaction() {
         assert!(detail.contains(what), "{what} not in {detail}");
     }
 
-    let err = base(&sb).build().unwrap_err();
+    let err = pay_builder(&sb).build().unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
 
-    let err = base(&sb).private_key_pem("not a key").unwrap_err();
+    let err = pay_builder(&sb).private_key_pem("not a key").unwrap_err();
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
 
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     let debug = format!("{client:?}");
     assert!(debug.contains(&c.mchid));
     assert!(!debug.contains(c.apiv3_key.expose()), "{debug}");
     assert!(!debug.contains("PRIVATE KEY"), "{debug}");
 
     // Notifications need the APIv3 key.
-    let no_key = base(&sb)
-        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
-        .unwrap()
-        .build()
-        .unwrap();
+    let no_key = pay_builder_with_public_key(&sb).build().unwrap();
     let err = no_key
         .parse_notification(&http::HeaderMap::new(), b"{}")
         .await
@@ -968,13 +883,8 @@ async fn configuration_errors_and_redaction() {
 
 #[tokio::test]
 async fn background_refresher_ends_with_the_client() {
-    let sb = Sandbox::start(SandboxConfig {
-        signing_mode: SigningMode::Certificate,
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    let client = base(&sb)
+    let sb = sandbox_signing(SigningMode::Certificate).await;
+    let client = pay_builder(&sb)
         .apiv3_key(sb.credentials().apiv3_key.expose())
         .unwrap()
         // Below the 60 s floor of certificate_refresh_interval: the test-only setter.
@@ -1012,7 +922,7 @@ async fn forged_serials_cause_at_most_one_download_per_interval() {
     // A download that fails (its signature does not verify): the next unknown serial within
     // ON_DEMAND_MIN_INTERVAL does not try again.
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     sb.inject_fault(Fault::path_prefix(
         "/v3/certificates",
         FaultKind::TamperSignature,
@@ -1032,7 +942,7 @@ async fn forged_serials_cause_at_most_one_download_per_interval() {
 
     // A download that succeeds but does not bring the serial: likewise.
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     for serial in ["1A2B3C4D5E6F", "6F5E4D3C2B1A"] {
         let (headers, body) = forged_notification(serial);
         let err = client
@@ -1051,7 +961,7 @@ async fn forged_serials_cause_at_most_one_download_per_interval() {
 #[tokio::test]
 async fn escape_hatch_rejects_paths_that_would_not_be_sent_as_signed() {
     let sb = sandbox().await;
-    let client = public_key_client(&sb);
+    let client = pay_client(&sb);
     for (path, rule_part) in [
         ("/v3/marketing/busifavor/stocks/a b", "percent-encode"),
         ("/v3/marketing/busifavor/stocks/中文", "percent-encode"),
@@ -1088,7 +998,7 @@ async fn base_url_with_a_path_is_a_configuration_error() {
         (format!("{}/prefix", sb.base_url()), sb.backup_base_url()),
         (sb.base_url(), format!("{}/v3", sb.backup_base_url())),
     ] {
-        let err = base(&sb)
+        let err = pay_builder(&sb)
             .base_url(main)
             .backup_base_url(backup)
             .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)

@@ -2,61 +2,11 @@
 //! `MiniProgramClient::call`): the layer every language binding stands on. Against the
 //! in-process sandbox; what it received is read back from its state and request log.
 
-use std::sync::OnceLock;
-
 use serde_json::{json, Map, Value};
 use weixin_kit::dispatch::JsonArgs;
-use weixin_kit::mp::MiniProgramClient;
-use weixin_kit::pay::PayClient;
-use weixin_kit::Error;
-use weixin_kit_sandbox::{Identity, NewStock, Sandbox, SandboxConfig};
+use weixin_kit_sandbox::NewStock;
 
-const OPENID: &str = "oUser-dispatch-1";
-const NOTIFY_TYPE: i64 = 2001;
-const CODE: &str = "4200001855202305090060871147";
-
-fn identity() -> Identity {
-    static ID: OnceLock<Identity> = OnceLock::new();
-    ID.get_or_init(|| Identity::generate().unwrap()).clone()
-}
-
-async fn sandbox() -> Sandbox {
-    let sandbox = Sandbox::start(SandboxConfig {
-        identity: Some(identity()),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap();
-    sandbox
-        .mp()
-        .register_notify_code(OPENID, NOTIFY_TYPE as i32, CODE);
-    sandbox
-}
-
-fn pay(sb: &Sandbox) -> PayClient {
-    let c = sb.credentials();
-    PayClient::builder()
-        .mchid(&c.mchid)
-        .serial_no(&c.merchant_serial_no)
-        .private_key_pem(c.merchant_private_key_pem.expose())
-        .unwrap()
-        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
-        .unwrap()
-        .base_url(sb.base_url())
-        .no_backup()
-        .build()
-        .unwrap()
-}
-
-fn mp(sb: &Sandbox) -> MiniProgramClient {
-    let c = sb.credentials();
-    MiniProgramClient::builder()
-        .appid(c.appid.clone())
-        .secret(c.app_secret.clone())
-        .base_url(sb.base_url())
-        .build()
-        .unwrap()
-}
+use crate::common::{self, mp_client, pay_client, sandbox, validation, CODE, NOTIFY_TYPE, OPENID};
 
 fn args(value: Value) -> JsonArgs {
     match value {
@@ -65,18 +15,11 @@ fn args(value: Value) -> JsonArgs {
     }
 }
 
-fn validation(result: weixin_kit::Result<Value>) -> (String, String) {
-    match result {
-        Err(Error::Validation { field, rule }) => (field, rule),
-        other => panic!("expected Error::Validation, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn modify_stock_info_by_name_reaches_the_server_and_answers_null() {
     let sb = sandbox().await;
     let stock = sb.create_stock(NewStock::named("活动券")).unwrap().stock_id;
-    let client = pay(&sb);
+    let client = pay_client(&sb);
     let answer = client
         .call(
             "ModifyStockInfo",
@@ -108,7 +51,7 @@ async fn modify_stock_info_by_name_reaches_the_server_and_answers_null() {
 #[tokio::test]
 async fn set_coupon_notify_by_name_answers_the_documented_json() {
     let sb = sandbox().await;
-    let answer = pay(&sb)
+    let answer = pay_client(&sb)
         .call(
             "SetCouponNotify",
             args(json!({"notify_url": "https://merchant.example.com/cb"})),
@@ -136,7 +79,10 @@ async fn the_media_upload_takes_its_file_as_bytes() {
     ];
     let mut a = args(json!({"filename": "logo.png"}));
     a.bytes.insert("file".into(), png.clone());
-    let answer = pay(&sb).call("MarketingImageUpload", a).await.unwrap();
+    let answer = pay_client(&sb)
+        .call("MarketingImageUpload", a)
+        .await
+        .unwrap();
     assert!(answer["media_url"].as_str().is_some_and(|u| !u.is_empty()));
     let media = sb.media();
     assert_eq!(media.len(), 1);
@@ -144,7 +90,7 @@ async fn the_media_upload_takes_its_file_as_bytes() {
 
     // The file given as JSON instead of bytes is named as such.
     let (field, rule) = validation(
-        pay(&sb)
+        pay_client(&sb)
             .call(
                 "MarketingImageUpload",
                 args(json!({"filename": "logo.png", "file": "not bytes"})),
@@ -158,93 +104,76 @@ async fn the_media_upload_takes_its_file_as_bytes() {
 #[tokio::test]
 async fn bad_arguments_are_named_and_nothing_is_sent() {
     let sb = sandbox().await;
-    let client = pay(&sb);
-
-    let (field, rule) = validation(
-        client
-            .call(
-                "ModifyStockInfo",
-                args(json!({"stock_id": "1", "out_request_no": "x", "coment": "typo"})),
-            )
-            .await,
-    );
-    assert_eq!(field, "coment");
-    assert!(
-        rule.contains("not an argument of ModifyStockInfo"),
-        "{rule}"
-    );
-    assert!(rule.contains("comment"), "lists the real arguments: {rule}");
-
-    let (field, rule) = validation(
-        client
-            .call("ModifyStockInfo", args(json!({"stock_id": "1"})))
-            .await,
-    );
-    assert_eq!(field, "out_request_no");
-    assert!(rule.contains("required"), "{rule}");
-
-    let (field, _) = validation(
-        client
-            .call(
-                "ModifyStockInfo",
-                args(json!({"out_request_no": "x", "comment": "c"})),
-            )
-            .await,
-    );
-    assert_eq!(field, "stock_id");
-
-    // The spec's own rules: stock_name is at most 21 characters.
-    let (field, rule) = validation(
-        client
-            .call(
-                "ModifyStockInfo",
-                args(json!({"stock_id": "1", "out_request_no": "x",
-                            "stock_name": "一二三四五六七八九十一二三四五六七八九十一二"})),
-            )
-            .await,
-    );
-    assert_eq!(field, "stock_name");
-    assert!(rule.contains("21"), "{rule}");
-
-    // A nested field of the wrong type is named by its path.
-    let (field, _) = validation(
-        client
-            .call(
-                "ModifyStockInfo",
-                args(json!({"stock_id": "1", "out_request_no": "x",
-                            "custom_entrance": {"mini_programs_info": {"entrance_words": 5}}})),
-            )
-            .await,
-    );
-    assert_eq!(field, "custom_entrance.mini_programs_info.entrance_words");
-
-    // A misspelt nested field is not dropped silently.
-    let (field, rule) = validation(
-        client
-            .call(
-                "ModifyStockInfo",
-                args(json!({"stock_id": "1", "out_request_no": "x",
-                            "custom_entrance": {"code_display_mod": "NOT_SHOW"}})),
-            )
-            .await,
-    );
-    assert_eq!(field, "custom_entrance.code_display_mod");
-    assert!(rule.contains("not a field"), "{rule}");
-
-    let (field, rule) = validation(client.call("DeleteEverything", JsonArgs::default()).await);
-    assert_eq!(field, "operation");
-    assert!(
-        rule.contains("DeleteEverything") && rule.contains("ModifyStockInfo"),
-        "{rule}"
-    );
-
+    let client = pay_client(&sb);
+    // (what is wrong, operation, arguments, the field named, what the rule says)
+    let cases: &[(&str, &str, Value, &str, &[&str])] = &[
+        (
+            "a misspelt argument, with the real ones listed",
+            "ModifyStockInfo",
+            json!({"stock_id": "1", "out_request_no": "x", "coment": "typo"}),
+            "coment",
+            &["not an argument of ModifyStockInfo", "comment"],
+        ),
+        (
+            "a required body field missing",
+            "ModifyStockInfo",
+            json!({"stock_id": "1"}),
+            "out_request_no",
+            &["required"],
+        ),
+        (
+            "the path parameter missing",
+            "ModifyStockInfo",
+            json!({"out_request_no": "x", "comment": "c"}),
+            "stock_id",
+            &[],
+        ),
+        (
+            "the spec's own rules: stock_name is at most 21 characters",
+            "ModifyStockInfo",
+            json!({"stock_id": "1", "out_request_no": "x",
+                   "stock_name": "一二三四五六七八九十一二三四五六七八九十一二"}),
+            "stock_name",
+            &["21"],
+        ),
+        (
+            "a nested field of the wrong type, named by its path",
+            "ModifyStockInfo",
+            json!({"stock_id": "1", "out_request_no": "x",
+                   "custom_entrance": {"mini_programs_info": {"entrance_words": 5}}}),
+            "custom_entrance.mini_programs_info.entrance_words",
+            &[],
+        ),
+        (
+            "a misspelt nested field, not dropped silently",
+            "ModifyStockInfo",
+            json!({"stock_id": "1", "out_request_no": "x",
+                   "custom_entrance": {"code_display_mod": "NOT_SHOW"}}),
+            "custom_entrance.code_display_mod",
+            &["not a field"],
+        ),
+        (
+            "an operation that does not exist, with the real ones listed",
+            "DeleteEverything",
+            json!({}),
+            "operation",
+            &["DeleteEverything", "ModifyStockInfo"],
+        ),
+    ];
+    for (what, operation, arguments, want_field, rule_parts) in cases {
+        let (field, rule) = validation(client.call(operation, args(arguments.clone())).await);
+        assert_eq!(field, *want_field, "{what}: {rule}");
+        for part in *rule_parts {
+            assert!(rule.contains(part), "{what}: {part:?} not in {rule:?}");
+        }
+    }
     assert!(sb.requests().is_empty(), "nothing may reach the server");
 }
 
 #[tokio::test]
 async fn set_user_notify_ext_accepts_the_object_and_encodes_it_as_the_documents_show() {
     let sb = sandbox().await;
-    let client = mp(&sb);
+    let client = mp_client(&sb);
     let ext = json!({
         "pay_info": {"transaction_id": CODE, "pay_amount": 2001, "pay_time": 1683546394},
         "store_info": {"store_name": "westore", "latitude": 22},
@@ -305,7 +234,7 @@ async fn set_user_notify_ext_accepts_the_object_and_encodes_it_as_the_documents_
 #[tokio::test]
 async fn mini_program_errors_come_back_documented() {
     let sb = sandbox().await;
-    let result = mp(&sb)
+    let result = mp_client(&sb)
         .call(
             "setUserNotifyExt",
             args(
@@ -314,19 +243,15 @@ async fn mini_program_errors_come_back_documented() {
             ),
         )
         .await;
-    match result {
-        Err(Error::MiniProgram(e)) => {
-            assert_ne!(e.errcode, 0);
-            assert!(e.solution.is_some(), "documented errcode {}", e.errcode);
-        }
-        other => panic!("expected Error::MiniProgram, got {other:?}"),
-    }
+    let e = common::mp_error(result);
+    assert_ne!(e.errcode, 0);
+    assert!(e.solution.is_some(), "documented errcode {}", e.errcode);
 }
 
 #[tokio::test]
 async fn get_user_notify_and_decrypt_card_code_by_name() {
     let sb = sandbox().await;
-    let client = mp(&sb);
+    let client = mp_client(&sb);
     let state = client
         .call(
             "getUserNotify",
@@ -349,7 +274,7 @@ async fn get_user_notify_and_decrypt_card_code_by_name() {
 #[tokio::test]
 async fn every_local_operation_is_implemented() {
     let sb = sandbox().await;
-    let client = mp(&sb);
+    let client = mp_client(&sb);
     assert!(!weixin_kit::mp::LOCAL_OPERATIONS.is_empty());
     for name in weixin_kit::mp::LOCAL_OPERATIONS {
         // No arguments: a validation error about a missing argument, not "unknown operation".
@@ -361,7 +286,7 @@ async fn every_local_operation_is_implemented() {
 #[tokio::test]
 async fn card_ext_by_name_is_signed_with_the_cached_ticket() {
     let sb = sandbox().await;
-    let client = mp(&sb);
+    let client = mp_client(&sb);
     let item = client
         .call(
             "cardExt",

@@ -1,15 +1,13 @@
 //! Notifications (signed, encrypted, retried), faults of every kind, main-down failover, the
 //! control API over HTTP, and the startup time (printed, never asserted).
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::common::{self, start, Tweak};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use base64::Engine as _;
-use common::{start, Tweak};
 use serde_json::json;
 use weixin_kit_sandbox::{
     CouponNotification, Fault, FaultKind, NewStock, Sandbox, SandboxConfig, SigningMode,

@@ -1,13 +1,15 @@
-//! Helpers shared by the integration tests: an independent signer and verifier (the `openssl`
-//! CLI), and a small client that signs WeChat Pay requests with it.
+//! Helpers shared by the integration tests: the sandbox (one generated identity for all), an
+//! independent signer and verifier (the `openssl` CLI), and a small client that signs WeChat Pay
+//! requests with it.
 #![allow(dead_code)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use weixin_kit_sandbox::{Sandbox, SandboxConfig};
+use weixin_kit_sandbox::{Identity, Sandbox, SandboxConfig};
 
 pub struct Env {
     pub sandbox: Sandbox,
@@ -15,9 +17,23 @@ pub struct Env {
     pub http: reqwest::Client,
 }
 
+/// One generated identity for every sandbox of this binary (RSA key generation is slow; the
+/// startup test and the binary's test still generate their own).
+pub fn identity() -> Identity {
+    static ID: OnceLock<Identity> = OnceLock::new();
+    ID.get_or_init(|| Identity::generate().unwrap()).clone()
+}
+
+/// A sandbox with [`identity`], its keys and certificate written to a temporary folder for the
+/// openssl CLI, and an HTTP client.
 pub async fn start() -> Env {
     let started = Instant::now();
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let sandbox = Sandbox::start(SandboxConfig {
+        identity: Some(identity()),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
     eprintln!("sandbox started in {:?}", started.elapsed());
     let dir = tempfile::tempdir().unwrap();
     let creds = sandbox.credentials();

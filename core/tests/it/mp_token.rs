@@ -16,7 +16,7 @@ use weixin_kit::mp::{
     RedisStore, StoredToken, TokenConfig, TokenManager, TokenProvider, TokenStore,
 };
 use weixin_kit::{Error, Result, SecretString};
-use weixin_kit_sandbox::{Sandbox, SandboxConfig};
+use weixin_kit_sandbox::Sandbox;
 
 // ---------------------------------------------------------------------------------------------
 // A real redis-server, killed on drop.
@@ -552,6 +552,13 @@ fn fingerprint(token: &str) -> String {
     weixin_kit::operation::sha256_hex(token.as_bytes())[..16].to_owned()
 }
 
+/// The full name of [`child_process`] in this test binary (`mp_token::child_process`): the
+/// module path without the crate name.
+fn child_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
+    format!("{module}::child_process")
+}
+
 /// One child process running [`child_process`]: it reports `PHASE{n}=<fingerprint>` after each
 /// phase and starts the next when a line arrives on its stdin.
 struct ChildProc {
@@ -564,7 +571,7 @@ impl ChildProc {
     fn spawn(store_url: &str, sandbox: &Sandbox, n: usize) -> ChildProc {
         let creds = sandbox.credentials();
         let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "child_process", "--ignored", "--nocapture"])
+            .args(["--exact", &child_test_name(), "--ignored", "--nocapture"])
             .args(["--test-threads=1"])
             .env(CHILD_MODE, "client")
             .env(CHILD_REDIS, store_url)
@@ -634,7 +641,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
     const N: usize = 5;
     let server = RedisServer::start();
     let store_url = format!("{}0", server.url());
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.unwrap();
+    let sandbox = crate::common::sandbox().await;
     sandbox
         .mp()
         .register_notify_code(OPENID, NOTIFY_TYPE, NOTIFY_CODE);
@@ -655,10 +662,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
     assert_eq!(api_calls(), N as u64);
 
     // 2. One more instance, sharing the store, finds token 1 and then forces a refresh.
-    let me = MiniProgramClient::builder()
-        .appid(sandbox.credentials().appid.clone())
-        .secret(sandbox.credentials().app_secret.clone())
-        .base_url(sandbox.base_url())
+    let me = crate::common::mp_builder(&sandbox)
         .token_store_url(&store_url)
         .build()
         .unwrap();
