@@ -5,6 +5,7 @@
 
 mod common;
 
+mod bridge;
 mod crypto_vectors;
 mod dispatch;
 mod generated_operations;

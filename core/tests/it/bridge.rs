@@ -3,7 +3,7 @@
 //! through its generic control call only. Against the in-process sandbox.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -15,23 +15,11 @@ use weixin_kit::bridge::{
 };
 use weixin_kit::dispatch::JsonArgs;
 use weixin_kit::Error;
-use weixin_kit_sandbox::{Identity, Sandbox, SandboxConfig};
+use weixin_kit_sandbox::Sandbox;
+
+use crate::common::sandbox;
 
 const UA: &str = "bridge-test/0";
-
-fn identity() -> Identity {
-    static ID: OnceLock<Identity> = OnceLock::new();
-    ID.get_or_init(|| Identity::generate().unwrap()).clone()
-}
-
-async fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxConfig {
-        identity: Some(identity()),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
-}
 
 async fn control(sb: &Sandbox, method: &str, path: &str, body: Option<Value>) -> Value {
     sb.control(method, path, body).await.unwrap()
