@@ -123,6 +123,12 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         .unwrap_or_else(|| path.clone());
     let operation = operation_name(&method, &path);
     let is_pay = path.starts_with("/v3/");
+    // The key WeChat Pay answers with may depend on this (migration mode).
+    let request_serial = req
+        .headers()
+        .get("wechatpay-serial")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (mut parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -219,17 +225,20 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
                 )
                     .into_response()
             }),
-            Some(FaultKind::FrequencyLimited) => Some(if is_pay {
+            Some(kind @ (FaultKind::FrequencyLimited | FaultKind::DailyQuota)) => Some(if is_pay {
                 pay::error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "FREQUENCY_LIMITED",
                     "频率限制",
                 )
             } else {
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Json(json!({"errcode": 45009, "errmsg": "reach max api daily quota limit"})),
-                )
+                // The mini-program APIs answer quota errors with HTTP 200 and an errcode: 45011
+                // per-minute frequency, 45009 daily quota (getStableAccessToken's table,
+                // https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html,
+                // and the general error codes); never HTTP 429.
+                let errcode = if *kind == FaultKind::DailyQuota { 45009 } else { 45011 };
+                let op = operation.unwrap_or("");
+                Json(json!({"errcode": errcode, "errmsg": mp::errors::errmsg(op, errcode)}))
                     .into_response()
             }),
             _ => None,
@@ -247,9 +256,14 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     if is_pay {
         let (mut head, body) = response.into_parts();
         let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-        for (name, value) in auth::signature_headers(
+        let mode = auth::response_key(
             &shared.identity,
             shared.signing_mode(),
+            request_serial.as_deref(),
+        );
+        for (name, value) in auth::signature_headers(
+            &shared.identity,
+            mode,
             &body,
             util::unix_now(),
             auth::SignFaults {
@@ -269,6 +283,83 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     entry.status = Some(response.status().as_u16());
     shared.log.push(entry);
     response
+}
+
+/// Writes a connection's bytes, turning the header name `Request-Id` (hyper's title case) into
+/// WeChat's `Request-ID` (as WeChat Pay documents its response headers, e.g. "HTTP头 Request-ID").
+/// The one byte that changes is the last of the pattern `\r\nRequest-Id`, so a streaming
+/// matcher (its state kept across writes) rewrites it in place, whatever the write boundaries.
+/// Only header sections can hold a raw CR LF: the sandbox's bodies are JSON (CR LF escaped) or
+/// empty.
+struct WeChatCase<S> {
+    inner: S,
+    matched: usize,
+}
+
+const TITLE_REQUEST_ID: &[u8] = b"\r\nRequest-Id";
+
+impl<S> WeChatCase<S> {
+    fn new(inner: S) -> Self {
+        WeChatCase { inner, matched: 0 }
+    }
+
+    /// Advances the matcher over `buf`, rewriting the matched `d` when `rewrite` is given.
+    fn scan(mut matched: usize, buf: &[u8], mut rewrite: Option<&mut Vec<u8>>) -> usize {
+        for (i, &b) in buf.iter().enumerate() {
+            if b == TITLE_REQUEST_ID[matched] {
+                matched += 1;
+                if matched == TITLE_REQUEST_ID.len() {
+                    if let Some(out) = rewrite.as_deref_mut() {
+                        out[i] = b'D';
+                    }
+                    matched = 0;
+                }
+            } else {
+                matched = usize::from(b == TITLE_REQUEST_ID[0]);
+            }
+        }
+        matched
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WeChatCase<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WeChatCase<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut out = buf.to_vec();
+        Self::scan(self.matched, buf, Some(&mut out));
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, &out);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            self.matched = Self::scan(self.matched, &buf[..n], None);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Accepts connections until the task is aborted; each connection is served by hyper (HTTP/1.1,
@@ -304,9 +395,16 @@ pub(crate) async fn serve(listener: TcpListener, which: Listener, router: Router
                     }
                 });
             let aborted = {
+                // Header names as WeChat writes them (`Wechatpay-Timestamp`, `Request-ID`, …):
+                // hyper lower-cases names, title_case_headers writes `Wechatpay-Serial`-style
+                // names, and WeChatCase fixes the one name title case gets wrong (`Request-Id`).
                 let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(hyper_util::rt::TokioIo::new(&mut stream), service);
+                    .title_case_headers(true)
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(WeChatCase::new(&mut stream)),
+                        service,
+                    );
                 tokio::select! {
                     _ = conn => false,
                     _ = abort.notified() => true,

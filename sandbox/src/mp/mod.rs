@@ -38,6 +38,7 @@
 //! Control routes answer `{"ok":true}` (or their data), and 400 `{"error"}` for a bad body.
 
 mod api;
+mod cards;
 mod control;
 mod crypto;
 pub mod errors;
@@ -49,9 +50,13 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use api::check_ext_json;
+pub use cards::{card_signature, CARD_EXT_MAX_AGE_SECS, CARD_EXT_MAX_AHEAD_SECS};
 pub use state::{
-    MpState, NotifyCodeRegistration, DEFAULT_LIFETIME, DEFAULT_NOTIFY_CODE_LIFETIME,
-    DEFAULT_NOTIFY_TYPES,
+    AccountKind, Card, CardAddVerdict, CardClaim, CardRegistration, CodeSource, MpState,
+    NotifyCodeRegistration, DEFAULT_FORCE_REFRESH_DAILY_LIMIT, DEFAULT_FORCE_REFRESH_INTERVAL,
+    DEFAULT_LIFETIME, DEFAULT_NOTIFY_CODE_LIFETIME, DEFAULT_NOTIFY_TYPES,
+    DEFAULT_STABLE_RENEW_WINDOW, DEFAULT_TOKEN_OVERLAP, FRONTEND_ACTIVATION_WINDOW,
+    FRONTEND_UPDATE_WINDOW, PAYMENT_ACTIVATION_WINDOW, PAYMENT_UPDATE_WINDOW,
 };
 
 /// The WeChat routes, with `state` applied. Every call is counted and may be answered by an
@@ -84,6 +89,9 @@ pub fn control_router(state: Arc<MpState>) -> Router {
         .route("/sandbox/mp/notify_types", post(control::set_notify_types))
         .route("/sandbox/mp/token_lifetime", post(control::token_lifetime))
         .route("/sandbox/mp/card_codes", post(control::card_codes))
+        .route("/sandbox/mp/cards", post(cards::add_card).get(cards::list_cards))
+        .route("/sandbox/mp/card_adds", get(cards::card_adds))
+        .route("/sandbox/card/add", post(cards::card_add))
         .route(
             "/sandbox/mp/errcode_faults",
             post(control::add_fault).delete(control::clear_faults),
