@@ -295,7 +295,11 @@ pub fn signer(identity: &Identity, mode: SigningMode) -> (&RsaKey, &str) {
 /// 比例'"). WeChat releases the switch gradually by a share of answers; the sandbox's per-request
 /// rule (the header decides) is its deterministic model — UNCONFIRMED in detail, and so is the
 /// answer to an unknown serial (here: the certificate).
-pub fn response_key(identity: &Identity, mode: SigningMode, request_serial: Option<&str>) -> SigningMode {
+pub fn response_key(
+    identity: &Identity,
+    mode: SigningMode,
+    request_serial: Option<&str>,
+) -> SigningMode {
     match mode {
         SigningMode::Migration => match request_serial.map(str::trim) {
             Some(s) if s == identity.wechatpay_public_key_id => SigningMode::PublicKey,

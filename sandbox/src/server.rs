@@ -236,7 +236,11 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
                 // per-minute frequency, 45009 daily quota (getStableAccessToken's table,
                 // https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html,
                 // and the general error codes); never HTTP 429.
-                let errcode = if *kind == FaultKind::DailyQuota { 45009 } else { 45011 };
+                let errcode = if *kind == FaultKind::DailyQuota {
+                    45009
+                } else {
+                    45011
+                };
                 let op = operation.unwrap_or("");
                 Json(json!({"errcode": errcode, "errmsg": mp::errors::errmsg(op, errcode)}))
                     .into_response()

@@ -428,9 +428,7 @@ pub(crate) async fn set_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
                 return reply(op, 85433);
             }
         }
-        None if code.requires_check_json && code.activated_at.is_none() => {
-            return reply(op, 85433)
-        }
+        None if code.requires_check_json && code.activated_at.is_none() => return reply(op, 85433),
         None => {}
     }
     if code.activated_at.is_none() {

@@ -146,7 +146,10 @@ fn claim_one(
         }
     };
     if nonce_str.as_ref().is_some_and(|n| n.chars().count() > 32) {
-        return Err(refuse("bad_card_ext", "cardExt.nonce_str is longer than 32"));
+        return Err(refuse(
+            "bad_card_ext",
+            "cardExt.nonce_str is longer than 32",
+        ));
     }
     let ts: i64 = timestamp.parse().unwrap_or(i64::MAX);
     if ts < real_now - CARD_EXT_MAX_AGE_SECS || ts > real_now + CARD_EXT_MAX_AHEAD_SECS {

@@ -193,8 +193,10 @@ pub(crate) async fn card_codes(State(st): St, body: Bytes) -> Response {
                 .into_iter()
                 .find(|c| c.card_id == b.card_id)
                 .map(|c| c.owner_appid);
-            Json(json!({ "card_id": b.card_id, "encrypt_code": encrypt_code, "owner_appid": owner }))
-                .into_response()
+            Json(
+                json!({ "card_id": b.card_id, "encrypt_code": encrypt_code, "owner_appid": owner }),
+            )
+            .into_response()
         }
         Err(r) => r,
     }

@@ -88,7 +88,11 @@ impl CardCodeCipher {
         let mut sealed = sealed.to_vec();
         let plain = self
             .key
-            .open_in_place(nonce, Aad::from(card_code_aad(appid).as_slice()), &mut sealed)
+            .open_in_place(
+                nonce,
+                Aad::from(card_code_aad(appid).as_slice()),
+                &mut sealed,
+            )
             .ok()?;
         String::from_utf8(plain.to_vec()).ok()
     }

@@ -89,7 +89,10 @@ pub fn control_router(state: Arc<MpState>) -> Router {
         .route("/sandbox/mp/notify_types", post(control::set_notify_types))
         .route("/sandbox/mp/token_lifetime", post(control::token_lifetime))
         .route("/sandbox/mp/card_codes", post(control::card_codes))
-        .route("/sandbox/mp/cards", post(cards::add_card).get(cards::list_cards))
+        .route(
+            "/sandbox/mp/cards",
+            post(cards::add_card).get(cards::list_cards),
+        )
         .route("/sandbox/mp/card_adds", get(cards::card_adds))
         .route("/sandbox/card/add", post(cards::card_add))
         .route(

@@ -540,14 +540,16 @@ impl Inner {
     /// The card, registered as owned by the Official Account when unknown (control routes).
     pub fn card_or_register(&mut self, card_id: &str) -> &mut Card {
         let owner = self.card_appid.clone();
-        self.cards.entry(card_id.to_owned()).or_insert_with(|| Card {
-            card_id: card_id.to_owned(),
-            owner_appid: owner,
-            custom_code: None,
-            bind_openid: None,
-            auto_registered: true,
-            claims: Vec::new(),
-        })
+        self.cards
+            .entry(card_id.to_owned())
+            .or_insert_with(|| Card {
+                card_id: card_id.to_owned(),
+                owner_appid: owner,
+                custom_code: None,
+                bind_openid: None,
+                auto_registered: true,
+                claims: Vec::new(),
+            })
     }
 }
 
@@ -730,7 +732,9 @@ impl MpState {
             .source
             .unwrap_or_else(|| CodeSource::for_notify_type(reg.notify_type));
         let (activate, update) = source.windows();
-        let activate = reg.activate_within_secs.map_or(activate, Duration::from_secs);
+        let activate = reg
+            .activate_within_secs
+            .map_or(activate, Duration::from_secs);
         let update = reg.update_within_secs.map_or(update, Duration::from_secs);
         let code = NotifyCode {
             notify_type: reg.notify_type,
