@@ -110,6 +110,9 @@ async fn drop_connection(conn: Option<&ConnInfo>) -> Response {
 
 async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    if path == "/sandbox/card/add" {
+        return log_card_add(&shared, req, next).await;
+    }
     if path.starts_with("/sandbox/") || path == "/sandbox" {
         return next.run(req).await;
     }
@@ -364,6 +367,63 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WeChatCase<S> {
     ) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
+}
+
+/// The wx.addCard stand-in is a control route (never faulted) but stands for WeChat: its
+/// requests are logged (operation `addCard`) with the verdicts in `signature`: `ok` when every
+/// item was accepted, else `item N: reason` for each refused item.
+async fn log_card_add(shared: &Shared, req: Request, next: Next) -> Response {
+    let listener = req
+        .extensions()
+        .get::<ConnInfo>()
+        .map(|c| c.listener)
+        .unwrap_or(Listener::Main);
+    let method = req.method().to_string();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    let status = response.status().as_u16();
+    let (head, out) = response.into_parts();
+    let out = to_bytes(out, usize::MAX).await.unwrap_or_default();
+    let verdict = serde_json::from_slice::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|v| v["cardList"].as_array().cloned())
+        .map(|items| {
+            let refused: Vec<String> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i["isSuccess"] != json!(true))
+                .map(|(n, i)| format!("item {n}: {}", i["reason"].as_str().unwrap_or("refused")))
+                .collect();
+            if refused.is_empty() {
+                "ok".to_owned()
+            } else {
+                refused.join("; ")
+            }
+        });
+    shared.log.push(LogEntry {
+        seq: 0,
+        time: util::now_rfc3339(),
+        listener,
+        method,
+        path,
+        operation: Some("addCard".into()),
+        body: body_text(&bytes),
+        signature: verdict,
+        status: Some(status),
+        faults: Vec::new(),
+        request_id: None,
+    });
+    Response::from_parts(head, Body::from(out))
 }
 
 /// Accepts connections until the task is aborted; each connection is served by hyper (HTTP/1.1,

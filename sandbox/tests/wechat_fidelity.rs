@@ -305,6 +305,14 @@ async fn card_ext_must_be_signed_with_the_owners_ticket_and_the_code_decrypts_on
     let c = &sb.sandbox.counters()["mp"]["card_adds"];
     assert_eq!(c["accepted"], json!(1));
     assert_eq!(c["rejected_by_reason"]["signature"], json!(1));
+    let log: Vec<_> = sb
+        .sandbox
+        .requests()
+        .into_iter()
+        .filter(|e| e.operation.as_deref() == Some("addCard"))
+        .map(|e| e.signature.unwrap())
+        .collect();
+    assert_eq!(log, ["item 0: signature", "ok"]);
 }
 
 #[tokio::test]

@@ -75,7 +75,8 @@
 //! are sandbox diagnostics), and when no item succeeded `errMsg` is `addCard:fail <details>`
 //! (UNCONFIRMED: WeChat's per-item failure shape is not documented). The code is the cardExt
 //! `code`, or 12 random digits. A body that is not `{"cardList":[…]}` answers 400 `{"error"}`.
-//! Verdicts: `GET /sandbox/mp/card_adds`, counters `card_adds`.
+//! Verdicts: `GET /sandbox/mp/card_adds`, counters `card_adds`, and (over HTTP) the request log
+//! (`GET /sandbox/requests`: operation `addCard`, `signature` = `ok` or `item N: reason; …`).
 //!
 //! # Control routes ([`control_router`]; JSON bodies, no auth, no Content-Type needed)
 //! | route | effect | Rust |
