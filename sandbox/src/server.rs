@@ -293,7 +293,9 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
 }
 
 /// Writes a connection's bytes, turning the header name `Request-Id` (hyper's title case) into
-/// WeChat's `Request-ID` (as WeChat Pay documents its response headers, e.g. "HTTP头 Request-ID").
+/// WeChat's `Request-ID` ("请求的唯一标识包含在应答的HTTP头Request-ID中", APIv3 基本规则,
+/// https://pay.weixin.qq.com/doc/v3/partner/4012081726; the `Wechatpay-*` names as in
+/// wechatpay-go `core/consts/const.go`).
 /// The one byte that changes is the last of the pattern `\r\nRequest-Id`, so a streaming
 /// matcher (its state kept across writes) rewrites it in place, whatever the write boundaries.
 /// Only header sections can hold a raw CR LF: the sandbox's bodies are JSON (CR LF escaped) or
