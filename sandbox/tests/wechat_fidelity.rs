@@ -602,6 +602,9 @@ async fn a_client_refreshing_five_minutes_early_fetches_twice_in_two_hours_ten_w
 async fn force_refresh_is_30_seconds_apart_and_20_a_day() {
     let sb = start().await;
     let mp = sb.mp();
+    // Start just after a Beijing midnight, so the ~10 minutes below stay within one day.
+    let into_day = (unix_now() + 8 * 3600).rem_euclid(86_400) as u64;
+    sb.advance(86_400 - into_day + 60).await;
     let s1 = sb.stable(&mp, true).await["access_token"].clone();
     // Within 30 s: not refreshed ("否则不会刷新"): the current token comes back.
     assert_eq!(sb.stable(&mp, true).await["access_token"], s1);
