@@ -272,11 +272,40 @@ pub struct SignFaults {
     pub stale_secs: Option<i64>,
 }
 
-/// The key and serial that sign in `mode`.
+/// The key and serial that sign in `mode` (migration without a request to go by: the
+/// platform certificate, as before the migration).
 pub fn signer(identity: &Identity, mode: SigningMode) -> (&RsaKey, &str) {
     match mode {
         SigningMode::PublicKey => (&identity.wechatpay_key, &identity.wechatpay_public_key_id),
-        SigningMode::Certificate => (&identity.platform_key, &identity.platform_serial_no),
+        SigningMode::Certificate | SigningMode::Migration => {
+            (&identity.platform_key, &identity.platform_serial_no)
+        }
+    }
+}
+
+/// The key a response is signed with, given the sandbox's mode and the request's
+/// `Wechatpay-Serial` header (any case). `public_key` and `certificate` ignore the header. In
+/// `migration` the header picks: the `PUB_KEY_ID_…` → the public key; the platform certificate
+/// serial (case-insensitive) → the certificate; absent or anything else → the certificate.
+///
+/// Source: WeChat Pay's migration guide (如何从平台证书切换成微信支付公钥,
+/// https://pay.weixin.qq.com/doc/v3/merchant/4012154180) and, stated plainly, the SKIT SDK's
+/// notes on it (DotNetCore.SKIT.FlurlHttpClient.Wechat, docs/WechatTenpayV3/Basic_Certificate2PublicKey.md:
+/// "发送请求前,需要指定请求的 WechatpaySerialNumber 字段…该操作会影响灰度进度中的'应答使用公钥
+/// 比例'"). WeChat releases the switch gradually by a share of answers; the sandbox's per-request
+/// rule (the header decides) is its deterministic model — UNCONFIRMED in detail, and so is the
+/// answer to an unknown serial (here: the certificate).
+pub fn response_key(
+    identity: &Identity,
+    mode: SigningMode,
+    request_serial: Option<&str>,
+) -> SigningMode {
+    match mode {
+        SigningMode::Migration => match request_serial.map(str::trim) {
+            Some(s) if s == identity.wechatpay_public_key_id => SigningMode::PublicKey,
+            _ => SigningMode::Certificate,
+        },
+        other => other,
     }
 }
 

@@ -108,7 +108,7 @@ async fn credentials(State(s): State<Arc<Shared>>) -> Response {
 /// The credentials under the SDK's configuration keys (what every binding's
 /// `Sandbox.credentials` shows): `mchid`, `serial_no`, `merchant_private_key`,
 /// `wechatpay_public_key_id`, `wechatpay_public_key`, `apiv3_key`, `appid`, `secret`,
-/// `platform_serial_no`, `platform_certificate`.
+/// `platform_serial_no`, `platform_certificate`, `card_appid`, `card_secret`.
 async fn client_credentials(State(s): State<Arc<Shared>>) -> Response {
     let c = &s.credentials;
     Json(json!({
@@ -122,6 +122,8 @@ async fn client_credentials(State(s): State<Arc<Shared>>) -> Response {
         "secret": c.app_secret.expose(),
         "platform_serial_no": c.platform_serial_no,
         "platform_certificate": c.platform_certificate_pem,
+        "card_appid": c.card_appid,
+        "card_secret": c.card_app_secret.expose(),
     }))
     .into_response()
 }
@@ -142,12 +144,15 @@ async fn pay_config(State(s): State<Arc<Shared>>) -> Response {
     .into_response()
 }
 
-/// A `MiniProgramConfig` for this sandbox: its appid and secret, the main URL.
+/// A `MiniProgramConfig` for this sandbox: its appid and secret, the card-owning Official
+/// Account's appid and secret (`card_appid`, `card_secret`), the main URL.
 async fn mp_config(State(s): State<Arc<Shared>>) -> Response {
     let c = &s.credentials;
     Json(json!({
         "appid": c.appid,
         "secret": c.app_secret.expose(),
+        "card_appid": c.card_appid,
+        "card_secret": c.card_app_secret.expose(),
         "base_url": s.base_url,
     }))
     .into_response()

@@ -58,8 +58,14 @@ fn default_stale() -> i64 {
 pub enum FaultKind {
     /// HTTP 500 SYSTEM_ERROR (mini-program routes: HTTP 500 errcode -1).
     SystemError,
-    /// HTTP 429 FREQUENCY_LIMITED (mini-program routes: HTTP 429 errcode 45009).
+    /// WeChat Pay routes: HTTP 429 FREQUENCY_LIMITED. Mini-program routes: HTTP 200
+    /// `{"errcode":45011,"errmsg":"api minute-quota reach limit…"}` (per-minute frequency; the
+    /// mini-program APIs answer every error with HTTP 200 and an errcode, never 429).
     FrequencyLimited,
+    /// Mini-program routes: HTTP 200 `{"errcode":45009,"errmsg":"reach max api daily quota
+    /// limit"}` (daily quota). WeChat Pay has no daily-quota answer: HTTP 429 FREQUENCY_LIMITED
+    /// there, as `frequency_limited`.
+    DailyQuota,
     /// The connection is closed (RST) without any HTTP response.
     ConnectionReset,
     /// The response is delayed by `ms` milliseconds.
@@ -78,6 +84,7 @@ impl FaultKind {
         match self {
             FaultKind::SystemError => "system_error",
             FaultKind::FrequencyLimited => "frequency_limited",
+            FaultKind::DailyQuota => "daily_quota",
             FaultKind::ConnectionReset => "connection_reset",
             FaultKind::Latency { .. } => "latency",
             FaultKind::TamperSignature => "tamper_signature",
@@ -100,7 +107,8 @@ pub struct ActiveFault {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     pub latency_ms: u64,
-    /// The one fault that replaces the response: reset, then 500, then 429.
+    /// The one fault that replaces the response: reset, then 500, then quota (429 / 45011 /
+    /// 45009).
     pub terminal: Option<FaultKind>,
     pub tamper_signature: bool,
     pub stale_secs: Option<i64>,

@@ -71,6 +71,12 @@ pub enum SigningMode {
     PublicKey,
     /// Platform certificate mode: `Wechatpay-Serial` is the platform certificate serial.
     Certificate,
+    /// A merchant migrating from the platform certificate to the public key: each response is
+    /// signed with the key the request's `Wechatpay-Serial` header names (the `PUB_KEY_ID_…` →
+    /// the public key; the platform certificate serial → the certificate; absent or unknown →
+    /// the certificate, as before the migration). Notifications: the certificate unless the
+    /// notification asks otherwise. See [`auth::response_key`].
+    Migration,
 }
 
 /// Everything secret and public the sandbox plays with: the merchant's key (the sandbox verifies
@@ -93,8 +99,14 @@ pub struct Identity {
     pub platform_effective_time: String,
     pub platform_expire_time: String,
     pub apiv3_key: SecretString,
+    /// The mini-program (小程序).
     pub appid: String,
     pub app_secret: SecretString,
+    /// The Official Account (公众号) that created the cards (卡券): its wx_card api_ticket signs
+    /// cardExt and its token decrypts the codes wx.addCard returns (WeChat's guide
+    /// 小程序内领取卡券, Coupons-Mini_Program_Start_Up).
+    pub card_appid: String,
+    pub card_app_secret: SecretString,
 }
 
 impl Clone for RsaKey {
@@ -155,6 +167,8 @@ impl Identity {
             apiv3_key: SecretString::new(keys::random_alnum(32)),
             appid: format!("wx{}", keys::random_hex(16)),
             app_secret: SecretString::new(keys::random_hex(32)),
+            card_appid: format!("wx{}", keys::random_hex(16)),
+            card_app_secret: SecretString::new(keys::random_hex(32)),
         })
     }
 
@@ -172,6 +186,8 @@ impl Identity {
             apiv3_key: self.apiv3_key.clone(),
             appid: self.appid.clone(),
             app_secret: self.app_secret.clone(),
+            card_appid: self.card_appid.clone(),
+            card_app_secret: self.card_app_secret.clone(),
         }
     }
 }
@@ -193,6 +209,15 @@ pub struct Credentials {
     pub apiv3_key: SecretString,
     pub appid: String,
     pub app_secret: SecretString,
+    /// The card-owning Official Account (absent in output of older sandboxes: empty).
+    #[serde(default)]
+    pub card_appid: String,
+    #[serde(default = "empty_secret")]
+    pub card_app_secret: SecretString,
+}
+
+fn empty_secret() -> SecretString {
+    SecretString::new("")
 }
 
 /// How to start a sandbox. `Default` generates a new identity and binds two ephemeral loopback
@@ -282,9 +307,11 @@ impl Sandbox {
         let main_addr = main.local_addr()?;
         let backup_addr = backup.local_addr()?;
         let credentials = identity.credentials();
-        let mp = Arc::new(mp::MpState::new(
+        let mp = Arc::new(mp::MpState::with_card_account(
             identity.appid.clone(),
             identity.app_secret.expose().to_owned(),
+            identity.card_appid.clone(),
+            identity.card_app_secret.expose().to_owned(),
         ));
         let shared = Arc::new(Shared {
             credentials,

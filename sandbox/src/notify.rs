@@ -69,6 +69,18 @@ pub struct CouponNotification {
     /// Sign with a timestamp 10 minutes old.
     #[serde(default)]
     pub stale_timestamp: bool,
+    /// `"full"` (default: `summary`, `resource.original_type` "coupon", `associated_data`
+    /// "coupon", as the official example) or `"minimal"`: the variant published examples show
+    /// (TheNorthMemory's COUPON.SEND example; wechatpay-go requires none of these fields): no
+    /// `summary`, no `resource.original_type`, `associated_data: ""` — still signed, and
+    /// encrypted with the empty string as AAD.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// Sign with this key (`public_key` or `certificate`) instead of the sandbox's signing mode
+    /// (in `migration` mode notifications are signed with the certificate unless this says
+    /// otherwise: WeChat moves callbacks to the public key gradually, "回调使用公钥比例").
+    #[serde(default)]
+    pub signing_mode: Option<crate::SigningMode>,
 }
 
 /// One HTTP attempt.
@@ -147,9 +159,18 @@ pub(crate) async fn send_coupon_notification(
         send_merchant: n.send_merchant.unwrap_or_else(|| identity.mchid.clone()),
         attach_info: n.attach_info,
     };
+    let minimal = match n.variant.as_deref() {
+        None | Some("full") => false,
+        Some("minimal") => true,
+        Some(other) => {
+            return Err(SandboxError::BadRequest(format!(
+                "variant must be \"full\" or \"minimal\", got {other:?}"
+            )))
+        }
+    };
     let plaintext = serde_json::to_vec(&payload).expect("the payload serializes");
     let nonce = keys::random_alnum(12);
-    let associated_data = "coupon";
+    let associated_data = if minimal { "" } else { "coupon" };
     let sealed = keys::aes_gcm_encrypt(
         identity.apiv3_key.expose().as_bytes(),
         nonce.as_bytes(),
@@ -157,7 +178,7 @@ pub(crate) async fn send_coupon_notification(
         &plaintext,
     )?;
     let id = uuid_like();
-    let envelope = NotificationEnvelope {
+    let full = NotificationEnvelope {
         id: id.clone(),
         create_time: util::now_rfc3339(),
         event_type: n.event_type.unwrap_or_else(|| "COUPON.SEND".into()),
@@ -171,6 +192,23 @@ pub(crate) async fn send_coupon_notification(
             original_type: "coupon".into(),
             nonce,
         },
+    };
+    let envelope: Value = if minimal {
+        // As published: no summary, no original_type, an empty associated_data.
+        serde_json::json!({
+            "id": full.id,
+            "create_time": full.create_time,
+            "event_type": full.event_type,
+            "resource_type": full.resource_type,
+            "resource": {
+                "algorithm": "AEAD_AES_256_GCM",
+                "ciphertext": full.resource.ciphertext,
+                "associated_data": "",
+                "nonce": full.resource.nonce,
+            },
+        })
+    } else {
+        serde_json::to_value(&full).expect("the envelope serializes")
     };
     let body = serde_json::to_vec(&envelope).expect("the envelope serializes");
     let policy = RetryPolicy {
@@ -197,7 +235,7 @@ pub(crate) async fn send_coupon_notification(
         // Each attempt is signed afresh (new timestamp and nonce), as WeChat does.
         let headers = auth::signature_headers(
             identity,
-            shared.signing_mode(),
+            n.signing_mode.unwrap_or_else(|| shared.signing_mode()),
             &body,
             util::unix_now(),
             faults,
@@ -244,7 +282,7 @@ pub(crate) async fn send_coupon_notification(
         notify_url: url,
         delivered,
         attempts,
-        envelope: serde_json::to_value(&envelope).expect("JSON"),
+        envelope,
         payload: serde_json::to_value(&payload).expect("JSON"),
     };
     shared.log.record_notification(&report);

@@ -110,6 +110,9 @@ async fn drop_connection(conn: Option<&ConnInfo>) -> Response {
 
 async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    if path == "/sandbox/card/add" {
+        return log_card_add(&shared, req, next).await;
+    }
     if path.starts_with("/sandbox/") || path == "/sandbox" {
         return next.run(req).await;
     }
@@ -123,6 +126,12 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         .unwrap_or_else(|| path.clone());
     let operation = operation_name(&method, &path);
     let is_pay = path.starts_with("/v3/");
+    // The key WeChat Pay answers with may depend on this (migration mode).
+    let request_serial = req
+        .headers()
+        .get("wechatpay-serial")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (mut parts, body) = req.into_parts();
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
@@ -219,17 +228,24 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
                 )
                     .into_response()
             }),
-            Some(FaultKind::FrequencyLimited) => Some(if is_pay {
+            Some(kind @ (FaultKind::FrequencyLimited | FaultKind::DailyQuota)) => Some(if is_pay {
                 pay::error(
                     StatusCode::TOO_MANY_REQUESTS,
                     "FREQUENCY_LIMITED",
                     "频率限制",
                 )
             } else {
-                (
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Json(json!({"errcode": 45009, "errmsg": "reach max api daily quota limit"})),
-                )
+                // The mini-program APIs answer quota errors with HTTP 200 and an errcode: 45011
+                // per-minute frequency, 45009 daily quota (getStableAccessToken's table,
+                // https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/mp-access-token/getStableAccessToken.html,
+                // and the general error codes); never HTTP 429.
+                let errcode = if *kind == FaultKind::DailyQuota {
+                    45009
+                } else {
+                    45011
+                };
+                let op = operation.unwrap_or("");
+                Json(json!({"errcode": errcode, "errmsg": mp::errors::errmsg(op, errcode)}))
                     .into_response()
             }),
             _ => None,
@@ -247,9 +263,14 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     if is_pay {
         let (mut head, body) = response.into_parts();
         let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
-        for (name, value) in auth::signature_headers(
+        let mode = auth::response_key(
             &shared.identity,
             shared.signing_mode(),
+            request_serial.as_deref(),
+        );
+        for (name, value) in auth::signature_headers(
+            &shared.identity,
+            mode,
             &body,
             util::unix_now(),
             auth::SignFaults {
@@ -269,6 +290,142 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     entry.status = Some(response.status().as_u16());
     shared.log.push(entry);
     response
+}
+
+/// Writes a connection's bytes, turning the header name `Request-Id` (hyper's title case) into
+/// WeChat's `Request-ID` ("请求的唯一标识包含在应答的HTTP头Request-ID中", APIv3 基本规则,
+/// https://pay.weixin.qq.com/doc/v3/partner/4012081726; the `Wechatpay-*` names as in
+/// wechatpay-go `core/consts/const.go`).
+/// The one byte that changes is the last of the pattern `\r\nRequest-Id`, so a streaming
+/// matcher (its state kept across writes) rewrites it in place, whatever the write boundaries.
+/// Only header sections can hold a raw CR LF: the sandbox's bodies are JSON (CR LF escaped) or
+/// empty.
+struct WeChatCase<S> {
+    inner: S,
+    matched: usize,
+}
+
+const TITLE_REQUEST_ID: &[u8] = b"\r\nRequest-Id";
+
+impl<S> WeChatCase<S> {
+    fn new(inner: S) -> Self {
+        WeChatCase { inner, matched: 0 }
+    }
+
+    /// Advances the matcher over `buf`, rewriting the matched `d` when `rewrite` is given.
+    fn scan(mut matched: usize, buf: &[u8], mut rewrite: Option<&mut Vec<u8>>) -> usize {
+        for (i, &b) in buf.iter().enumerate() {
+            if b == TITLE_REQUEST_ID[matched] {
+                matched += 1;
+                if matched == TITLE_REQUEST_ID.len() {
+                    if let Some(out) = rewrite.as_deref_mut() {
+                        out[i] = b'D';
+                    }
+                    matched = 0;
+                }
+            } else {
+                matched = usize::from(b == TITLE_REQUEST_ID[0]);
+            }
+        }
+        matched
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WeChatCase<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WeChatCase<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let mut out = buf.to_vec();
+        Self::scan(self.matched, buf, Some(&mut out));
+        let polled = std::pin::Pin::new(&mut self.inner).poll_write(cx, &out);
+        if let std::task::Poll::Ready(Ok(n)) = polled {
+            self.matched = Self::scan(self.matched, &buf[..n], None);
+        }
+        polled
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// The wx.addCard stand-in is a control route (never faulted) but stands for WeChat: its
+/// requests are logged (operation `addCard`) with the verdicts in `signature`: `ok` when every
+/// item was accepted, else `item N: reason` for each refused item.
+async fn log_card_add(shared: &Shared, req: Request, next: Next) -> Response {
+    let listener = req
+        .extensions()
+        .get::<ConnInfo>()
+        .map(|c| c.listener)
+        .unwrap_or(Listener::Main);
+    let method = req.method().to_string();
+    let path = req
+        .uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_default();
+    let (parts, body) = req.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_BODY).await else {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes.clone())))
+        .await;
+    let status = response.status().as_u16();
+    let (head, out) = response.into_parts();
+    let out = to_bytes(out, usize::MAX).await.unwrap_or_default();
+    let verdict = serde_json::from_slice::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|v| v["cardList"].as_array().cloned())
+        .map(|items| {
+            let refused: Vec<String> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, i)| i["isSuccess"] != json!(true))
+                .map(|(n, i)| format!("item {n}: {}", i["reason"].as_str().unwrap_or("refused")))
+                .collect();
+            if refused.is_empty() {
+                "ok".to_owned()
+            } else {
+                refused.join("; ")
+            }
+        });
+    shared.log.push(LogEntry {
+        seq: 0,
+        time: util::now_rfc3339(),
+        listener,
+        method,
+        path,
+        operation: Some("addCard".into()),
+        body: body_text(&bytes),
+        signature: verdict,
+        status: Some(status),
+        faults: Vec::new(),
+        request_id: None,
+    });
+    Response::from_parts(head, Body::from(out))
 }
 
 /// Accepts connections until the task is aborted; each connection is served by hyper (HTTP/1.1,
@@ -304,9 +461,16 @@ pub(crate) async fn serve(listener: TcpListener, which: Listener, router: Router
                     }
                 });
             let aborted = {
+                // Header names as WeChat writes them (`Wechatpay-Timestamp`, `Request-ID`, …):
+                // hyper lower-cases names, title_case_headers writes `Wechatpay-Serial`-style
+                // names, and WeChatCase fixes the one name title case gets wrong (`Request-Id`).
                 let conn = hyper::server::conn::http1::Builder::new()
                     .keep_alive(true)
-                    .serve_connection(hyper_util::rt::TokioIo::new(&mut stream), service);
+                    .title_case_headers(true)
+                    .serve_connection(
+                        hyper_util::rt::TokioIo::new(WeChatCase::new(&mut stream)),
+                        service,
+                    );
                 tokio::select! {
                     _ = conn => false,
                     _ = abort.notified() => true,

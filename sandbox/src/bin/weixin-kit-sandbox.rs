@@ -2,7 +2,7 @@
 //! `{"base_url","backup_base_url","credentials":{…}}` to stdout, then serves until killed.
 //!
 //! Options: `--port N` (main listener), `--backup-port N`, `--host IP`,
-//! `--signing-mode public_key|certificate`.
+//! `--signing-mode public_key|certificate|migration`.
 
 use std::io::Write as _;
 
@@ -11,7 +11,7 @@ use weixin_kit_sandbox::{Sandbox, SandboxConfig, SigningMode};
 fn usage() -> ! {
     eprintln!(
         "usage: weixin-kit-sandbox [--port N] [--backup-port N] [--host IP] \
-         [--signing-mode public_key|certificate]"
+         [--signing-mode public_key|certificate|migration]"
     );
     std::process::exit(2)
 }
@@ -29,6 +29,7 @@ fn parse_args() -> SandboxConfig {
                 config.signing_mode = match value().as_str() {
                     "public_key" => SigningMode::PublicKey,
                     "certificate" => SigningMode::Certificate,
+                    "migration" => SigningMode::Migration,
                     _ => usage(),
                 }
             }

@@ -18,7 +18,7 @@ use weixin_kit::mp::{
 use weixin_kit::validate::Validate;
 
 use super::errors::{self, ok, reply, reply_with};
-use super::state::{ExtRecord, Inner, MpState, NotifyCode, TokenCheck};
+use super::state::{unix_of, AccountKind, ExtRecord, Inner, MpState, NotifyCode, TokenCheck};
 
 type St = State<Arc<MpState>>;
 
@@ -44,7 +44,7 @@ pub(crate) async fn count_and_inject(State(st): St, req: Request, next: Next) ->
     let fault = {
         let mut inner = st.lock();
         *inner.counters.calls.entry(op.to_owned()).or_default() += 1;
-        inner.take_fault(&path)
+        inner.take_fault(&path, op)
     };
     match fault {
         Some((code, Some(msg))) => reply_with(code, &msg),
@@ -89,19 +89,36 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The access_token check every AccessToken route starts with.
+/// The access_token check every AccessToken route starts with: the token's account (appid).
 #[allow(clippy::result_large_err)] // axum answers are Responses
-fn check_token(st: &MpState, op: &str, uri: &Uri) -> Result<(), Response> {
+fn check_token(st: &MpState, op: &str, uri: &Uri) -> Result<String, Response> {
+    check_token_kind(st, op, uri).map(|(appid, _)| appid)
+}
+
+/// Like [`check_token`], with the account's kind.
+#[allow(clippy::result_large_err)]
+fn check_token_kind(st: &MpState, op: &str, uri: &Uri) -> Result<(String, AccountKind), Response> {
     let query = query_map(uri);
     match st
         .lock()
         .check_token(query.get("access_token").map(String::as_str))
     {
-        TokenCheck::Ok => Ok(()),
+        TokenCheck::Ok(appid, kind) => Ok((appid, kind)),
         TokenCheck::Missing => Err(reply(op, 41001)),
         TokenCheck::Malformed => Err(reply(op, 40014)),
         TokenCheck::Unknown => Err(reply(op, 40001)),
         TokenCheck::Expired => Err(reply(op, 42001)),
+    }
+}
+
+/// The service-card routes are the mini-program's: a token of the Official Account answers
+/// 48001 "api unauthorized" (general code 48001 "api 功能未授权"; which code WeChat gives here
+/// is UNCONFIRMED).
+#[allow(clippy::result_large_err)]
+fn check_mini_program_token(st: &MpState, op: &str, uri: &Uri) -> Result<(), Response> {
+    match check_token_kind(st, op, uri)? {
+        (_, AccountKind::MiniProgram) => Ok(()),
+        (_, AccountKind::OfficialAccount) => Err(reply(op, 48001)),
     }
 }
 
@@ -175,13 +192,16 @@ fn parse_body<T: DeserializeOwned>(
 
 /// The registered code for a service-card request, or the errcode: unknown openid 40003,
 /// unsupported notify_type 85434, no such code for openid + notify_type (or not yet valid) 85437,
-/// banned 85436, and (when `check_expiry`) expired 85438.
+/// banned 85436, and past its window (activation window before the first setUserNotify, update
+/// window after it, see [`NotifyCode::deadline`]) `expired_errcode` (85438 where the
+/// operation's table has it; setUserNotifyExt's table has no expiry code, so 85437 there —
+/// UNCONFIRMED).
 fn find_code<'a>(
     inner: &'a mut Inner,
     openid: &str,
     notify_type: i32,
     notify_code: &str,
-    check_expiry: bool,
+    expired_errcode: i32,
 ) -> Result<&'a mut NotifyCode, i32> {
     if !inner.users.contains(openid) {
         return Err(40003);
@@ -198,8 +218,8 @@ fn find_code<'a>(
     if code.banned {
         return Err(85436);
     }
-    if check_expiry && now >= code.expires_at {
-        return Err(85438);
+    if now >= code.deadline() {
+        return Err(expired_errcode);
     }
     Ok(code)
 }
@@ -215,17 +235,19 @@ pub(crate) async fn get_access_token(State(st): St, uri: Uri) -> Response {
     if q.get("grant_type").map(String::as_str) != Some("client_credential") {
         return reply(op, 40002);
     }
-    match q.get("appid").filter(|a| !a.is_empty()) {
-        None => return reply(op, 41002),
-        Some(a) if *a != inner.appid => return reply(op, 40013),
-        Some(_) => {}
+    let Some(appid) = q.get("appid").filter(|a| !a.is_empty()) else {
+        return reply(op, 41002);
+    };
+    if !inner.accounts.contains_key(appid.as_str()) {
+        return reply(op, 40013);
     }
-    match q.get("secret").filter(|s| !s.is_empty()) {
-        None => return reply(op, 41004),
-        Some(s) if *s != inner.secret => return reply(op, 40125),
-        Some(_) => {}
+    let Some(secret) = q.get("secret").filter(|s| !s.is_empty()) else {
+        return reply(op, 41004);
+    };
+    if let Err(code) = inner.check_credentials(appid, secret) {
+        return reply(op, code);
     }
-    let (token, expires_in) = inner.issue_normal_token();
+    let (token, expires_in) = inner.issue_normal_token(appid);
     Json(json!({ "access_token": token, "expires_in": expires_in })).into_response()
 }
 
@@ -244,15 +266,17 @@ pub(crate) async fn get_stable_access_token(State(st): St, body: Bytes) -> Respo
     if field("grant_type") != Some("client_credential") {
         return reply(op, 40002);
     }
-    match field("appid") {
-        None => return reply(op, 41002),
-        Some(a) if a != inner.appid => return reply(op, 40013),
-        Some(_) => {}
+    let Some(appid) = field("appid") else {
+        return reply(op, 41002);
+    };
+    if !inner.accounts.contains_key(appid) {
+        return reply(op, 40013);
     }
-    match field("secret") {
-        None => return reply(op, 41004),
-        Some(s) if s != inner.secret => return reply(op, 40125),
-        Some(_) => {}
+    let Some(secret) = field("secret") else {
+        return reply(op, 41004);
+    };
+    if let Err(code) = inner.check_credentials(appid, secret) {
+        return reply(op, code);
     }
     // The credentials are right; the body must also be a well-typed request (force_refresh a
     // boolean when present).
@@ -260,7 +284,7 @@ pub(crate) async fn get_stable_access_token(State(st): St, body: Bytes) -> Respo
     else {
         return reply(op, 47001);
     };
-    let (token, expires_in) = inner.stable_token(req.force_refresh);
+    let (token, expires_in) = inner.stable_token(appid, req.force_refresh);
     Json(json!({ "access_token": token, "expires_in": expires_in })).into_response()
 }
 
@@ -327,7 +351,7 @@ fn store_info_ok(o: &Map<String, Value>) -> bool {
 /// `POST /wxa/set_user_notifyext`
 pub(crate) async fn set_user_notify_ext(State(st): St, uri: Uri, body: Bytes) -> Response {
     let op = errors::SET_USER_NOTIFY_EXT;
-    if let Err(r) = check_token(&st, op, &uri) {
+    if let Err(r) = check_mini_program_token(&st, op, &uri) {
         return r;
     }
     // Raw bytes first: a JSON parser would refuse invalid UTF-8 as a syntax error.
@@ -347,7 +371,7 @@ pub(crate) async fn set_user_notify_ext(State(st): St, uri: Uri, body: Bytes) ->
         &req.openid,
         req.notify_type,
         &req.notify_code,
-        false,
+        85437,
     ) {
         Ok(c) => c,
         Err(e) => return reply(op, e),
@@ -366,7 +390,7 @@ pub(crate) async fn set_user_notify_ext(State(st): St, uri: Uri, body: Bytes) ->
 /// `POST /wxa/set_user_notify`
 pub(crate) async fn set_user_notify(State(st): St, uri: Uri, body: Bytes) -> Response {
     let op = errors::SET_USER_NOTIFY;
-    if let Err(r) = check_token(&st, op, &uri) {
+    if let Err(r) = check_mini_program_token(&st, op, &uri) {
         return r;
     }
     let req: SetUserNotifyRequest = match parse_body(
@@ -379,12 +403,13 @@ pub(crate) async fn set_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
         Err(code) => return reply(op, code),
     };
     let mut inner = st.lock();
+    let now = inner.now();
     let code = match find_code(
         &mut inner,
         &req.openid,
         req.notify_type,
         &req.notify_code,
-        true,
+        85438,
     ) {
         Ok(c) => c,
         Err(e) => return reply(op, e),
@@ -403,10 +428,12 @@ pub(crate) async fn set_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
                 return reply(op, 85433);
             }
         }
-        None if code.requires_check_json && !code.activated => return reply(op, 85433),
+        None if code.requires_check_json && code.activated_at.is_none() => return reply(op, 85433),
         None => {}
     }
-    code.activated = true;
+    if code.activated_at.is_none() {
+        code.activated_at = Some(now);
+    }
     code.content_history.push(req.content_json);
     if let Some(check) = req.check_json {
         code.check_json_history.push(check);
@@ -417,7 +444,7 @@ pub(crate) async fn set_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
 /// `POST /wxa/get_user_notify`
 pub(crate) async fn get_user_notify(State(st): St, uri: Uri, body: Bytes) -> Response {
     let op = errors::GET_USER_NOTIFY;
-    if let Err(r) = check_token(&st, op, &uri) {
+    if let Err(r) = check_mini_program_token(&st, op, &uri) {
         return r;
     }
     let req: GetUserNotifyRequest =
@@ -425,7 +452,7 @@ pub(crate) async fn get_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
             Ok(r) => r,
             Err(code) => return reply(op, code),
         };
-    let mut inner = st.lock();
+    let inner = st.lock();
     // A banned code is still queryable (code_state reports it); only its existence and expiry
     // are errors here, as getUserNotify's table has no 85436.
     let now = inner.now();
@@ -437,20 +464,25 @@ pub(crate) async fn get_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
     }
     let Some(code) = inner
         .notify_codes
-        .get_mut(&(req.openid.clone(), req.notify_code.clone()))
+        .get(&(req.openid.clone(), req.notify_code.clone()))
         .filter(|c| c.notify_type == req.notify_type && now >= c.valid_from)
     else {
         return reply(op, 85437);
     };
-    if now >= code.expires_at {
+    if now >= code.deadline() {
         return reply(op, 85438);
     }
+    let notify_type = code.notify_type;
+    let content_json = code.content_history.last().cloned().unwrap_or_default();
+    let code_state = if code.banned { 2 } else { code.code_state };
+    let deadline = code.deadline();
     ok(json!({
         "notify_info": {
-            "notify_type": code.notify_type,
-            "content_json": code.content_history.last().cloned().unwrap_or_default(),
-            "code_state": if code.banned { 2 } else { code.code_state },
-            "code_expire_time": code.expire_unix,
+            "notify_type": notify_type,
+            "content_json": content_json,
+            "code_state": code_state,
+            // The end of the window the code is in (activation, then update).
+            "code_expire_time": unix_of(&inner, deadline),
         }
     }))
 }
@@ -461,29 +493,39 @@ pub(crate) async fn get_user_notify(State(st): St, uri: Uri, body: Bytes) -> Res
 /// `GET /cgi-bin/ticket/getticket?access_token=…&type=wx_card|jsapi`
 pub(crate) async fn get_ticket(State(st): St, uri: Uri) -> Response {
     let op = errors::GET_TICKET;
-    if let Err(r) = check_token(&st, op, &uri) {
-        return r;
-    }
+    let appid = match check_token(&st, op, &uri) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let q = query_map(&uri);
     let ticket_type = match q.get("type").map(String::as_str) {
         Some(t @ ("jsapi" | "wx_card")) => t.to_owned(),
         _ => return reply(op, 40097),
     };
-    let (ticket, expires_in) = st.lock().ticket(&ticket_type);
+    // A ticket belongs to the token's account: the Official Account's wx_card ticket is the one
+    // that signs cardExt for its cards.
+    let (ticket, expires_in) = st.lock().ticket(&appid, &ticket_type);
     ok(json!({ "ticket": ticket, "expires_in": expires_in }))
 }
 
 /// `POST /card/code/decrypt {"encrypt_code"}`
 pub(crate) async fn decrypt_card_code(State(st): St, uri: Uri, body: Bytes) -> Response {
     let op = errors::DECRYPT_CARD_CODE;
-    if let Err(r) = check_token(&st, op, &uri) {
-        return r;
-    }
+    let appid = match check_token(&st, op, &uri) {
+        Ok(a) => a,
+        Err(r) => return r,
+    };
     let req: DecryptCardCodeRequest = match parse_body(&body, &["encrypt_code"], &[], 47001) {
         Ok(r) => r,
         Err(code) => return reply(op, code),
     };
-    match st.decrypt_card_code(&req.encrypt_code) {
+    // Only the card owner's token decodes ("Call the Decoding API…", the guide
+    // Coupons-Mini_Program_Start_Up: the code belongs to the Official Account that created the
+    // card). Another account's token: 40056 "invalid serial code" — the errcode WeChat gives for
+    // a foreign account is UNCONFIRMED; 40056 (不合法的Code码, card error table
+    // https://developers.weixin.qq.com/doc/offiaccount/Cards_and_Offer/Card_coupons_error_code.html)
+    // is what an undecodable code gets.
+    match st.decrypt_card_code_as(&appid, &req.encrypt_code) {
         Some(code) => ok(json!({ "code": code })),
         None => reply(op, 40056),
     }

@@ -107,8 +107,17 @@ struct LifetimeBody {
     overlap_seconds: Option<u64>,
     /// Lifetime of tickets issued from now on.
     ticket_seconds: Option<u64>,
-    /// Minimum interval between effective stable_token force refreshes.
+    /// Minimum interval between effective stable_token force refreshes (default 30).
     force_refresh_interval_seconds: Option<u64>,
+    /// Effective force refreshes allowed per account per day (default 20).
+    force_refresh_daily_limit: Option<u32>,
+    /// stable_token normal mode renews the token during its last N seconds (default 300;
+    /// 0 = strict: the same token until it expires).
+    stable_renew_seconds: Option<u64>,
+    /// `"documented"` (the defaults above: overlap 300, renew 300, force refresh 30 s apart and
+    /// 20 a day) or `"strict"` (overlap 0, renew 0, force refresh unthrottled): applied first,
+    /// the other keys then override.
+    mode: Option<String>,
 }
 
 pub(crate) async fn token_lifetime(State(st): St, body: Bytes) -> Response {
@@ -118,6 +127,32 @@ pub(crate) async fn token_lifetime(State(st): St, body: Bytes) -> Response {
     };
     if b.seconds == Some(0) || b.ticket_seconds == Some(0) {
         return bad_request("lifetimes must be at least 1 second");
+    }
+    match b.mode.as_deref() {
+        None => {}
+        Some("documented") => {
+            st.set_token_overlap(super::state::DEFAULT_TOKEN_OVERLAP);
+            st.set_stable_renew_window(super::state::DEFAULT_STABLE_RENEW_WINDOW);
+            st.set_force_refresh_interval(super::state::DEFAULT_FORCE_REFRESH_INTERVAL);
+            st.set_force_refresh_daily_limit(super::state::DEFAULT_FORCE_REFRESH_DAILY_LIMIT);
+        }
+        Some("strict") => {
+            st.set_token_overlap(Duration::ZERO);
+            st.set_stable_renew_window(Duration::ZERO);
+            st.set_force_refresh_interval(Duration::ZERO);
+            st.set_force_refresh_daily_limit(u32::MAX);
+        }
+        Some(other) => {
+            return bad_request(format!(
+                "mode must be \"documented\" or \"strict\", got {other:?}"
+            ))
+        }
+    }
+    if let Some(n) = b.force_refresh_daily_limit {
+        st.set_force_refresh_daily_limit(n);
+    }
+    if let Some(s) = b.stable_renew_seconds {
+        st.set_stable_renew_window(Duration::from_secs(s));
     }
     if let Some(s) = b.seconds {
         st.set_token_lifetime(Duration::from_secs(s));
@@ -145,12 +180,23 @@ pub(crate) async fn card_codes(State(st): St, body: Bytes) -> Response {
     match parse::<CardCodeBody>(&body) {
         Ok(b) if b.code.is_empty() => bad_request("code must not be empty"),
         Ok(b) => {
+            if b.card_id.is_empty() {
+                return bad_request("card_id must not be empty");
+            }
             let encrypt_code = st.encrypt_card_code(&b.card_id, &b.code);
             if encrypt_code.len() > 128 {
                 // DecryptCardCodeRequest.encrypt_code is documented as string(128).
                 return bad_request("code too long: its encrypt_code would exceed 128 characters");
             }
-            Json(json!({ "card_id": b.card_id, "encrypt_code": encrypt_code })).into_response()
+            let owner = st
+                .cards()
+                .into_iter()
+                .find(|c| c.card_id == b.card_id)
+                .map(|c| c.owner_appid);
+            Json(
+                json!({ "card_id": b.card_id, "encrypt_code": encrypt_code, "owner_appid": owner }),
+            )
+            .into_response()
         }
         Err(r) => r,
     }

@@ -117,6 +117,9 @@ pub const UNDOCUMENTED: &[(i32, &str)] = &[
     (40097, "invalid args"),
     // appid absent on /cgi-bin/token (the token table omits it; the stable_token table has it).
     (41002, "appid missing"),
+    // A service-card route called with the Official Account's token (general code 48001
+    // "api 功能未授权"; the code WeChat answers there is UNCONFIRMED).
+    (48001, "api unauthorized"),
 ];
 
 /// The errmsg for `errcode` answered by `operation`: the operation's own table first, then the

@@ -9,6 +9,9 @@ use weixin_kit_sandbox::mp::{control_router, errors, router, MpState, NotifyCode
 const APPID: &str = "wx1234567890abcdef";
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const OPENID: &str = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o";
+/// The Official Account that owns the cards.
+const CARD_APPID: &str = "wxfedcba0987654321";
+const CARD_SECRET: &str = "fedcba9876543210fedcba9876543210";
 
 /// doc 01's request example, with our openid and code.
 fn doc01_ext_json() -> &'static str {
@@ -22,7 +25,12 @@ struct Sandbox {
 }
 
 async fn start() -> Sandbox {
-    let state = Arc::new(MpState::new(APPID.into(), SECRET.into()));
+    let state = Arc::new(MpState::with_card_account(
+        APPID.into(),
+        SECRET.into(),
+        CARD_APPID.into(),
+        CARD_SECRET.into(),
+    ));
     let app = router(state.clone()).merge(control_router(state.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -131,6 +139,9 @@ fn assert_errcode(v: &Value, op: &str, code: i32) {
 #[tokio::test]
 async fn token_is_new_each_call_and_invalidates_the_previous_one() {
     let sb = start().await;
+    // The strict reading (no overlap); the documented 5-minute overlap is the default and is
+    // tested in wechat_fidelity.rs.
+    sb.state.set_token_overlap(Duration::ZERO);
     let v = sb
         .get(&format!(
             "/cgi-bin/token?grant_type=client_credential&appid={APPID}&secret={SECRET}"
@@ -281,6 +292,9 @@ async fn stable_force_refresh_throttle_when_configured() {
 #[tokio::test]
 async fn expired_tokens_answer_42001() {
     let sb = start().await;
+    // Strict stable tokens (no early renewal), to reach expiry; the documented renewal is tested
+    // in wechat_fidelity.rs.
+    sb.state.set_stable_renew_window(Duration::ZERO);
     let v = sb
         .post("/sandbox/mp/token_lifetime", &json!({"seconds": 60}))
         .await;
@@ -344,6 +358,7 @@ async fn access_token_checks() {
 #[tokio::test]
 async fn set_user_notify_ext_errcodes() {
     let sb = start().await;
+    sb.state.set_token_overlap(Duration::ZERO); // so that the replaced token answers 40001
     let op = errors::SET_USER_NOTIFY_EXT;
     sb.post("/sandbox/mp/users", &json!({"openid": "o_other"}))
         .await;
@@ -535,7 +550,7 @@ async fn set_and_get_user_notify() {
             openid: OPENID.into(),
             notify_type: 2001,
             notify_code: "4200000001".into(),
-            requires_check_json: true,
+            requires_check_json: Some(true),
             expire_after_secs: Some(3600),
             ..Default::default()
         })
@@ -666,7 +681,15 @@ async fn getticket_caches_per_type() {
 #[tokio::test]
 async fn card_code_decrypt_round_trip_and_tampering() {
     let sb = start().await;
-    let token = sb.token().await;
+    // The code belongs to the card's owner, the Official Account: its token decrypts.
+    let token = sb
+        .get(&format!(
+            "/cgi-bin/token?grant_type=client_credential&appid={CARD_APPID}&secret={CARD_SECRET}"
+        ))
+        .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let v = sb
         .post(
             "/sandbox/mp/card_codes",

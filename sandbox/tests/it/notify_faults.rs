@@ -79,7 +79,7 @@ async fn coupon_notification_is_signed_encrypted_and_decrypts() {
                 assert_eq!(h("Wechatpay-Serial"), creds.wechatpay_public_key_id);
                 env.dir.path().join("wechatpay_pub.pem")
             }
-            SigningMode::Certificate => {
+            SigningMode::Certificate | SigningMode::Migration => {
                 assert_eq!(h("Wechatpay-Serial"), creds.platform_serial_no);
                 common::cert_public_key(env.dir.path())
             }
