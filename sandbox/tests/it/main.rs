@@ -7,3 +7,4 @@ mod common;
 mod mp;
 mod notify_faults;
 mod pay_api;
+mod wechat_fidelity;

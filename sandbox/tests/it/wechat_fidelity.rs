@@ -8,21 +8,16 @@
 
 use std::io::{Read as _, Write as _};
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use weixin_kit_sandbox::{Identity, Sandbox, SandboxConfig};
+use weixin_kit_sandbox::{Sandbox, SandboxConfig};
+
+use crate::common::{identity, unix_now};
 
 // ---------------------------------------------------------------------------------------------
-// Helpers (this file's own)
-
-/// One generated identity for every sandbox of this binary (RSA key generation is slow).
-fn identity() -> Identity {
-    static ID: OnceLock<Identity> = OnceLock::new();
-    ID.get_or_init(|| Identity::generate().unwrap()).clone()
-}
+// Helpers (this module's own: an HTTP client against a whole sandbox)
 
 struct Sb {
     sandbox: Sandbox,
@@ -40,13 +35,6 @@ async fn start() -> Sb {
         sandbox,
         http: reqwest::Client::builder().no_proxy().build().unwrap(),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 /// SHA-1 hex by the `sha1sum` CLI (independent of the sandbox's own digest).
