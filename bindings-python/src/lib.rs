@@ -15,6 +15,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // atexit and fork hooks: no Python work on runtime threads once the interpreter exits.
+    runtime::install(m)?;
     m.add_class::<pay::PayCore>()?;
     m.add_class::<mp::MpCore>()?;
     m.add_class::<sandbox::SandboxCore>()?;

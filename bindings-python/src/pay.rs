@@ -10,7 +10,7 @@ use weixin_kit::pay::{PayClient, RetryPolicy};
 
 use crate::convert::json_from_python;
 use crate::errors::{config, validation, wx};
-use crate::runtime::{call_by_name, complete, runtime, Mode};
+use crate::runtime::{call_by_name, complete, Mode, PerProcess};
 
 /// Appended to the User-Agent of every client the binding builds.
 pub(crate) const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
@@ -18,8 +18,9 @@ pub(crate) const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VE
 /// A WeChat Pay APIv3 client; cheap to share between threads and event loops.
 #[pyclass(module = "weixin_kit._native", frozen)]
 pub struct PayCore {
-    client: PayClient,
+    client: PerProcess<PayClient>,
     // What __repr__ shows: nothing secret.
+    mchid: String,
     serial_no: String,
     wechatpay_public_key_id: Option<String>,
     base_url: Option<String>,
@@ -61,51 +62,60 @@ impl PayCore {
         max_attempts: Option<u32>,
         download_certificates: Option<bool>,
     ) -> PyResult<Self> {
-        let mut b = PayClient::builder()
-            .mchid(mchid)
-            .serial_no(serial_no.clone())
-            .user_agent_suffix(USER_AGENT_SUFFIX);
-        b = wx(py, b.private_key_pem(&private_key))?;
-        match (&wechatpay_public_key_id, &wechatpay_public_key) {
-            (Some(id), Some(pem)) => b = wx(py, b.wechatpay_public_key(id, pem))?,
-            (None, None) => {}
-            _ => {
-                return Err(config(
-                    py,
-                    "public-key mode needs both wechatpay_public_key_id (PUB_KEY_ID_…) and \
-                     wechatpay_public_key (the PEM)",
-                ))
+        if wechatpay_public_key_id.is_some() != wechatpay_public_key.is_some() {
+            return Err(config(
+                py,
+                "public-key mode needs both wechatpay_public_key_id (PUB_KEY_ID_…) and \
+                 wechatpay_public_key (the PEM)",
+            ));
+        }
+        let timeout = timeout.map(|t| seconds(py, "timeout", t)).transpose()?;
+        let connect_timeout = connect_timeout
+            .map(|t| seconds(py, "connect_timeout", t))
+            .transpose()?;
+        let retry = max_attempts.map(|n| retry_policy(py, n)).transpose()?;
+        let (id, serial) = (wechatpay_public_key_id.clone(), serial_no.clone());
+        let (url, mchid_) = (base_url.clone(), mchid.clone());
+        // Kept to build the client again in a forked child (see runtime::PerProcess).
+        let make = move || {
+            let mut b = PayClient::builder()
+                .mchid(mchid_.clone())
+                .serial_no(serial.clone())
+                .user_agent_suffix(USER_AGENT_SUFFIX)
+                .private_key_pem(&private_key)?;
+            if let (Some(id), Some(pem)) = (&id, &wechatpay_public_key) {
+                b = b.wechatpay_public_key(id, pem)?;
             }
-        }
-        if let Some(pems) = platform_certificates {
-            b = wx(py, b.platform_certificates(pems))?;
-        }
-        if let Some(key) = apiv3_key {
-            b = wx(py, b.apiv3_key(&key))?;
-        }
-        if let Some(url) = &base_url {
-            b = b.base_url(url.clone());
-        }
-        if let Some(url) = backup_base_url {
-            b = b.backup_base_url(url);
-        }
-        if let Some(t) = timeout {
-            b = b.timeout(seconds(py, "timeout", t)?);
-        }
-        if let Some(t) = connect_timeout {
-            b = b.connect_timeout(seconds(py, "connect_timeout", t)?);
-        }
-        if let Some(n) = max_attempts {
-            b = b.retry(retry_policy(py, n)?);
-        }
-        if let Some(on) = download_certificates {
-            b = b.download_certificates(on);
-        }
-        // Inside the runtime: whatever the client starts in the background lands there.
-        let _guard = runtime().enter();
-        let client = wx(py, b.build())?;
+            if let Some(pems) = &platform_certificates {
+                b = b.platform_certificates(pems.clone())?;
+            }
+            if let Some(key) = &apiv3_key {
+                b = b.apiv3_key(key)?;
+            }
+            if let Some(url) = &url {
+                b = b.base_url(url.clone());
+            }
+            if let Some(url) = &backup_base_url {
+                b = b.backup_base_url(url.clone());
+            }
+            if let Some(t) = timeout {
+                b = b.timeout(t);
+            }
+            if let Some(t) = connect_timeout {
+                b = b.connect_timeout(t);
+            }
+            if let Some(retry) = &retry {
+                b = b.retry(retry.clone());
+            }
+            if let Some(on) = download_certificates {
+                b = b.download_certificates(on);
+            }
+            b.build()
+        };
+        let client = wx(py, PerProcess::new(make))?;
         Ok(PayCore {
             client,
+            mchid,
             serial_no,
             wechatpay_public_key_id,
             base_url,
@@ -115,13 +125,13 @@ impl PayCore {
     /// The merchant id.
     #[getter]
     fn mchid(&self) -> &str {
-        self.client.mchid()
+        &self.mchid
     }
 
     /// Serials of the platform certificates currently trusted.
     #[getter]
-    fn platform_certificate_serials(&self) -> Vec<String> {
-        self.client.platform_certificate_serials()
+    fn platform_certificate_serials(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        Ok(self.client(py)?.platform_certificate_serials())
     }
 
     /// Calls the spec operation `name` (`ModifyStockInfo`) with `args` keyed by wire name;
@@ -133,7 +143,7 @@ impl PayCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        call_by_name(py, Mode::Blocking, &self.client, name, args)
+        call_by_name(py, Mode::Blocking, &self.client(py)?, name, args)
     }
 
     /// `call` as an awaitable.
@@ -144,7 +154,7 @@ impl PayCore {
         name: String,
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        call_by_name(py, Mode::Awaitable, &self.client, name, args)
+        call_by_name(py, Mode::Awaitable, &self.client(py)?, name, args)
     }
 
     /// Verifies and decrypts a notification (headers as received, raw body).
@@ -194,7 +204,7 @@ impl PayCore {
     fn __repr__(&self) -> String {
         format!(
             "PayCore(mchid={}, serial_no={}, wechatpay_public_key_id={}, base_url={})",
-            py_str(self.client.mchid()),
+            py_str(&self.mchid),
             py_str(&self.serial_no),
             py_opt(&self.wechatpay_public_key_id),
             py_opt(&self.base_url),
@@ -205,6 +215,11 @@ impl PayCore {
 /// The bodies of the sync/async method pairs: arguments converted with the GIL held, then the
 /// core call run in the caller's mode.
 impl PayCore {
+    /// The core client of this process (built again after fork).
+    fn client(&self, py: Python<'_>) -> PyResult<PayClient> {
+        wx(py, self.client.get())
+    }
+
     fn parse_notification_in<'py>(
         &self,
         py: Python<'py>,
@@ -214,7 +229,7 @@ impl PayCore {
     ) -> PyResult<Bound<'py, PyAny>> {
         let headers = header_map(py, headers)?;
         let body = body_bytes(py, body, "body")?;
-        let client = self.client.clone();
+        let client = self.client(py)?;
         complete(py, mode, async move {
             client
                 .parse_notification(&headers, &body)
@@ -232,7 +247,7 @@ impl PayCore {
         body: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let body = optional_json(py, body)?;
-        let client = self.client.clone();
+        let client = self.client(py)?;
         complete(py, mode, async move {
             client.request(&method, &path, body).await
         })
