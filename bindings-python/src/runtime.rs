@@ -185,25 +185,27 @@ where
              client there",
         ));
     }
-    let rt = runtime();
-    let mut task = rt.spawn(fut);
+    // The result comes back through a channel the waiting thread parks on (a futex wait with a
+    // timeout): no timer entry and no runtime context on this thread, and a dropped sender
+    // (the task panicked or was aborted) ends the wait at once.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let task = runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    let mut rx = rx;
     loop {
-        // The timer is created inside block_on: it needs the runtime's context.
-        let waited = py
-            .detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await }));
+        // The receiver moves into the detached closure and back (it is Send, not Sync).
+        let (waited, back) = py.detach(move || (rx.recv_timeout(SIGNAL_CHECK), rx));
+        rx = back;
         match waited {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(join_error)) => {
+            Ok(value) => return Ok(value),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(crate::errors::internal(
                     py,
-                    if join_error.is_panic() {
-                        "weixin_kit: internal error: the operation panicked"
-                    } else {
-                        "weixin_kit: the operation was cancelled"
-                    },
+                    "weixin_kit: internal error: the operation panicked",
                 ))
             }
-            Err(_elapsed) => {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if let Err(interrupt) = py.check_signals() {
                     task.abort();
                     return Err(interrupt);
