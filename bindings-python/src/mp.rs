@@ -89,7 +89,7 @@ impl MpCore {
             if let Some(retry) = &retry {
                 b = b.retry(retry.clone());
             }
-            b.token_endpoint(endpoint.clone()).build()
+            b.token_endpoint(endpoint).build()
         };
         let client = wx(py, PerProcess::new(make))?;
         Ok(MpCore {
