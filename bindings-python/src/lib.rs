@@ -2,6 +2,7 @@
 //! points (`call(name, args)`) over the Rust core; the per-operation Python surface is generated
 //! (`weixin_kit/_generated/`) and the exceptions are Python classes (`weixin_kit/errors.py`).
 
+mod bench;
 mod convert;
 mod crypto;
 mod errors;
@@ -24,5 +25,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crypto::verify_signature, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::decrypt_resource, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::sign_card_ext, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_crypto_floor, m)?)?;
     Ok(())
 }

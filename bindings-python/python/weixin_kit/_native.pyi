@@ -2,7 +2,7 @@
 # API is generic (operations are called by name); the typed per-operation surface is the
 # generated weixin_kit._generated package. Errors are the classes of weixin_kit.errors.
 
-from typing import Any, Awaitable, Dict, List, Mapping, Optional, Sequence, Union, final
+from typing import Any, Awaitable, Dict, List, Mapping, Optional, Sequence, Tuple, Union, final
 
 __all__ = [
     "__version__",
@@ -134,3 +134,4 @@ def sign_card_ext(
     code: Optional[str] = None,
     openid: Optional[str] = None,
 ) -> str: ...
+def _crypto_floor(private_key: str, public_key: str, seconds: float) -> Tuple[float, float]: ...
