@@ -514,9 +514,15 @@ where
 /// refresher and locks live on that process's runtime). In a forked child it is rebuilt by
 /// `make`, inside the child's runtime, on first use; the parent's copy is leaked (dropping it
 /// could wait on the parent's runtime).
+///
+/// Lock-free: the current `(pid, value)` is a leaked box behind an atomic pointer, so a lock
+/// that a parent thread held at fork time cannot block the child, and concurrent callers never
+/// contend. A box is freed only when the `PerProcess` itself is dropped in the process that
+/// built that box; replaced boxes (one per fork that used the value) are leaked.
 pub struct PerProcess<T> {
     make: Box<dyn Fn() -> weixin_kit::Result<T> + Send + Sync>,
-    current: Mutex<(u32, T)>,
+    current: AtomicPtr<(u32, T)>,
+    _owns: std::marker::PhantomData<T>,
 }
 
 impl<T: Clone> PerProcess<T> {
@@ -530,39 +536,54 @@ impl<T: Clone> PerProcess<T> {
         };
         Ok(PerProcess {
             make: Box::new(make),
-            current: Mutex::new((std::process::id(), value)),
+            current: AtomicPtr::new(Box::into_raw(Box::new((std::process::id(), value)))),
+            _owns: std::marker::PhantomData,
         })
     }
 
     /// This process's value (a clone: core clients are handles).
     pub fn get(&self) -> weixin_kit::Result<T> {
         let pid = std::process::id();
-        // try_lock: a parent thread may have held the lock at fork time; it never unlocks in the
-        // child, so the child builds a value of its own instead of waiting.
-        if let Ok(current) = self.current.try_lock() {
-            if current.0 == pid {
-                return Ok(current.1.clone());
-            }
+        let current = self.current.load(Ordering::Acquire);
+        // SAFETY: never null; boxes are freed only in Drop (`&mut self`), so this one outlives
+        // the borrow.
+        let (owner, value) = unsafe { &*current };
+        if *owner == pid {
+            return Ok(value.clone());
         }
-        self.refresh(pid)
+        self.rebuild(pid, current)
     }
 
     #[cold]
-    fn refresh(&self, pid: u32) -> weixin_kit::Result<T> {
+    fn rebuild(&self, pid: u32, stale: *mut (u32, T)) -> weixin_kit::Result<T> {
         let fresh = {
             let _guard = runtime().enter();
             (self.make)()?
         };
-        match self.current.try_lock() {
-            Ok(current) if current.0 == pid => Ok(current.1.clone()),
-            Ok(mut current) => {
-                let stale = std::mem::replace(&mut *current, (pid, fresh.clone()));
-                std::mem::forget(stale);
-                Ok(fresh)
+        let boxed = Box::into_raw(Box::new((pid, fresh.clone())));
+        match self
+            .current
+            .compare_exchange(stale, boxed, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // The stale box (the parent's value) is leaked on purpose.
+            Ok(_) => Ok(fresh),
+            Err(_) => {
+                // Another thread of this process rebuilt it first: use that one.
+                // SAFETY: `boxed` was never published.
+                drop(unsafe { Box::from_raw(boxed) });
+                self.get()
             }
-            // Locked (by another thread of this process right now, or forever by a thread of
-            // the parent): use the fresh value without caching it.
-            Err(_) => Ok(fresh),
+        }
+    }
+}
+
+impl<T> Drop for PerProcess<T> {
+    fn drop(&mut self) {
+        let current = *self.current.get_mut();
+        // SAFETY: `&mut self`: nobody else can read it any more. A value built by another
+        // process (the parent's, never replaced here) is leaked, not dropped.
+        if unsafe { (*current).0 } == std::process::id() {
+            drop(unsafe { Box::from_raw(current) });
         }
     }
 }
