@@ -31,7 +31,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 ROOT = Path(__file__).resolve().parents[2]
 CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -158,10 +158,23 @@ class Result:
     client_cpu: float = 0.0
     server_cpu: Optional[float] = None
     server_calls: int = 0
+    machine_cpu: Optional[float] = None  # every process on the machine (others' load included)
 
     @property
     def rate(self) -> float:
         return self.calls / self.elapsed if self.elapsed else 0.0
+
+    def add(self, other: "Result") -> None:
+        """Adds another measurement of the same case (a round of --repeat)."""
+        first = self.elapsed == 0.0
+        self.calls += other.calls
+        self.errors += other.errors
+        self.elapsed += other.elapsed
+        self.latencies.extend(other.latencies)
+        self.client_cpu += other.client_cpu
+        self.server_calls += other.server_calls
+        self.server_cpu = _plus(self.server_cpu, other.server_cpu, first)
+        self.machine_cpu = _plus(self.machine_cpu, other.machine_cpu, first)
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -234,6 +247,24 @@ def run_tasks(
     asyncio.run(main())
 
 
+def _plus(a: Optional[float], b: Optional[float], first: bool) -> Optional[float]:
+    if first:
+        return b
+    return None if a is None or b is None else a + b
+
+
+def machine_busy_seconds() -> Optional[float]:
+    """CPU seconds every core of the machine spent busy so far (/proc/stat: all but idle and
+    iowait), whoever used them."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / CLK_TCK
+
+
 def measure(
     sb: SandboxProcess,
     result: Result,
@@ -245,12 +276,16 @@ def measure(
         run(warmup, Result(result.name, result.client, result.mode, result.workers))
     sb.control("DELETE", "/sandbox/requests")  # log and counters start empty for this case
     server_before = sb.cpu_seconds()
+    machine_before = machine_busy_seconds()
     client_before = time.process_time()  # this process, every thread (Rust runtime included)
     started = time.perf_counter()
     run(seconds, result)
     result.elapsed = time.perf_counter() - started
     result.client_cpu = time.process_time() - client_before
     server_after = sb.cpu_seconds()
+    machine_after = machine_busy_seconds()
+    if machine_before is not None and machine_after is not None:
+        result.machine_cpu = machine_after - machine_before
     if server_before is not None and server_after is not None:
         result.server_cpu = server_after - server_before
     result.calls = len(result.latencies) - result.errors
@@ -258,6 +293,143 @@ def measure(
         "ModifyStockInfo", 0
     )
     return result
+
+
+
+# -- what a call costs at least, and the import ---------------------------------------------------
+
+
+@dataclass
+class CryptoFloor:
+    """One RSA-2048 PKCS#1 v1.5 SHA-256 signature (the request's) plus one verification (the
+    answer's): what every client must spend per call. Measured in this process, in this run, by
+    the core's own key types with the keys parsed once (as a client holds them), on one thread
+    (its CPU time, so other load on the machine does not count)."""
+
+    sign_us: float
+    verify_us: float
+
+    @property
+    def us(self) -> float:
+        return self.sign_us + self.verify_us
+
+    @staticmethod
+    def measure(credentials, seconds: float = 1.0) -> "CryptoFloor":
+        from weixin_kit import _native
+
+        c = credentials
+        if not hasattr(_native, "_crypto_floor"):  # an extension built before it existed
+            return CryptoFloor(float("nan"), float("nan"))
+        sign_us, verify_us = _native._crypto_floor(
+            c["merchant_private_key_pem"], c["wechatpay_public_key_pem"], seconds
+        )
+        return CryptoFloor(sign_us, verify_us)
+
+
+def import_time(runs: int = 7) -> Tuple[float, str]:
+    """`python -X importtime -c "import weixin_kit"`: weixin_kit's cumulative ms (best of `runs`
+    fresh interpreters), and its three costliest direct imports."""
+    best: Optional[Tuple[int, str]] = None
+    for _ in range(runs):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "import weixin_kit"],
+            capture_output=True,
+            text=True,
+        )
+        rows = []
+        for line in proc.stderr.splitlines():
+            parts = line.split("|")
+            if len(parts) == 3 and parts[1].strip().isdigit():
+                rows.append((int(parts[1]), parts[2].rstrip()))
+        total = next((us for us, name in rows if name.strip() == "weixin_kit"), None)
+        if total is None:
+            continue
+        children = sorted(
+            ((us, name.strip()) for us, name in rows if name.startswith("   ") and not name.startswith("    ")),
+            reverse=True,
+        )
+        detail = ", ".join(f"{name} {us / 1000:.1f}" for us, name in children[:3])
+        if best is None or total < best[0]:
+            best = (total, detail)
+    if best is None:
+        return float("nan"), "import failed"
+    return best[0] / 1000, best[1]
+
+
+def others_cores(r: "Result") -> str:
+    if r.machine_cpu is None or r.server_cpu is None or not r.elapsed:
+        return "n/a"
+    return f"{max((r.machine_cpu - r.client_cpu - r.server_cpu) / r.elapsed, 0.0):.2f}"
+
+
+def summary(
+    results: List["Result"], floor: CryptoFloor, imports: Tuple[float, str], cores: int, pinned: bool
+) -> None:
+    ours = [r for r in results if r.client.startswith("weixin_kit") and r.calls]
+    print(
+        f"crypto floor per call (one RSA-2048 sign + one verify, measured in this run): "
+        f"{floor.sign_us:.0f} + {floor.verify_us:.0f} = {floor.us:.0f} µs"
+    )
+    print(
+        "bound: 1 / (client CPU + server CPU per call) = the rate of one call at a time with no "
+        "waiting;\n       concurrent rows can reach at most cores × bound "
+        f"({cores} usable cores{', the sandbox pinned to one of them' if pinned else ''})"
+    )
+    header = (
+        f"{'client':<27}{'conc':>5}{'calls/s':>9}{'client µs':>11}{'x floor':>9}"
+        f"{'server µs':>11}{'bound/s':>9}{'x bound':>9}{'others':>8}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in ours:
+        client_us = r.client_cpu / r.calls * 1e6
+        server_us = r.server_cpu / r.calls * 1e6 if r.server_cpu is not None else None
+        if server_us is None:
+            bound, of_bound = "n/a", "n/a"
+        else:
+            b = 1e6 / (client_us + server_us)
+            bound, of_bound = f"{b:.0f}", f"{r.rate / b:.2f}"
+        print(
+            f"{r.client:<27}{r.workers:>5}{r.rate:>9.0f}{client_us:>11.0f}"
+            f"{client_us / floor.us:>9.2f}{server_us if server_us is not None else float('nan'):>11.0f}"
+            f"{bound:>9}{of_bound:>9}{others_cores(r):>8}"
+        )
+    print(
+        "target: client µs per call within 1.3x the floor · others: cores the machine's other "
+        "processes kept busy meanwhile (taken from the client and the sandbox)"
+    )
+    by = {(r.client, r.workers): r for r in ours}
+    pairs = sorted({w for (c, w) in by if (("weixin_kit PayClient", w) in by and ("weixin_kit AsyncPayClient", w) in by)})
+    for w in pairs:
+        s, a = by[("weixin_kit PayClient", w)], by[("weixin_kit AsyncPayClient", w)]
+        print(
+            f"asyncio vs sync, {w} in flight: {a.rate / s.rate:.2f}x calls/s "
+            f"({a.rate:.0f} vs {s.rate:.0f}), client CPU per call {a.client_cpu / a.calls * 1e6:.0f} "
+            f"vs {s.client_cpu / s.calls * 1e6:.0f} µs"
+        )
+    widest = max(r.workers for r in ours) if ours else 0
+    for r in [r for r in ours if r.workers == widest and widest > 1]:
+        client = r.client_cpu / r.elapsed
+        server = (r.server_cpu or 0) / r.elapsed
+        busy = client + server
+        others = None
+        if r.machine_cpu is not None:
+            others = max(r.machine_cpu / r.elapsed - busy, 0.0)
+        if busy >= 0.9 * cores:
+            verdict = "saturated by real work"
+        elif others is not None and busy + others >= 0.9 * cores:
+            verdict = f"the rest went to other processes ({others:.2f} cores): the machine is busy, not idle"
+        else:
+            verdict = f"not saturated: {cores - busy - (others or 0):.2f} cores idle (waiting, not working)"
+        print(
+            f"{r.client}, {widest} in flight: client {client:.2f} + sandbox {server:.2f} = "
+            f"{busy:.2f} of {cores} cores: {verdict}"
+        )
+    ms, detail = imports
+    print(
+        f'import: python -X importtime -c "import weixin_kit": {ms:.1f} ms cumulative, best of 7 '
+        f"(target <= 50 ms; largest direct imports, ms: {detail})"
+    )
 
 
 # -- main --------------------------------------------------------------------------------------
@@ -272,7 +444,20 @@ def main() -> None:
         "--concurrency", type=int, default=8, help="threads / in-flight tasks (default 8)"
     )
     parser.add_argument(
+        "--wide",
+        type=int,
+        default=32,
+        help="in-flight calls of the wide weixin_kit cases (default 32; 0 = skip them)",
+    )
+    parser.add_argument(
         "--warmup", type=float, default=1.0, help="unmeasured seconds before each case (default 1)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="rounds: every case runs once per round, in turn, and the rounds are added up "
+        "(spreads a shared machine's varying load over all cases; default 1)",
     )
     parser.add_argument(
         "--only", default="", help="comma-separated substrings of case names to run"
@@ -337,11 +522,14 @@ def main() -> None:
 
             return lambda seconds, result: run_threads(call, workers, seconds, result)
 
+        wide = [args.wide] if args.wide and args.wide != n else []
         cases = [
             ("weixin_kit PayClient", "sequential", 1, sync_case),
             ("weixin_kit PayClient", "concurrent", n, sync_case),
+            *[("weixin_kit PayClient", "concurrent", w, sync_case) for w in wide],
             ("weixin_kit AsyncPayClient", "sequential", 1, async_case),
             ("weixin_kit AsyncPayClient", "concurrent", n, async_case),
+            *[("weixin_kit AsyncPayClient", "concurrent", w, async_case) for w in wide],
             ("wechatpayv3 2.0.4", "sequential", 1, v3_case),
             ("wechatpayv3 2.0.4", "concurrent", n, v3_case),
         ]
@@ -368,19 +556,33 @@ def main() -> None:
             f"(threads for sync clients, in-flight tasks for asyncio)\n"
         )
 
+        floor = CryptoFloor.measure(sb.credentials)
+        imports = import_time()
+
         results: List[Result] = []
+        selected = []
         for client, mode, workers, factory in cases:
-            name = f"{client} {mode}"
+            name = f"{client} {mode}" + (f" {workers}" if workers not in (1, n) else "")
             if only and not any(s in name.lower() for s in only):
                 continue
-            label = ("task" if factory is async_case else "thread") + ("s" if workers > 1 else "")
-            print(f"running {name} ({workers} {label}) …", file=sys.stderr, flush=True)
-            run = factory(name.replace(" ", "_"), workers)
-            results.append(
-                measure(sb, Result(name, client, mode, workers), run, args.seconds, args.warmup)
-            )
+            selected.append((name, client, mode, workers, factory))
+            results.append(Result(name, client, mode, workers))
+        # --repeat: the cases in turn, round after round, each round's figures added up, so
+        # that load from other processes (a shared machine) falls on every case alike.
+        for round_no in range(args.repeat):
+            for (name, client, mode, workers, factory), total in zip(selected, results):
+                label = ("task" if factory is async_case else "thread") + (
+                    "s" if workers > 1 else ""
+                )
+                suffix = f" (round {round_no + 1}/{args.repeat})" if args.repeat > 1 else ""
+                print(f"running {name} ({workers} {label}){suffix} …", file=sys.stderr, flush=True)
+                run = factory(f"{name}-{round_no}".replace(" ", "_"), workers)
+                one = measure(
+                    sb, Result(name, client, mode, workers), run, args.seconds, args.warmup
+                )
+                total.add(one)
 
-        baseline = {r.mode: r.rate for r in results if r.client.startswith("wechatpayv3")}
+        baseline = {r.workers: r.rate for r in results if r.client.startswith("wechatpayv3")}
         header = (
             f"{'client':<27}{'mode':<12}{'conc':>5}{'calls/s':>10}{'vs v3':>7}{'p50 ms':>8}"
             f"{'p99 ms':>8}{'errors':>7}{'client CPU':>11}{'µs/call':>9}{'server CPU':>11}{'µs/call':>9}"
@@ -388,7 +590,7 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         for r in results:
-            ratio = f"{r.rate / baseline[r.mode]:.2f}x" if baseline.get(r.mode) else "-"
+            ratio = f"{r.rate / baseline[r.workers]:.2f}x" if baseline.get(r.workers) else "-"
             client_cores = r.client_cpu / r.elapsed
             client_us = r.client_cpu / r.calls * 1e6 if r.calls else float("nan")
             if r.server_cpu is None:
@@ -431,6 +633,8 @@ def main() -> None:
                     f"to the server. The server is not the bottleneck while its CPU stays well "
                     f"under what is left to it (see bench/README.md)."
                 )
+        print()
+        summary(results, floor, imports, usable, pinned_server is not None)
     finally:
         sb.close()
 

@@ -15,6 +15,8 @@ use serde_json::Value;
 use weixin_kit::bridge::callbacks::BoxFuture;
 use weixin_kit::bridge::HostFunction;
 
+use crate::runtime::attach_from_runtime;
+
 tokio::task_local! {
     /// The asyncio loop of the async call being run, when its client has callbacks.
     static EVENT_LOOP: Option<Arc<Py<PyAny>>>;
@@ -55,7 +57,9 @@ impl HostFunction for PyCallable {
         let event_loop = EVENT_LOOP.try_with(|l| l.clone()).ok().flatten();
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
-                Python::attach(|py| run(py, &function, &args, event_loop.as_deref()))
+                // Through the runtime's gate: no Python work once the interpreter exits.
+                attach_from_runtime(|py| run(py, &function, &args, event_loop.as_deref()))
+                    .unwrap_or_else(|| Err("not called: the Python interpreter is exiting".into()))
             })
             .await
             .map_err(|e| format!("the callback's thread failed: {e}"))?

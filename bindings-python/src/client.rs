@@ -12,7 +12,7 @@ use weixin_kit::bridge::{Callbacks, Client, Family, HostFunction};
 use crate::callbacks::{running_loop, with_event_loop, PyCallable};
 use crate::convert::{json_args, to_python};
 use crate::errors::wx;
-use crate::runtime::{complete, runtime, Mode};
+use crate::runtime::{complete, Mode, PerProcess};
 
 /// Appended to the User-Agent of every client the binding builds.
 const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
@@ -20,7 +20,10 @@ const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
 /// A WeChat Pay or mini-program client; cheap to share between threads and event loops.
 #[pyclass(module = "weixin_kit._native", frozen)]
 pub struct ClientCore {
-    client: Client,
+    /// Built again in a forked child (its runtime and connections are the parent's).
+    client: PerProcess<Client>,
+    /// What `info` shows (the same in every process).
+    info: serde_json::Value,
     /// Whether a callback may need the caller's event loop (async calls then record it).
     has_callbacks: bool,
 }
@@ -60,14 +63,18 @@ impl ClientCore {
             signer: callback("signer", signer)?,
         };
         let has_callbacks = callbacks.token_provider.is_some() || callbacks.signer.is_some();
-        // Inside the runtime: whatever the client starts in the background lands there.
-        let _guard = runtime().enter();
+        // The configuration is kept to build the client again after fork (secrets included:
+        // the core keeps its parsed keys for the client's life anyway).
         let client = wx(
             py,
-            Client::new(family, config, &callbacks, USER_AGENT_SUFFIX),
+            PerProcess::new(move || {
+                Client::new(family, config.clone(), &callbacks, USER_AGENT_SUFFIX)
+            }),
         )?;
+        let info = wx(py, client.get())?.info().clone();
         Ok(ClientCore {
             client,
+            info,
             has_callbacks,
         })
     }
@@ -75,7 +82,7 @@ impl ClientCore {
     /// What may be shown of the client (mchid, appid, base_url …): nothing secret.
     #[getter]
     fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, self.client.info())
+        to_python(py, &self.info)
     }
 
     /// Calls the operation or action `name` (`ModifyStockInfo`, `cardExt`,
@@ -103,7 +110,7 @@ impl ClientCore {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let info = to_python(py, self.client.info())?;
+        let info = to_python(py, &self.info)?;
         let shown = info.cast::<PyDict>()?;
         let mut parts = Vec::new();
         for (k, v) in shown.iter() {
@@ -125,7 +132,7 @@ impl ClientCore {
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let args = json_args(py, args)?;
-        let client = self.client.clone();
+        let client = wx(py, self.client.get())?;
         let call = async move { client.call(&name, args).await };
         if self.has_callbacks && matches!(mode, Mode::Awaitable) {
             // An async callback is awaited on the caller's loop.

@@ -4,6 +4,7 @@
 //! sandbox as start / control / close. The per-operation Python surface is generated
 //! (`weixin_kit/_generated/`) and the exceptions are Python classes (`weixin_kit/errors.py`).
 
+mod bench;
 mod callbacks;
 mod client;
 mod convert;
@@ -18,6 +19,8 @@ use pyo3::prelude::*;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    // atexit and fork hooks: no Python work on runtime threads once the interpreter exits.
+    runtime::install(m)?;
     m.add_class::<client::ClientCore>()?;
     #[cfg(feature = "sandbox")]
     m.add_class::<sandbox::SandboxCore>()?;
@@ -26,6 +29,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crypto::decrypt_resource, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::sign_card_ext, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(bench::_crypto_floor, m)?)?;
     Ok(())
 }
 

@@ -1,44 +1,173 @@
-//! One multi-thread tokio runtime for the whole process, shared by every client, the sandbox and
-//! asyncio (pyo3-async-runtimes is initialised with it), and the two ways Python waits on it:
+//! One multi-thread tokio runtime per process, shared by every client and the sandbox, and the
+//! two ways Python waits on it:
 //!
 //! - [`block_on`] (sync API): the future runs as a task on the runtime while the calling thread
 //!   waits with the GIL released (`py.detach`), waking every [`SIGNAL_CHECK`] to let Ctrl-C
 //!   interrupt the wait (the task is then aborted);
-//! - [`into_awaitable`] (async API): `pyo3_async_runtimes::tokio::future_into_py` on the same
-//!   runtime; the result is converted to Python (or to the exception) in pyo3-async-runtimes'
-//!   blocking callback, never while holding the GIL on a runtime worker.
+//! - [`into_awaitable`] (async API): an asyncio future of the running loop, completed on the
+//!   loop's own thread (see "asyncio" below).
+//!
+//! # Rules that keep the process alive at exit and after `fork()`
+//!
+//! **Runtime threads never run Python code on their own.** A thread that holds the GIL while the
+//! interpreter finalizes is killed by CPython (`PyThread_exit_thread` when it asks for the GIL
+//! back, e.g. around a socket write inside `loop.call_soon_threadsafe`): the forced unwind runs
+//! pyo3's guard, which calls `PyGILState_Release` on a thread state that is no longer current,
+//! and the process aborts (`Fatal Python error: PyGILState_Release`, exit 134/139). That is what
+//! pyo3-async-runtimes did for every async call (its completion runs in `spawn_blocking`, holding
+//! the GIL). Here a finished call only pushes its result to the loop's [`Mailbox`] and writes one
+//! byte to a socket the loop watches (no GIL); the loop's thread converts the result and sets
+//! the future. Where a runtime thread must run Python (the fallback for event loops without
+//! `add_reader`, host callbacks), it goes through [`attach_from_runtime`], which refuses once the
+//! interpreter is exiting; the `atexit` hook installed by [`install`] closes that gate and waits,
+//! with the GIL released, until no runtime thread is inside Python any more.
+//!
+//! **After `fork()` the child gets its own runtime.** The parent's worker threads do not exist in
+//! the child, so a task spawned on the parent's runtime would never run (a call would hang, its
+//! timeout included: the timer is driven by those threads). [`runtime`] notices the new process
+//! id and builds a fresh runtime; the parent's is leaked, never dropped (dropping would wait for
+//! threads that are gone). Clients keep their per-process state in [`PerProcess`], rebuilt in the
+//! child for the same reason (connection pools, background tasks and locks of the parent's
+//! runtime).
+//!
+//! # asyncio
+//!
+//! Per event loop, one [`LoopWaker`]: a socket pair whose read end the loop watches
+//! (`loop.add_reader`), and a mailbox of finished calls. A runtime thread finishing a call pushes
+//! `(future, result)` to the mailbox and, if the mailbox was empty, writes one byte; the loop
+//! drains the whole mailbox in one callback: the results are converted to Python (or to the
+//! exception) and set on their futures there, with no GIL hand-off between threads. A cancelled
+//! future aborts its Rust task (done callback).
 
 use std::future::Future;
-use std::sync::{Once, OnceLock};
-use std::time::Duration;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use pyo3::prelude::*;
-use pyo3::IntoPyObject;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyDict;
+use pyo3::{intern, IntoPyObject, IntoPyObjectExt};
 
 /// How often a blocked sync call wakes to check for KeyboardInterrupt (main thread only).
 const SIGNAL_CHECK: Duration = Duration::from_millis(100);
 
-static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-static HANDED_TO_ASYNCIO: Once = Once::new();
+/// How long the exit hook waits for runtime threads to leave Python (they never stay long: a
+/// callback of the loop fallback or a host callback).
+const EXIT_GRACE: Duration = Duration::from_secs(2);
 
-/// The shared runtime, created on first use (not at import: a process that forks after
-/// importing weixin_kit but before its first call gets a working runtime in the child) and made
-/// the one pyo3-async-runtimes uses at the same moment.
-pub fn runtime() -> &'static tokio::runtime::Runtime {
-    let rt = RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .thread_name("weixin-kit")
-            .build()
-            .expect("cannot start the tokio runtime (out of threads or file descriptors?)")
-    });
-    HANDED_TO_ASYNCIO.call_once(|| {
-        // Err only if pyo3-async-runtimes already has a runtime: nothing else in this module
-        // asks it for one before this point.
-        let _ = pyo3_async_runtimes::tokio::init_with_runtime(rt);
-    });
-    rt
+// -- the runtime, one per process --------------------------------------------------------------
+
+/// A runtime and the process that built it.
+struct ProcessRuntime {
+    pid: u32,
+    runtime: tokio::runtime::Runtime,
 }
+
+/// The current process's runtime: a leaked `Box` (never freed, never moved), so `&'static`
+/// references to it stay valid forever, also in a forked child that replaced it.
+static CURRENT: AtomicPtr<ProcessRuntime> = AtomicPtr::new(ptr::null_mut());
+
+/// The shared runtime of this process, created on first use, and again on first use in a forked
+/// child (the parent's threads do not exist there; its runtime is leaked, not dropped).
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    let pid = std::process::id();
+    let current = CURRENT.load(Ordering::Acquire);
+    // SAFETY: a pointer published in CURRENT comes from Box::into_raw and is never freed.
+    match unsafe { current.as_ref() } {
+        Some(rt) if rt.pid == pid => &rt.runtime,
+        _ => new_runtime(pid, current),
+    }
+}
+
+#[cold]
+fn new_runtime(pid: u32, stale: *mut ProcessRuntime) -> &'static tokio::runtime::Runtime {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("weixin-kit")
+        .build()
+        .expect("cannot start the tokio runtime (out of threads or file descriptors?)");
+    let fresh = Box::into_raw(Box::new(ProcessRuntime { pid, runtime }));
+    match CURRENT.compare_exchange(stale, fresh, Ordering::AcqRel, Ordering::Acquire) {
+        // The stale runtime (a parent's, after fork) is leaked on purpose.
+        // SAFETY: just published, never freed.
+        Ok(_) => unsafe { &(*fresh).runtime },
+        Err(_) => {
+            // Another thread of this process was first; ours never ran anything.
+            // SAFETY: `fresh` was never published.
+            let unused = unsafe { Box::from_raw(fresh) };
+            unused.runtime.shutdown_background();
+            self::runtime()
+        }
+    }
+}
+
+// -- Python work on runtime threads, and the exit hook -----------------------------------------
+
+/// Set by the `atexit` hook: from then on no runtime thread enters Python.
+static EXITING: AtomicBool = AtomicBool::new(false);
+/// Runtime threads inside [`attach_from_runtime`] right now.
+static IN_PYTHON: AtomicUsize = AtomicUsize::new(0);
+
+struct LeavePython;
+
+impl Drop for LeavePython {
+    fn drop(&mut self) {
+        IN_PYTHON.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Runs `f` with the GIL from a thread Python did not start (a runtime worker), unless the
+/// interpreter is exiting: then `None`, and `f` is not run. Every piece of Python work a
+/// runtime thread does must go through here (host callbacks included), so that the exit hook can
+/// wait for the last one to finish before the interpreter finalizes.
+pub fn attach_from_runtime<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> Option<R> {
+    IN_PYTHON.fetch_add(1, Ordering::SeqCst);
+    let _leave = LeavePython;
+    if EXITING.load(Ordering::SeqCst) {
+        return None;
+    }
+    Python::try_attach(f)
+}
+
+/// `atexit` hook: closes the gate of [`attach_from_runtime`] and waits, with the GIL released (a
+/// thread waiting for it may finish), until no runtime thread is inside Python. Runs before the
+/// interpreter starts finalizing; after it, runtime threads only run Rust.
+#[pyfunction]
+fn _stop_python_work(py: Python<'_>) {
+    EXITING.store(true, Ordering::SeqCst);
+    py.detach(|| {
+        let deadline = Instant::now() + EXIT_GRACE;
+        while IN_PYTHON.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    });
+}
+
+/// `os.register_at_fork(after_in_child=…)`: a child starts with no runtime thread at all (the
+/// copied counter may count parent threads that were waiting for the GIL at fork time).
+#[pyfunction]
+fn _after_fork_in_child() {
+    IN_PYTHON.store(0, Ordering::SeqCst);
+}
+
+/// Registers the exit and fork hooks (called once, from the module's initialisation).
+pub fn install(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    let stop = wrap_pyfunction!(_stop_python_work, m)?;
+    py.import("atexit")?.call_method1("register", (stop,))?;
+    let after_fork = wrap_pyfunction!(_after_fork_in_child, m)?;
+    let os = py.import("os")?;
+    if os.hasattr("register_at_fork")? {
+        let kw = PyDict::new(py);
+        kw.set_item("after_in_child", after_fork)?;
+        os.call_method("register_at_fork", (), Some(&kw))?;
+    }
+    Ok(())
+}
+
+// -- sync ---------------------------------------------------------------------------------------
 
 /// Runs `fut` on the shared runtime and waits for it with the GIL released. Ctrl-C (a pending
 /// signal handler that raises) aborts the task and propagates the exception.
@@ -56,25 +185,27 @@ where
              client there",
         ));
     }
-    let rt = runtime();
-    let mut task = rt.spawn(fut);
+    // The result comes back through a channel the waiting thread parks on (a futex wait with a
+    // timeout): no timer entry and no runtime context on this thread, and a dropped sender
+    // (the task panicked or was aborted) ends the wait at once.
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let task = runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    let mut rx = rx;
     loop {
-        // The timer is created inside block_on: it needs the runtime's context.
-        let waited = py
-            .detach(|| rt.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await }));
+        // The receiver moves into the detached closure and back (it is Send, not Sync).
+        let (waited, back) = py.detach(move || (rx.recv_timeout(SIGNAL_CHECK), rx));
+        rx = back;
         match waited {
-            Ok(Ok(value)) => return Ok(value),
-            Ok(Err(join_error)) => {
+            Ok(value) => return Ok(value),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(crate::errors::internal(
                     py,
-                    if join_error.is_panic() {
-                        "weixin_kit: internal error: the operation panicked"
-                    } else {
-                        "weixin_kit: the operation was cancelled"
-                    },
+                    "weixin_kit: internal error: the operation panicked",
                 ))
             }
-            Err(_elapsed) => {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
                 if let Err(interrupt) = py.check_signals() {
                     task.abort();
                     return Err(interrupt);
@@ -84,17 +215,380 @@ where
     }
 }
 
-/// An asyncio awaitable for `fut`, driven by the shared runtime. `T` is converted to Python when
-/// the future completes (its `IntoPyObject` may fail: that is how an error becomes the
-/// awaitable's exception, built with the GIL held by pyo3-async-runtimes' callback).
+// -- asyncio ------------------------------------------------------------------------------------
+
+/// Turns a finished call's value into the future's result (or exception) on the loop's thread.
+type Deliver = Box<dyn for<'py> FnOnce(Python<'py>) -> PyResult<Py<PyAny>> + Send>;
+
+/// A finished call waiting for its loop.
+struct Completion {
+    future: Py<PyAny>,
+    deliver: Deliver,
+}
+
+/// How a mailbox tells its loop that something arrived.
+enum Wake {
+    /// Write one byte to the socket the loop watches (`add_reader`): no GIL needed.
+    #[cfg(unix)]
+    Socket(std::os::unix::net::UnixStream),
+    /// Loops without `add_reader` (Windows' proactor loop) or without weak references:
+    /// `loop.call_soon_threadsafe(drain)` from the runtime thread, through
+    /// [`attach_from_runtime`] (so never while the interpreter exits).
+    CallSoon(Py<PyAny>),
+}
+
+/// Finished calls of one event loop, drained on the loop's thread.
+struct Mailbox {
+    queue: Mutex<Vec<Completion>>,
+    wake: Wake,
+}
+
+impl Mailbox {
+    /// From a runtime thread: queue `done` and wake the loop if the mailbox was empty (a
+    /// non-empty one has a wake-up on its way already). Never touches Python.
+    fn post(self: &Arc<Self>, done: Completion) {
+        let first = {
+            let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+            queue.push(done);
+            queue.len() == 1
+        };
+        if first {
+            self.wake();
+        }
+    }
+
+    fn wake(self: &Arc<Self>) {
+        match &self.wake {
+            #[cfg(unix)]
+            Wake::Socket(writer) => {
+                use std::os::fd::AsRawFd;
+                // Non-blocking; a full buffer already holds a wake-up, and a closed reader means
+                // the loop is gone. MSG_NOSIGNAL: no SIGPIPE for that.
+                // SAFETY: a valid fd owned by `writer`, a 1-byte buffer.
+                unsafe {
+                    libc::send(
+                        writer.as_raw_fd(),
+                        [0u8].as_ptr().cast(),
+                        1,
+                        libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                    );
+                }
+            }
+            Wake::CallSoon(event_loop) => {
+                let mailbox = self.clone();
+                attach_from_runtime(|py| {
+                    let drain = LoopWaker {
+                        mailbox,
+                        pid: std::process::id(),
+                        #[cfg(unix)]
+                        reader: None,
+                    };
+                    // Err: the loop is closed; nobody is waiting any more.
+                    let _ = event_loop
+                        .bind(py)
+                        .call_method1(intern!(py, "call_soon_threadsafe"), (drain,));
+                });
+            }
+        }
+    }
+}
+
+/// One event loop's side of the bridge; calling it drains the mailbox (the loop's reader
+/// callback).
+#[pyclass(module = "weixin_kit._native", frozen)]
+struct LoopWaker {
+    mailbox: Arc<Mailbox>,
+    pid: u32,
+    #[cfg(unix)]
+    reader: Option<std::os::unix::net::UnixStream>,
+}
+
+#[pymethods]
+impl LoopWaker {
+    fn __call__(&self, py: Python<'_>) {
+        #[cfg(unix)]
+        if let Some(reader) = &self.reader {
+            // Read the wake-ups *before* taking the queue: a call finishing after the take finds
+            // the queue empty and writes a byte this read cannot have consumed.
+            use std::io::Read;
+            let mut buf = [0u8; 256];
+            while let Ok(n) = (&*reader).read(&mut buf) {
+                if n < buf.len() {
+                    break;
+                }
+            }
+        }
+        let batch =
+            std::mem::take(&mut *self.mailbox.queue.lock().unwrap_or_else(|e| e.into_inner()));
+        for done in batch {
+            let future = done.future.bind(py);
+            let outcome = match (done.deliver)(py) {
+                Ok(value) => future.call_method1(intern!(py, "set_result"), (value,)),
+                Err(error) => {
+                    future.call_method1(intern!(py, "set_exception"), (error.into_value(py),))
+                }
+            };
+            // Err: the future was cancelled meanwhile (InvalidStateError); nobody waits for it.
+            drop(outcome);
+        }
+    }
+}
+
+/// Done callback of every awaitable: a cancelled future (asyncio.wait_for's timeout, a cancelled
+/// task) aborts its Rust task; for a completed one the task has already finished.
+#[pyclass(module = "weixin_kit._native", frozen)]
+struct AbortOnCancel {
+    task: tokio::task::AbortHandle,
+}
+
+#[pymethods]
+impl AbortOnCancel {
+    fn __call__(&self, _future: &Bound<'_, PyAny>) {
+        self.task.abort();
+    }
+}
+
+/// Holds the future until the call delivers; dropped undelivered (the operation panicked, or the
+/// task was aborted because the future was cancelled) it delivers an error instead, so an
+/// awaiting task never waits forever.
+struct Pending {
+    mailbox: Arc<Mailbox>,
+    future: Option<Py<PyAny>>,
+}
+
+impl Pending {
+    fn deliver(mut self, deliver: Deliver) {
+        if let Some(future) = self.future.take() {
+            self.mailbox.post(Completion { future, deliver });
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(future) = self.future.take() {
+            self.mailbox.post(Completion {
+                future,
+                deliver: Box::new(|py| {
+                    Err(crate::errors::internal(
+                        py,
+                        "weixin_kit: internal error: the operation panicked",
+                    ))
+                }),
+            });
+        }
+    }
+}
+
+static GET_RUNNING_LOOP: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+/// `weakref.WeakKeyDictionary`: event loop → its [`LoopWaker`].
+static WAKERS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// The mailbox of `event_loop`, created on the first call in that loop (and again in a forked
+/// child): a socket pair whose read end the loop watches, or, for a loop without `add_reader`,
+/// `call_soon_threadsafe` wake-ups.
+fn mailbox_for(py: Python<'_>, event_loop: &Bound<'_, PyAny>) -> PyResult<Arc<Mailbox>> {
+    let wakers = WAKERS
+        .get_or_try_init(py, || {
+            py.import("weakref")?
+                .getattr("WeakKeyDictionary")?
+                .call0()
+                .map(Bound::unbind)
+        })?
+        .bind(py);
+    let pid = std::process::id();
+    let known = wakers.call_method1(intern!(py, "get"), (event_loop,))?;
+    if let Ok(known) = known.cast::<LoopWaker>() {
+        if known.get().pid == pid {
+            return Ok(known.get().mailbox.clone());
+        }
+    }
+    let waker = new_waker(py, event_loop, pid)?;
+    if wakers.set_item(event_loop, &waker).is_err() {
+        // The loop cannot be weakly referenced: nowhere to keep a waker, so this call gets a
+        // mailbox of its own that wakes the loop with call_soon_threadsafe.
+        #[cfg(unix)]
+        if let Some(reader) = &waker.get().reader {
+            use std::os::fd::AsRawFd;
+            event_loop.call_method1(intern!(py, "remove_reader"), (reader.as_raw_fd(),))?;
+        }
+        return Ok(call_soon_mailbox(event_loop));
+    }
+    Ok(waker.get().mailbox.clone())
+}
+
+fn call_soon_mailbox(event_loop: &Bound<'_, PyAny>) -> Arc<Mailbox> {
+    Arc::new(Mailbox {
+        queue: Mutex::new(Vec::new()),
+        wake: Wake::CallSoon(event_loop.clone().unbind()),
+    })
+}
+
+/// A waker whose socket `event_loop` watches; one waking with call_soon_threadsafe if the loop
+/// has no `add_reader` (the proactor loop raises NotImplementedError) or not on Unix.
+fn new_waker<'py>(
+    py: Python<'py>,
+    event_loop: &Bound<'py, PyAny>,
+    pid: u32,
+) -> PyResult<Bound<'py, LoopWaker>> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        let (reader, writer) = std::os::unix::net::UnixStream::pair()
+            .and_then(|(r, w)| {
+                r.set_nonblocking(true)?;
+                w.set_nonblocking(true)?;
+                Ok((r, w))
+            })
+            .map_err(|e| crate::errors::internal(py, &format!("weixin_kit: socketpair: {e}")))?;
+        let fd = reader.as_raw_fd();
+        let mailbox = Arc::new(Mailbox {
+            queue: Mutex::new(Vec::new()),
+            wake: Wake::Socket(writer),
+        });
+        let waker = Bound::new(
+            py,
+            LoopWaker {
+                mailbox,
+                pid,
+                reader: Some(reader),
+            },
+        )?;
+        if event_loop
+            .call_method1(intern!(py, "add_reader"), (fd, &waker))
+            .is_ok()
+        {
+            return Ok(waker);
+        }
+    }
+    Bound::new(
+        py,
+        LoopWaker {
+            mailbox: call_soon_mailbox(event_loop),
+            pid,
+            #[cfg(unix)]
+            reader: None,
+        },
+    )
+}
+
+/// An asyncio awaitable (a future of the running loop) for `fut`, driven by the shared runtime.
+/// `T` is converted to Python on the loop's thread when the future completes (its
+/// `IntoPyObject` may fail: that is how an error becomes the awaitable's exception). Must be
+/// called with a running loop (from a coroutine), as asyncio's own APIs are.
 pub fn into_awaitable<'py, F, T>(py: Python<'py>, fut: F) -> PyResult<Bound<'py, PyAny>>
 where
     F: Future<Output = T> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    runtime(); // hands the shared runtime to pyo3-async-runtimes on first use
-    pyo3_async_runtimes::tokio::future_into_py(py, async move { Ok(fut.await) })
+    let event_loop = GET_RUNNING_LOOP
+        .get_or_try_init(py, || {
+            py.import("asyncio")?
+                .getattr("get_running_loop")
+                .map(Bound::unbind)
+        })?
+        .bind(py)
+        .call0()?;
+    let mailbox = mailbox_for(py, &event_loop)?;
+    let future = event_loop.call_method0(intern!(py, "create_future"))?;
+    let pending = Pending {
+        mailbox,
+        future: Some(future.clone().unbind()),
+    };
+    let task = runtime().spawn(async move {
+        let value = fut.await;
+        pending.deliver(Box::new(move |py| value.into_py_any(py)));
+    });
+    future.call_method1(
+        intern!(py, "add_done_callback"),
+        (AbortOnCancel {
+            task: task.abort_handle(),
+        },),
+    )?;
+    Ok(future)
 }
+
+// -- per-process client state -------------------------------------------------------------------
+
+/// A value bound to the process that built it (a core client: its connection pool, background
+/// refresher and locks live on that process's runtime). In a forked child it is rebuilt by
+/// `make`, inside the child's runtime, on first use; the parent's copy is leaked (dropping it
+/// could wait on the parent's runtime).
+///
+/// Lock-free: the current `(pid, value)` is a leaked box behind an atomic pointer, so a lock
+/// that a parent thread held at fork time cannot block the child, and concurrent callers never
+/// contend. A box is freed only when the `PerProcess` itself is dropped in the process that
+/// built that box; replaced boxes (one per fork that used the value) are leaked.
+pub struct PerProcess<T> {
+    make: Box<dyn Fn() -> weixin_kit::Result<T> + Send + Sync>,
+    current: AtomicPtr<(u32, T)>,
+    _owns: std::marker::PhantomData<T>,
+}
+
+impl<T: Clone> PerProcess<T> {
+    /// Builds the value now, in the shared runtime's context.
+    pub fn new(
+        make: impl Fn() -> weixin_kit::Result<T> + Send + Sync + 'static,
+    ) -> weixin_kit::Result<Self> {
+        let value = {
+            let _guard = runtime().enter();
+            make()?
+        };
+        Ok(PerProcess {
+            make: Box::new(make),
+            current: AtomicPtr::new(Box::into_raw(Box::new((std::process::id(), value)))),
+            _owns: std::marker::PhantomData,
+        })
+    }
+
+    /// This process's value (a clone: core clients are handles).
+    pub fn get(&self) -> weixin_kit::Result<T> {
+        let pid = std::process::id();
+        let current = self.current.load(Ordering::Acquire);
+        // SAFETY: never null; boxes are freed only in Drop (`&mut self`), so this one outlives
+        // the borrow.
+        let (owner, value) = unsafe { &*current };
+        if *owner == pid {
+            return Ok(value.clone());
+        }
+        self.rebuild(pid, current)
+    }
+
+    #[cold]
+    fn rebuild(&self, pid: u32, stale: *mut (u32, T)) -> weixin_kit::Result<T> {
+        let fresh = {
+            let _guard = runtime().enter();
+            (self.make)()?
+        };
+        let boxed = Box::into_raw(Box::new((pid, fresh.clone())));
+        match self
+            .current
+            .compare_exchange(stale, boxed, Ordering::AcqRel, Ordering::Acquire)
+        {
+            // The stale box (the parent's value) is leaked on purpose.
+            Ok(_) => Ok(fresh),
+            Err(_) => {
+                // Another thread of this process rebuilt it first: use that one.
+                // SAFETY: `boxed` was never published.
+                drop(unsafe { Box::from_raw(boxed) });
+                self.get()
+            }
+        }
+    }
+}
+
+impl<T> Drop for PerProcess<T> {
+    fn drop(&mut self) {
+        let current = *self.current.get_mut();
+        // SAFETY: `&mut self`: nobody else can read it any more. A value built by another
+        // process (the parent's, never replaced here) is leaked, not dropped.
+        if unsafe { (*current).0 } == std::process::id() {
+            drop(unsafe { Box::from_raw(current) });
+        }
+    }
+}
+
+// -- the entry points the native classes use ---------------------------------------------------
 
 /// How a native method hands back a core call's result.
 #[derive(Debug, Clone, Copy)]
@@ -119,22 +613,4 @@ where
         }
         Mode::Awaitable => into_awaitable(py, async move { crate::convert::Outcome(fut.await) }),
     }
-}
-
-/// `call(name, args)` of any client: the arguments converted with the GIL held, the operation
-/// run in `mode`.
-pub fn call_by_name<'py, C: weixin_kit::dispatch::CallByName>(
-    py: Python<'py>,
-    mode: Mode,
-    client: &C,
-    name: String,
-    args: Option<&Bound<'py, pyo3::types::PyDict>>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let args = crate::convert::json_args(py, args)?;
-    let client = client.clone();
-    complete(
-        py,
-        mode,
-        async move { client.call_by_name(&name, args).await },
-    )
 }
