@@ -47,8 +47,7 @@ use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
 use crate::mp::card::CardExtBuilder;
 use crate::mp::ext_json::ExtJson;
 use crate::mp::token::{
-    keys, BoxFuture, LockToken, MemoryStore, RedisStore, StoredToken, TokenConfig, TokenManager,
-    TokenProvider, TokenStore,
+    keys, store_from_url, MemoryStore, TokenConfig, TokenManager, TokenProvider, TokenStore,
 };
 use crate::mp::{
     AddCardListItem, CardExtArgs, ClientCredentialGrantType, DecryptCardCodeRequest,
@@ -617,91 +616,6 @@ impl IntoExtJson for serde_json::Value {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A Redis store connected on first use (so that `build` stays synchronous)
-
-struct LazyRedisStore {
-    client: redis::Client,
-    store: tokio::sync::OnceCell<RedisStore>,
-}
-
-impl LazyRedisStore {
-    async fn store(&self) -> Result<&RedisStore> {
-        self.store
-            .get_or_try_init(|| async {
-                let conn =
-                    self.client
-                        .get_connection_manager()
-                        .await
-                        .map_err(|e| Error::Transport {
-                            detail: format!("token store (Redis): {e}"),
-                        })?;
-                Ok(RedisStore::new(conn))
-            })
-            .await
-    }
-}
-
-impl TokenStore for LazyRedisStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
-        Box::pin(async move { self.store().await?.get(key).await })
-    }
-
-    fn set<'a>(&'a self, key: &'a str, token: &'a StoredToken) -> BoxFuture<'a, Result<()>> {
-        Box::pin(async move { self.store().await?.set(key, token).await })
-    }
-
-    fn compare_and_expire<'a>(
-        &'a self,
-        key: &'a str,
-        failed_value: &'a str,
-    ) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move {
-            self.store()
-                .await?
-                .compare_and_expire(key, failed_value)
-                .await
-        })
-    }
-
-    fn lock<'a>(
-        &'a self,
-        key: &'a str,
-        lease: Duration,
-    ) -> BoxFuture<'a, Result<Option<LockToken>>> {
-        Box::pin(async move { self.store().await?.lock(key, lease).await })
-    }
-
-    fn unlock<'a>(&'a self, key: &'a str, token: &'a LockToken) -> BoxFuture<'a, Result<bool>> {
-        Box::pin(async move { self.store().await?.unlock(key, token).await })
-    }
-}
-
-fn store_from_url(url: &str) -> Result<(Arc<dyn TokenStore>, &'static str)> {
-    let scheme = url.split_once("://").map(|(s, _)| s).unwrap_or("");
-    match scheme {
-        "memory" => Ok((Arc::new(MemoryStore::new()), "memory")),
-        "redis" | "rediss" | "redis+unix" | "unix" => {
-            // The URL may carry a password: errors name its kind, never the URL.
-            let client = redis::Client::open(url).map_err(|e| Error::Config {
-                detail: format!("token store: invalid Redis URL ({:?})", e.kind()),
-            })?;
-            Ok((
-                Arc::new(LazyRedisStore {
-                    client,
-                    store: tokio::sync::OnceCell::new(),
-                }),
-                "redis",
-            ))
-        }
-        _ => Err(Error::Config {
-            detail: "token store URL must start with memory:// or redis:// (rediss://, \
-                     redis+unix://)"
-                .into(),
-        }),
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Builder
 
 /// Builds a [`MiniProgramClient`]; [`build`](Self::build) checks that nothing required is
@@ -925,20 +839,6 @@ mod tests {
             ),
             ResponseVerdict::Final
         );
-    }
-
-    #[test]
-    fn store_urls() {
-        assert_eq!(store_from_url("memory://").unwrap().1, "memory");
-        assert_eq!(
-            store_from_url("redis://:pw@127.0.0.1:6379/0").unwrap().1,
-            "redis"
-        );
-        let e = store_from_url("postgres://user:pw@host/db")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(!e.contains("pw"), "{e}");
     }
 
     #[test]

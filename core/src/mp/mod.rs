@@ -6,8 +6,8 @@
 //! - [`ext_json`]: [`ext_json::ExtJson`], setUserNotifyExt's `ext_json` from a raw string or a
 //!   structured value, with the nested JSON-in-JSON encoding the documents show.
 //! - [`token`]: [`token::TokenManager`] over a [`token::TokenStore`] ([`token::MemoryStore`] by
-//!   default, [`token::RedisStore`] for many instances), and [`token::TokenProvider`] for tokens
-//!   supplied from elsewhere.
+//!   default, `token::RedisStore` for many instances with the `redis` cargo feature), and
+//!   [`token::TokenProvider`] for tokens supplied from elsewhere.
 //! - [`client`]: [`MiniProgramClient`], which fits them together.
 //!
 //! # How the client fits them together
@@ -41,7 +41,9 @@ pub use client::{
     NOTIFY_CODE_RETRY_AFTER,
 };
 pub use ext_json::ExtJson;
+#[cfg(feature = "redis")]
+pub use token::RedisStore;
 pub use token::{
-    FixedToken, LockToken, MemoryStore, RedisStore, StoredToken, TokenConfig, TokenManager,
-    TokenProvider, TokenStore,
+    FixedToken, LockToken, MemoryStore, StoredToken, TokenConfig, TokenManager, TokenProvider,
+    TokenStore,
 };

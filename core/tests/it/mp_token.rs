@@ -2,6 +2,9 @@
 //! the in-memory store and a real `redis-server` started by the tests on a free loopback port —
 //! and N separate OS processes, each with its own `MiniProgramClient`, sharing one Redis and one
 //! sandbox (this test binary re-executed in a child mode).
+//!
+//! Needs the `redis` cargo feature (on by default): the whole file is left out without it.
+#![cfg(feature = "redis")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

@@ -1,0 +1,288 @@
+//! [`TokenManager`]: one cached credential over a store, refreshed by one caller at a time.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{keys, unix_now, StoredToken, TokenProvider, TokenStore};
+use crate::{BoxFuture, Error, Result, SecretString};
+
+/// Fetches a new credential: the token and its `expires_in` (seconds), as the token and ticket
+/// endpoints answer. Called by at most one caller at a time per key and store.
+pub type FetchFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(SecretString, i64)>> + Send + Sync>;
+
+/// How a [`TokenManager`] caches and waits.
+#[derive(Clone, Debug)]
+pub struct TokenConfig {
+    /// Refresh this long before `expires_at` (default 5 minutes: stable_token hands out the next
+    /// token during the last 5 minutes, and old and new both work meanwhile).
+    pub safety_margin: Duration,
+    /// Lease of the cross-process refresh lock (default 15 s). If the holder dies, another
+    /// process takes over when the lease runs out. A fetch (with the store write) is given the
+    /// lease minus a small margin and fails with [`Error::Timeout`] after that, so the lease
+    /// never runs out while its holder is still fetching.
+    pub lock_lease: Duration,
+    /// How often a process waiting for another's refresh polls the store (default 50 ms, ±25%).
+    pub poll_interval: Duration,
+    /// How long to wait for another process's refresh before giving up with
+    /// [`Error::Timeout`] (default 20 s: longer than the lease, so a dead holder is outlived and a
+    /// live one has time to finish; keep it longer than `lock_lease` unless failing fast is what
+    /// you want).
+    pub wait_timeout: Duration,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            safety_margin: Duration::from_secs(300),
+            lock_lease: Duration::from_secs(15),
+            poll_interval: Duration::from_millis(50),
+            wait_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// One cached credential (under one store key) and how to fetch a new one.
+///
+/// Cheap to share: wrap it in an `Arc` (it is a [`TokenProvider`]).
+pub struct TokenManager {
+    key: String,
+    lock_key: String,
+    store: Arc<dyn TokenStore>,
+    fetch: FetchFn,
+    config: TokenConfig,
+    /// In-process single flight: only the holder goes on to the store lock and the fetch.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for TokenManager {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenManager")
+            .field("key", &self.key)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenManager {
+    /// `key` from [`keys`] (e.g. `keys::access_token(appid)`); `fetch` returns `(token,
+    /// expires_in)`.
+    pub fn new<F, Fut>(key: impl Into<String>, store: Arc<dyn TokenStore>, fetch: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(SecretString, i64)>> + Send + 'static,
+    {
+        let fetch: FetchFn = Arc::new(move || Box::pin(fetch()));
+        Self::with_fetch_fn(key, store, fetch)
+    }
+
+    /// Like [`TokenManager::new`], with the fetch already boxed.
+    pub fn with_fetch_fn(
+        key: impl Into<String>,
+        store: Arc<dyn TokenStore>,
+        fetch: FetchFn,
+    ) -> Self {
+        let key = key.into();
+        TokenManager {
+            lock_key: keys::lock(&key),
+            key,
+            store,
+            fetch,
+            config: TokenConfig::default(),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn with_config(mut self, config: TokenConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    pub fn config(&self) -> &TokenConfig {
+        &self.config
+    }
+
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+
+    /// A token valid for at least the safety margin: from the store, or fetched by exactly one
+    /// caller while the others (in this process and, through the store's lock, in others) wait
+    /// for it.
+    pub async fn get_token(&self) -> Result<SecretString> {
+        if let Some(token) = self.fresh().await? {
+            return Ok(token);
+        }
+        let _flight = self.refresh.lock().await;
+        // Whoever held the gate before us may have refreshed already.
+        if let Some(token) = self.fresh().await? {
+            return Ok(token);
+        }
+        self.refresh_across_processes().await
+    }
+
+    /// Compare-and-expire: expires the stored token only if it is `failed` (the one the API just
+    /// rejected with 40001/42001/40014). True when it did; false when another caller already
+    /// replaced it, in which case [`TokenManager::get_token`] returns the replacement without a
+    /// fetch.
+    pub async fn invalidate_if_current(&self, failed: &SecretString) -> Result<bool> {
+        self.store
+            .compare_and_expire(&self.key, failed.expose())
+            .await
+    }
+
+    /// How long the holder of the store lock may take: the lease minus a margin (a tenth of
+    /// it, at most 1 s) for the lock's own round trips.
+    fn fetch_budget(&self) -> Duration {
+        let lease = self.config.lock_lease;
+        lease.saturating_sub((lease / 10).min(Duration::from_secs(1)))
+    }
+
+    /// Runs the work done under the store lock within [`Self::fetch_budget`].
+    async fn within_lease<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        let budget = self.fetch_budget();
+        tokio::time::timeout(budget, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    detail: format!(
+                        "refreshing `{}` took longer than {budget:?} (the {:?} lock lease minus a \
+                         margin)",
+                        self.key, self.config.lock_lease
+                    ),
+                })
+            })
+    }
+
+    async fn fresh(&self) -> Result<Option<SecretString>> {
+        let margin = self.config.safety_margin.as_secs() as i64;
+        Ok(self
+            .store
+            .get(&self.key)
+            .await?
+            .filter(|t| t.expires_at - margin > unix_now())
+            .map(|t| t.value))
+    }
+
+    async fn refresh_across_processes(&self) -> Result<SecretString> {
+        let deadline = Instant::now() + self.config.wait_timeout;
+        loop {
+            if let Some(lock) = self
+                .store
+                .lock(&self.lock_key, self.config.lock_lease)
+                .await?
+            {
+                let result = self.within_lease(self.fetch_and_store()).await;
+                // Release even when the fetch failed, so that another caller can try at once;
+                // a failed release (lease already over) is harmless.
+                let _ = self.store.unlock(&self.lock_key, &lock).await;
+                return result;
+            }
+            // Another process is refreshing: wait for its token to appear.
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    detail: format!(
+                        "waited {:?} for another instance to refresh `{}`",
+                        self.config.wait_timeout, self.key
+                    ),
+                });
+            }
+            tokio::time::sleep(self.jittered_poll()).await;
+            if let Some(token) = self.fresh().await? {
+                return Ok(token);
+            }
+        }
+    }
+
+    /// Replaces the stored credential now with what `fetch` returns, even when the stored one is
+    /// still fresh — e.g. `getStableAccessToken` with `force_refresh: true` after a leak. Runs
+    /// under the same in-process gate and store lock as a normal refresh (waiting, bounded by
+    /// [`TokenConfig::wait_timeout`], for a refresh already under way), so no other caller of
+    /// this store fetches meanwhile; every instance sees the new value on its next
+    /// [`TokenManager::get_token`].
+    pub async fn refresh_with<Fut>(&self, fetch: Fut) -> Result<SecretString>
+    where
+        Fut: Future<Output = Result<(SecretString, i64)>> + Send,
+    {
+        let _flight = self.refresh.lock().await;
+        let deadline = Instant::now() + self.config.wait_timeout;
+        let lock = loop {
+            if let Some(lock) = self
+                .store
+                .lock(&self.lock_key, self.config.lock_lease)
+                .await?
+            {
+                break lock;
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Timeout {
+                    detail: format!(
+                        "waited {:?} for another instance's refresh of `{}` to finish",
+                        self.config.wait_timeout, self.key
+                    ),
+                });
+            }
+            tokio::time::sleep(self.jittered_poll()).await;
+        };
+        let result = self
+            .within_lease(async {
+                let (value, expires_in) = fetch.await?;
+                self.store_fetched(value, expires_in).await
+            })
+            .await;
+        let _ = self.store.unlock(&self.lock_key, &lock).await;
+        result
+    }
+
+    async fn fetch_and_store(&self) -> Result<SecretString> {
+        // Another process may have stored a token between our check and taking the lock.
+        if let Some(token) = self.fresh().await? {
+            return Ok(token);
+        }
+        let (value, expires_in) = (self.fetch)().await?;
+        self.store_fetched(value, expires_in).await
+    }
+
+    async fn store_fetched(&self, value: SecretString, expires_in: i64) -> Result<SecretString> {
+        if value.expose().is_empty() {
+            return Err(Error::UnexpectedResponse {
+                status: 200,
+                detail: format!("the fetch for `{}` returned an empty token", self.key),
+            });
+        }
+        // A lifetime shorter than twice the margin gets half of it as its margin (else every
+        // call would fetch): the unused part of the margin is added to the stored expiry, which
+        // `fresh` reduces by the whole margin.
+        let lifetime = expires_in.max(0);
+        let margin = self.config.safety_margin.as_secs() as i64;
+        let unused_margin = margin - margin.min(lifetime / 2);
+        let token = StoredToken {
+            value,
+            expires_at: unix_now()
+                .saturating_add(lifetime)
+                .saturating_add(unused_margin),
+        };
+        self.store.set(&self.key, &token).await?;
+        Ok(token.value)
+    }
+
+    fn jittered_poll(&self) -> Duration {
+        let base = self.config.poll_interval.as_millis().max(1) as u64;
+        Duration::from_millis(base * 3 / 4 + fastrand::u64(0..=base / 2))
+    }
+}
+
+impl TokenProvider for TokenManager {
+    fn token(&self) -> BoxFuture<'_, Result<SecretString>> {
+        Box::pin(self.get_token())
+    }
+
+    fn invalidate<'a>(&'a self, failed: &'a SecretString) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(self.invalidate_if_current(failed))
+    }
+}
