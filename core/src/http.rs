@@ -2,7 +2,9 @@
 //! client, connect and request timeouts, a bounded retry loop with exponential backoff and
 //! jitter, and failover from the main host to a backup host.
 //!
-//! It knows nothing about WeChat Pay: the caller supplies the headers of each attempt (so a
+//! It knows nothing about WeChat Pay or the spec's operations: a request arrives as an
+//! [`Outgoing`] (method, path and query, headers, body; `crate::operation` builds one from an
+//! operation's prepared request), the caller supplies the headers of each attempt (so a
 //! signing client re-signs the *same* body bytes with a fresh timestamp and nonce) and decides,
 //! per response, whether it is final, retryable, or a reason to fail over
 //! ([`ResponseVerdict`]). The mini-program client reuses it with its own verdicts.
@@ -14,10 +16,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 
 use crate::error::{Error, Result};
-use crate::operation::{PreparedRequest, RawResponse, RedactedPath, RequestBody};
 
 /// How a failed request is retried. The same request (same body, same `out_request_no`) is sent
 /// again; only the signature's timestamp and nonce change.
@@ -161,80 +162,38 @@ impl std::fmt::Debug for Outgoing {
     }
 }
 
-impl Outgoing {
-    /// The request a generated operation prepared: its method, path and query, and body with
-    /// `Accept: application/json` (and `Content-Type: application/json` for a JSON body).
-    pub fn from_prepared(request: &PreparedRequest) -> Result<Outgoing> {
-        let op = request.operation;
-        let method = Method::from_bytes(op.method.as_bytes()).map_err(|_| Error::Config {
-            detail: format!(
-                "operation {} has an invalid method `{}`",
-                op.name, op.method
-            ),
-        })?;
-        Ok(Outgoing::from_parts(
-            method,
-            request.path_and_query.clone(),
-            &request.body,
-        ))
-    }
+/// What the server answered, status and body untouched.
+///
+/// `Debug` shows the status, the header names and the body's length only: token and ticket
+/// responses carry credentials, others personal data.
+#[derive(Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
 
-    /// `Accept: application/json`; a JSON body goes out as `application/json`, a media upload
-    /// as multipart `meta` (JSON) + `file` (its type from the file name).
-    pub fn from_parts(method: Method, path_and_query: String, body: &RequestBody) -> Outgoing {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::ACCEPT,
-            HeaderValue::from_static("application/json"),
-        );
-        let body = match body {
-            RequestBody::Empty => Body::Empty,
-            RequestBody::Json(bytes) => {
-                headers.insert(
-                    http::header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                Body::Bytes(Bytes::copy_from_slice(bytes))
-            }
-            RequestBody::MediaUpload {
-                meta,
-                filename,
-                file,
-            } => Body::Multipart(vec![
-                Part {
-                    name: "meta".into(),
-                    filename: None,
-                    content_type: "application/json".into(),
-                    data: Bytes::copy_from_slice(meta),
-                },
-                Part {
-                    name: "file".into(),
-                    filename: Some(filename.clone()),
-                    content_type: image_mime(filename).into(),
-                    data: Bytes::copy_from_slice(file),
-                },
-            ]),
-        };
-        Outgoing {
-            method,
-            path_and_query,
-            headers,
-            body,
-        }
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("RawResponse")
+            .field("status", &self.status)
+            .field("header_names", &names)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
     }
 }
 
-/// The Content-Type of an uploaded image, by its file name.
-fn image_mime(filename: &str) -> &'static str {
-    let lower = filename.to_ascii_lowercase();
-    if lower.ends_with(".png") {
-        "image/png"
-    } else if lower.ends_with(".bmp") {
-        "image/bmp"
-    } else if lower.ends_with(".jpg") || lower.ends_with(".jpeg") {
-        "image/jpeg"
-    } else {
-        "application/octet-stream"
+/// Shows a path and query as the path alone, plus `?<redacted>` when there is a query: queries
+/// carry credentials (`secret=`, `access_token=`).
+pub(crate) struct RedactedPath<'a>(pub &'a str);
+
+impl std::fmt::Debug for RedactedPath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.split_once('?') {
+            Some((path, _)) => write!(f, "\"{path}?<redacted>\""),
+            None => write!(f, "{:?}", self.0),
+        }
     }
 }
 
@@ -638,11 +597,17 @@ mod tests {
 
     #[test]
     fn outgoing_debug_hides_the_query() {
-        let o = Outgoing::from_parts(
-            Method::GET,
-            "/cgi-bin/x?access_token=SECRETTOKEN".into(),
-            &RequestBody::Json(b"{\"openid\":\"oUSER\"}".to_vec()),
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_static("application/json"),
         );
+        let o = Outgoing {
+            method: Method::GET,
+            path_and_query: "/cgi-bin/x?access_token=SECRETTOKEN".into(),
+            headers,
+            body: Body::Bytes(Bytes::from_static(b"{\"openid\":\"oUSER\"}")),
+        };
         let debug = format!("{o:?}");
         assert!(
             !debug.contains("SECRETTOKEN") && !debug.contains("oUSER"),
@@ -731,7 +696,12 @@ mod tests {
             RetryPolicy::default(),
         )
         .unwrap();
-        let request = Outgoing::from_parts(Method::GET, "/big".into(), &RequestBody::Empty);
+        let request = Outgoing {
+            method: Method::GET,
+            path_and_query: "/big".into(),
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+        };
         let mut attempts = 0;
         let e = client
             .send(

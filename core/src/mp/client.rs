@@ -41,11 +41,13 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use zeroize::Zeroize;
 
 use crate::dispatch::{self, JsonArgs};
-use crate::error::{Error, MiniProgramError, Result};
+use crate::error::{Error, Result};
 pub use crate::http::RetryPolicy;
-use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
+use crate::http::{HttpClient, HttpConfig, Outgoing};
 use crate::mp::card::CardExtBuilder;
-use crate::mp::ext_json::ExtJson;
+pub use crate::mp::errors::{errcode, NOTIFY_CODE_RETRY_AFTER};
+use crate::mp::errors::{errcode_of, verdict};
+pub use crate::mp::ext_json::IntoExtJson;
 use crate::mp::token::{
     keys, store_from_url, MemoryStore, TokenConfig, TokenManager, TokenProvider, TokenStore,
 };
@@ -55,58 +57,9 @@ use crate::mp::{
     SetUserNotifyExtResponse,
 };
 use crate::operation::{
-    decode_empty, Auth, ErrorKey, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
+    decode_empty, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
 };
 use crate::SecretString;
-
-/// Mini-program errcodes the client acts on.
-pub mod errcode {
-    /// 系统繁忙: retried with backoff (bounded).
-    pub const SYSTEM_BUSY: i64 = -1;
-    /// access_token invalid or not the latest: compare-and-expire, refresh, retry once.
-    pub const INVALID_CREDENTIAL: i64 = 40001;
-    /// access_token malformed: handled like 40001.
-    pub const INVALID_ACCESS_TOKEN: i64 = 40014;
-    /// access_token expired: handled like 40001.
-    pub const ACCESS_TOKEN_EXPIRED: i64 = 42001;
-    /// Service cards' "system error": retried with backoff (bounded).
-    pub const SERVICE_CARD_SYSTEM_ERROR: i64 = 85431;
-    /// notify_code does not exist (yet): see [`super::NOTIFY_CODE_RETRY_AFTER`].
-    pub const NOTIFY_CODE_NOT_FOUND: i64 = 85437;
-
-    /// The errcodes that mean "this access token is no good".
-    pub fn is_token_rejected(code: i64) -> bool {
-        matches!(
-            code,
-            INVALID_CREDENTIAL | INVALID_ACCESS_TOKEN | ACCESS_TOKEN_EXPIRED
-        )
-    }
-}
-
-/// How long after payment a WeChat Pay transaction id used as notify_code may take before
-/// WeChat can verify it: the documents advise retrying an 85437 after 1 minute.
-pub const NOTIFY_CODE_RETRY_AFTER: Duration = Duration::from_secs(60);
-
-impl MiniProgramError {
-    /// 40001 / 42001 / 40014: the access token was rejected. The client has already expired it
-    /// (compare-and-expire), refreshed once and retried once when you see this.
-    pub fn is_access_token_rejected(&self) -> bool {
-        errcode::is_token_rejected(self.errcode)
-    }
-
-    /// 85437 (notify_code 不存在): when the notify_code is a WeChat Pay transaction id, it may
-    /// only become valid about a minute after payment — retry after
-    /// [`NOTIFY_CODE_RETRY_AFTER`], not at once.
-    pub fn is_notify_code_not_ready(&self) -> bool {
-        self.errcode == errcode::NOTIFY_CODE_NOT_FOUND
-    }
-
-    /// How long the documents say to wait before sending the same request again, when they
-    /// say so (the spec's `retry_after_secs`): 60 s for 85437 and 45011.
-    pub fn retry_after(&self) -> Option<Duration> {
-        self.retry_after
-    }
-}
 
 /// Which endpoint the client's own [`TokenManager`] fetches access tokens from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -250,7 +203,7 @@ impl MiniProgramClient {
     }
 
     /// setUserNotifyExt with `ext_json` given as a raw string (checked to be a JSON object), an
-    /// [`ExtJson`], or a [`serde_json::Value`] whose object and array values are JSON-encoded
+    /// [`ExtJson`](crate::mp::ExtJson), or a [`serde_json::Value`] whose object and array values are JSON-encoded
     /// into strings for you (the nesting the documents show: `"pay_info": "{\"…\"}"`).
     ///
     /// 85470 (ext_json not a JSON object) is caught here, before sending, as
@@ -483,46 +436,6 @@ impl Execute for MiniProgramClient {
 
 impl crate::mp::Operations for MiniProgramClient {}
 
-/// 5xx: retry (there is no backup host for the mini-program APIs). 429: retry after a backoff.
-/// HTTP 200 with errcode -1 or one the operation's table marks retryable (85431, 85449), except
-/// the per-minute quota 45011: retry. Everything else is final.
-fn verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVerdict {
-    match response.status {
-        500..=599 => ResponseVerdict::RetryElsewhere,
-        429 => ResponseVerdict::Retry,
-        200..=299 => match errcode_of(response) {
-            Some(code) if retryable_errcode(op, code) => ResponseVerdict::Retry,
-            _ => ResponseVerdict::Final,
-        },
-        _ => ResponseVerdict::Final,
-    }
-}
-
-/// The operation's error table decides: retryable rows without a documented delay
-/// (-1, 85431, 85449) are retried at once; 45011 ("retry next minute") and 85437 (~1 minute
-/// after payment) carry `retry_after_secs` and are left to the caller.
-fn retryable_errcode(op: &OperationSpec, code: i64) -> bool {
-    op.errors
-        .iter()
-        .any(|doc| doc.retry_now() && doc.key == ErrorKey::MiniProgram { errcode: code })
-}
-
-/// The errcode of a 2xx JSON body, when it has a non-zero one.
-fn errcode_of(response: &RawResponse) -> Option<i64> {
-    #[derive(serde::Deserialize)]
-    struct Head {
-        #[serde(default)]
-        errcode: i64,
-    }
-    if !(200..300).contains(&response.status) {
-        return None;
-    }
-    serde_json::from_slice::<Head>(&response.body)
-        .ok()
-        .map(|h| h.errcode)
-        .filter(|&c| c != 0)
-}
-
 /// The answer to a call whose rejected token could not be expired (the store failed): the
 /// rejection stands, with the store's failure noted in its solution.
 fn token_not_replaced(
@@ -567,52 +480,6 @@ fn upgrade(weak: &Weak<Inner>) -> Result<MiniProgramClient> {
         .ok_or_else(|| Error::Config {
             detail: "the MiniProgramClient was dropped".into(),
         })
-}
-
-// ---------------------------------------------------------------------------------------------
-// ext_json arguments
-
-/// What [`MiniProgramClient::set_user_notify_ext`] takes as `ext_json`.
-pub trait IntoExtJson {
-    fn into_ext_json(self) -> Result<ExtJson>;
-}
-
-impl IntoExtJson for ExtJson {
-    fn into_ext_json(self) -> Result<ExtJson> {
-        Ok(self)
-    }
-}
-
-impl IntoExtJson for &ExtJson {
-    fn into_ext_json(self) -> Result<ExtJson> {
-        Ok(self.clone())
-    }
-}
-
-/// A raw string, sent as is once checked to be a JSON object.
-impl IntoExtJson for &str {
-    fn into_ext_json(self) -> Result<ExtJson> {
-        ExtJson::from_raw(self)
-    }
-}
-
-impl IntoExtJson for String {
-    fn into_ext_json(self) -> Result<ExtJson> {
-        ExtJson::from_raw(self)
-    }
-}
-
-impl IntoExtJson for &String {
-    fn into_ext_json(self) -> Result<ExtJson> {
-        ExtJson::from_raw(self.as_str())
-    }
-}
-
-/// A structured value: object and array values are JSON-encoded into strings.
-impl IntoExtJson for serde_json::Value {
-    fn into_ext_json(self) -> Result<ExtJson> {
-        ExtJson::from_value(self)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -803,57 +670,5 @@ impl MiniProgramClientBuilder {
             }
         });
         Ok(MiniProgramClient { inner })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::mp::specs;
-
-    fn answer(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    #[test]
-    fn verdicts() {
-        let op = &specs::SET_USER_NOTIFY_EXT;
-        let v = |status, body| verdict(op, &answer(status, body));
-        assert_eq!(v(200, r#"{"errcode":0}"#), ResponseVerdict::Final);
-        assert_eq!(v(200, r#"{"errcode":85431}"#), ResponseVerdict::Retry);
-        assert_eq!(v(200, r#"{"errcode":-1}"#), ResponseVerdict::Retry);
-        assert_eq!(v(200, r#"{"errcode":40001}"#), ResponseVerdict::Final);
-        assert_eq!(v(200, r#"{"errcode":85437}"#), ResponseVerdict::Final);
-        assert_eq!(v(502, "bad gateway"), ResponseVerdict::RetryElsewhere);
-        assert_eq!(v(429, ""), ResponseVerdict::Retry);
-        assert_eq!(v(404, ""), ResponseVerdict::Final);
-        // The minute quota is documented retryable ("retry next minute"), but not at once.
-        assert_eq!(
-            verdict(
-                &specs::GET_STABLE_ACCESS_TOKEN,
-                &answer(200, r#"{"errcode":45011}"#)
-            ),
-            ResponseVerdict::Final
-        );
-    }
-
-    #[test]
-    fn notify_code_error_explains_the_minute() {
-        let e = decode_empty(
-            &specs::SET_USER_NOTIFY_EXT,
-            &answer(200, r#"{"errcode":85437,"errmsg":"invalid notify_code"}"#),
-        )
-        .unwrap_err();
-        let Error::MiniProgram(e) = e else {
-            panic!("{e:?}")
-        };
-        assert!(e.is_notify_code_not_ready());
-        assert_eq!(e.retry_after(), Some(Duration::from_secs(60)));
-        let advice = e.advice.unwrap();
-        assert!(advice.contains("1 minute") && advice.contains("1分钟"));
     }
 }

@@ -176,3 +176,47 @@ fn kind(value: &Value) -> &'static str {
         Value::Object(_) => "object",
     }
 }
+
+/// What [`MiniProgramClient::set_user_notify_ext`](crate::mp::MiniProgramClient::set_user_notify_ext)
+/// takes as `ext_json`.
+pub trait IntoExtJson {
+    fn into_ext_json(self) -> Result<ExtJson>;
+}
+
+impl IntoExtJson for ExtJson {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        Ok(self)
+    }
+}
+
+impl IntoExtJson for &ExtJson {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        Ok(self.clone())
+    }
+}
+
+/// A raw string, sent as is once checked to be a JSON object.
+impl IntoExtJson for &str {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_raw(self)
+    }
+}
+
+impl IntoExtJson for String {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_raw(self)
+    }
+}
+
+impl IntoExtJson for &String {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_raw(self.as_str())
+    }
+}
+
+/// A structured value: object and array values are JSON-encoded into strings.
+impl IntoExtJson for serde_json::Value {
+    fn into_ext_json(self) -> Result<ExtJson> {
+        ExtJson::from_value(self)
+    }
+}

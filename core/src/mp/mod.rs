@@ -32,6 +32,7 @@ pub use crate::generated::mp::*;
 
 pub mod card;
 pub mod client;
+pub mod errors;
 pub mod ext_json;
 pub mod token;
 

@@ -11,12 +11,12 @@ use http::{HeaderMap, HeaderValue, Method};
 use crate::crypto::{self, ApiV3Key, Certificate, PrivateKey, PublicKey};
 use crate::dispatch::{self, JsonArgs};
 use crate::error::{json_error, Error, Result};
-use crate::http::{HttpClient, HttpConfig, Outgoing, ResponseVerdict};
+use crate::http::{HttpClient, HttpConfig, Outgoing};
 use crate::operation::{
-    pay_error, retryable_status, ApiFamily, Auth, ErrorKey, Execute, OperationSpec,
-    PreparedRequest, RawResponse, RequestBody,
+    ApiFamily, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
 };
 use crate::pay::certificates::{self, CertificateState, CERTIFICATES_PATH};
+use crate::pay::errors::{pay_error, pay_verdict};
 use crate::pay::notification::{self, Notification};
 use crate::pay::signer::{self, Signer};
 use crate::pay::signing::{self, Verifier, VerifyFailure};
@@ -160,33 +160,6 @@ impl Inner {
         h.insert(http::header::AUTHORIZATION, value);
         Ok(h)
     }
-}
-
-/// 5xx (SYSTEM_ERROR, or a proxy's 502/503/504): retry, on the backup host when failover is
-/// on. 429 FREQUENCY_LIMITED: retry the same host after a backoff. A 4xx that the operation's
-/// error table marks retryable (SetCouponNotify's `400 SYSTEM_ERROR`: 请使用相同参数稍后重新调用)
-/// is retried too. Everything else is final (it would fail the same way again).
-fn pay_verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVerdict {
-    match response.status {
-        s if retryable_status(s) && s >= 500 => ResponseVerdict::RetryElsewhere,
-        s if retryable_status(s) => ResponseVerdict::Retry,
-        400..=499 if documented_retryable(op, response) => ResponseVerdict::Retry,
-        _ => ResponseVerdict::Final,
-    }
-}
-
-fn documented_retryable(op: &OperationSpec, response: &RawResponse) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Code {
-        code: String,
-    }
-    let Ok(Code { code }) = serde_json::from_slice::<Code>(&response.body) else {
-        return false;
-    };
-    op.errors.iter().any(|doc| {
-        doc.retry_now()
-            && matches!(doc.key, ErrorKey::Pay { status, code: c } if status == response.status && c == code)
-    })
 }
 
 impl PayClient {
@@ -882,17 +855,8 @@ mod path_tests {
 }
 
 #[cfg(test)]
-mod verdict_tests {
+mod builder_tests {
     use super::*;
-    use crate::pay::specs::{MODIFY_STOCK_INFO, SET_COUPON_NOTIFY};
-
-    fn answer(status: u16, body: &str) -> RawResponse {
-        RawResponse {
-            status,
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
 
     #[test]
     fn refresh_interval_has_a_floor() {
@@ -900,33 +864,5 @@ mod verdict_tests {
         assert_eq!(b.refresh_interval, Some(certificates::MIN_REFRESH_INTERVAL));
         let b = PayClient::builder().certificate_refresh_interval(Duration::from_secs(3600));
         assert_eq!(b.refresh_interval, Some(Duration::from_secs(3600)));
-    }
-
-    #[test]
-    fn documented_retryable_4xx_is_retried_and_other_4xx_are_final() {
-        // doc 02: 400 SYSTEM_ERROR 系统错误 → 请使用相同参数稍后重新调用
-        let busy = answer(400, r#"{"code":"SYSTEM_ERROR","message":"系统错误"}"#);
-        assert!(matches!(
-            pay_verdict(&SET_COUPON_NOTIFY, &busy),
-            ResponseVerdict::Retry
-        ));
-        // doc 04 does not list 400 SYSTEM_ERROR for ModifyStockInfo.
-        assert!(matches!(
-            pay_verdict(&MODIFY_STOCK_INFO, &busy),
-            ResponseVerdict::Final
-        ));
-        let param = answer(400, r#"{"code":"PARAM_ERROR","message":"参数错误"}"#);
-        assert!(matches!(
-            pay_verdict(&SET_COUPON_NOTIFY, &param),
-            ResponseVerdict::Final
-        ));
-        assert!(matches!(
-            pay_verdict(&MODIFY_STOCK_INFO, &answer(503, "")),
-            ResponseVerdict::RetryElsewhere
-        ));
-        assert!(matches!(
-            pay_verdict(&MODIFY_STOCK_INFO, &answer(429, "")),
-            ResponseVerdict::Retry
-        ));
     }
 }

@@ -3,6 +3,7 @@ pub use crate::generated::pay::*; // types, operations, Operations trait, MAIN_H
 
 pub mod certificates;
 mod client;
+pub mod errors;
 pub mod notification;
 pub mod signer;
 pub mod signing;
