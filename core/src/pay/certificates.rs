@@ -1,7 +1,8 @@
 //! Platform certificate mode: `GET /v3/certificates`, decrypted with the APIv3 key, installed in
 //! the client's [`Verifier`].
 //!
-//! The [`PayClient`](crate::pay::PayClient) downloads the certificates
+//! The client's certificate manager (`CertificateManager`, after wechatpay-go's
+//! `downloader_mgr`) downloads the certificates
 //! - when a response or notification names a serial it does not know (on demand, single-flight:
 //!   concurrent callers wait for one download, then re-check; at most one on-demand download is
 //!   attempted per [`ON_DEMAND_MIN_INTERVAL`], whether the last attempt succeeded or failed, so a
@@ -19,13 +20,21 @@
 //! Migration: a client configured with the WeChat Pay public key *and* the APIv3 key (or
 //! platform certificates) accepts responses signed either way, whichever `Wechatpay-Serial` says.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use http::HeaderMap;
 use serde::Deserialize;
 
 use crate::crypto::{ApiV3Key, Certificate};
 use crate::error::{Error, Result};
-use crate::pay::signing::Verifier;
+use crate::http::RawResponse;
+use crate::operation::{ApiFamily, Auth, OperationSpec};
+use crate::pay::errors::pay_error;
+use crate::pay::signing::{self, Verifier, VerifyFailure};
+use crate::time::unix_now;
+use crate::BoxFuture;
 
 /// The shortest gap between two on-demand downloads triggered by unknown serials: after any
 /// attempt, successful or failed, an unknown serial does not trigger another one before this.
@@ -39,6 +48,18 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 60 * 60)
 
 /// The path of the download.
 pub const CERTIFICATES_PATH: &str = "/v3/certificates";
+
+/// What the download's errors are mapped with (no documented error table).
+static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
+    name: "Certificates",
+    tag: "certificates",
+    family: ApiFamily::Pay,
+    method: "GET",
+    path: CERTIFICATES_PATH,
+    auth: Auth::WechatPay2,
+    success_status: 200,
+    errors: &[],
+};
 
 #[derive(Deserialize)]
 struct Listing {
@@ -143,48 +164,208 @@ pub(crate) fn merge(
     out
 }
 
-/// Certificate-mode state of one client.
-pub(crate) struct CertificateState {
+/// What the manager calls to download: `GET /v3/certificates`, signed and sent by the client
+/// (with its retries), not verified (the manager verifies the listing itself).
+pub(crate) type FetchListing =
+    Box<dyn Fn() -> BoxFuture<'static, Result<RawResponse>> + Send + Sync>;
+
+/// The platform certificates of one client, as wechatpay-go's `downloader_mgr`: the keys
+/// responses and notifications are verified with ([`Verifier`]), the certificates configured at
+/// build time, and — with the APIv3 key — downloads on demand (single-flight, throttled) and in
+/// the background.
+pub(crate) struct CertificateManager {
+    verifier: Verifier,
+    apiv3_key: Option<ApiV3Key>,
     /// Certificates given to the builder (kept across downloads).
-    pub configured: Vec<Certificate>,
+    configured: Vec<Certificate>,
     /// Downloads are possible (an APIv3 key is configured and downloads are not turned off).
-    pub downloads: bool,
-    pub refresh_interval: Duration,
+    downloads: bool,
+    refresh_interval: Duration,
+    fetch: FetchListing,
     /// Held for the whole of a download: concurrent refreshes wait here (single-flight).
     /// The value is when the last download was attempted (set before it is sent).
-    pub last_attempt: tokio::sync::Mutex<Option<Instant>>,
+    last_attempt: tokio::sync::Mutex<Option<Instant>>,
     /// The background refresher, started after the first successful download.
-    pub refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    refresher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Downloads performed (diagnostics and tests).
-    pub downloads_done: std::sync::atomic::AtomicU64,
+    downloads_done: AtomicU64,
 }
 
-impl CertificateState {
-    pub fn new(configured: Vec<Certificate>, downloads: bool, refresh_interval: Duration) -> Self {
-        CertificateState {
+/// How a [`CertificateManager`] is set up (from the client builder).
+pub(crate) struct ManagerConfig {
+    pub verifier: Verifier,
+    pub apiv3_key: Option<ApiV3Key>,
+    pub configured: Vec<Certificate>,
+    pub downloads: bool,
+    pub refresh_interval: Duration,
+}
+
+impl CertificateManager {
+    /// Installs the configured certificates (the unexpired ones) in the verifier.
+    pub fn new(config: ManagerConfig, fetch: FetchListing) -> Self {
+        let configured = merge(&[], config.configured, unix_now());
+        if !configured.is_empty() {
+            config.verifier.set_certificates(configured.clone());
+        }
+        CertificateManager {
+            verifier: config.verifier,
+            apiv3_key: config.apiv3_key,
             configured,
-            downloads,
-            refresh_interval,
+            downloads: config.downloads,
+            refresh_interval: config.refresh_interval,
+            fetch,
             last_attempt: tokio::sync::Mutex::new(None),
             refresher: std::sync::Mutex::new(None),
-            downloads_done: Default::default(),
+            downloads_done: AtomicU64::new(0),
         }
     }
 
-    pub fn knows(verifier: &Verifier, serial: &str) -> bool {
-        verifier
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    pub fn downloads_done(&self) -> u64 {
+        self.downloads_done.load(Ordering::Relaxed)
+    }
+
+    /// Downloads now (waiting for a download under way) and returns the serials trusted after.
+    pub async fn refresh_now(self: &Arc<Self>) -> Result<Vec<String>> {
+        let mut last = self.last_attempt.lock().await;
+        self.download(&mut last).await?;
+        Ok(self.verifier.certificate_serials())
+    }
+
+    /// Verifies a signed response or notification (headers and raw body); an unknown serial
+    /// triggers one certificate download (throttled, see [`Self::refresh_for_serial`]), then
+    /// one more check.
+    pub async fn verify(self: &Arc<Self>, headers: &HeaderMap, body: &[u8]) -> Result<()> {
+        let failure = match signing::verify(&self.verifier, headers, body, unix_now()) {
+            Ok(()) => return Ok(()),
+            Err(VerifyFailure::UnknownSerial(serial)) => {
+                if self.refresh_for_serial(&serial).await? {
+                    match signing::verify(&self.verifier, headers, body, unix_now()) {
+                        Ok(()) => return Ok(()),
+                        Err(failure) => failure,
+                    }
+                } else {
+                    VerifyFailure::UnknownSerial(serial)
+                }
+            }
+            Err(failure) => failure,
+        };
+        Err(with_request_id(failure.into(), headers))
+    }
+
+    fn knows(&self, serial: &str) -> bool {
+        self.verifier
             .certificate_serials()
             .iter()
             .any(|s| same_serial(s, serial))
     }
+
+    /// Downloads certificates because `serial` is unknown, unless another caller just did (then
+    /// only re-checks). Returns whether the serial is known afterwards.
+    ///
+    /// At most one on-demand download is *attempted* per [`ON_DEMAND_MIN_INTERVAL`], whether the
+    /// last one succeeded or failed: a forged notification with a random serial costs one
+    /// download a minute at most, not one per request.
+    async fn refresh_for_serial(self: &Arc<Self>, serial: &str) -> Result<bool> {
+        if !self.downloads {
+            return Ok(false);
+        }
+        let mut last = self.last_attempt.lock().await;
+        if self.knows(serial) {
+            return Ok(true);
+        }
+        if let Some(at) = *last {
+            if at.elapsed() < ON_DEMAND_MIN_INTERVAL {
+                return Ok(false);
+            }
+        }
+        self.download(&mut last).await?;
+        Ok(self.knows(serial))
+    }
+
+    /// One download; the caller holds the single-flight lock (`last`: when the last download
+    /// was attempted, set here before anything is sent).
+    async fn download(self: &Arc<Self>, last: &mut Option<Instant>) -> Result<()> {
+        *last = Some(Instant::now());
+        let Some(key) = &self.apiv3_key else {
+            return Err(Error::Config {
+                detail:
+                    "downloading platform certificates needs the APIv3 key: set it with apiv3_key()"
+                        .into(),
+            });
+        };
+        let response = (self.fetch)().await?;
+        if !(200..300).contains(&response.status) {
+            return Err(pay_error(&CERTIFICATES_SPEC, &response));
+        }
+        let downloaded = decrypt_certificates(key, &response.body)?;
+        let now = unix_now();
+        match signing::verify(&self.verifier, &response.headers, &response.body, now) {
+            Ok(()) => {}
+            Err(VerifyFailure::UnknownSerial(_)) => {
+                // Bootstrap: the listing is signed by one of the certificates it carries.
+                let fresh = Verifier::new();
+                fresh.set_certificates(downloaded.clone());
+                signing::verify(&fresh, &response.headers, &response.body, now)
+                    .map_err(|f| with_request_id(f.into(), &response.headers))?;
+            }
+            Err(f) => return Err(with_request_id(f.into(), &response.headers)),
+        }
+        self.verifier
+            .set_certificates(merge(&self.configured, downloaded, now));
+        self.downloads_done.fetch_add(1, Ordering::Relaxed);
+        self.start_refresher();
+        Ok(())
+    }
+
+    /// Starts the background refresher once (needs a tokio runtime, which a download has). It
+    /// holds the manager weakly and ends when the client is dropped.
+    fn start_refresher(self: &Arc<Self>) {
+        let Ok(mut slot) = self.refresher.lock() else {
+            return;
+        };
+        if slot.is_some() || tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        let weak: Weak<Self> = Arc::downgrade(self);
+        let interval = self.refresh_interval;
+        *slot = Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(manager) = weak.upgrade() else { break };
+                let mut last = manager.last_attempt.lock().await;
+                // A failed refresh keeps the certificates we have; the next one may succeed,
+                // and an unknown serial still triggers a download on demand.
+                let _ = manager.download(&mut last).await;
+                drop(last);
+                drop(manager);
+            }
+        }));
+    }
 }
 
-impl Drop for CertificateState {
+impl Drop for CertificateManager {
     fn drop(&mut self) {
         if let Ok(mut slot) = self.refresher.lock() {
             if let Some(task) = slot.take() {
                 task.abort();
             }
         }
+    }
+}
+
+/// Adds the response's Request-ID to a signature failure (what WeChat Pay support asks for).
+pub(crate) fn with_request_id(error: Error, headers: &HeaderMap) -> Error {
+    match (
+        error,
+        headers.get("Request-ID").and_then(|v| v.to_str().ok()),
+    ) {
+        (Error::Signature { detail }, Some(id)) => Error::Signature {
+            detail: format!("{detail} [Request-ID {id}]"),
+        },
+        (error, _) => error,
     }
 }

@@ -1,25 +1,27 @@
 //! The WeChat Pay APIv3 client: credentials parsed once, every request signed over the exact
-//! bytes sent, every 2xx response verified (204 included), retries and host failover through the
-//! shared [`HttpClient`](crate::http::HttpClient).
+//! bytes sent (by the private key or a [`Signer`]), every 2xx response verified (204 included)
+//! by its certificate manager ([`crate::pay::certificates`]), retries and host failover through
+//! the shared [`HttpClient`](crate::http::HttpClient). Built by
+//! [`PayClientBuilder`](crate::pay::PayClientBuilder).
 
-use std::path::Path;
-use std::sync::{Arc, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method};
 
-use crate::crypto::{self, ApiV3Key, Certificate, PrivateKey, PublicKey};
+use crate::crypto::{self, ApiV3Key};
 use crate::dispatch::{self, JsonArgs};
 use crate::error::{json_error, Error, Result};
-use crate::http::{HttpClient, HttpConfig, Outgoing};
+use crate::http::{HttpClient, Outgoing};
 use crate::operation::{
     ApiFamily, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
 };
-use crate::pay::certificates::{self, CertificateState, CERTIFICATES_PATH};
+use crate::pay::builder::PayClientBuilder;
+use crate::pay::certificates::{CertificateManager, CERTIFICATES_PATH};
 use crate::pay::errors::{pay_error, pay_verdict};
 use crate::pay::notification::{self, Notification};
 use crate::pay::signer::{self, Signer};
-use crate::pay::signing::{self, Verifier, VerifyFailure};
+use crate::pay::signing::{self, Verifier};
 use crate::time::unix_now;
 
 pub use crate::http::RetryPolicy;
@@ -32,17 +34,6 @@ static REQUEST_SPEC: OperationSpec = OperationSpec {
     family: ApiFamily::Pay,
     method: "",
     path: "",
-    auth: Auth::WechatPay2,
-    success_status: 200,
-    errors: &[],
-};
-
-static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
-    name: "Certificates",
-    tag: "certificates",
-    family: ApiFamily::Pay,
-    method: "GET",
-    path: CERTIFICATES_PATH,
     auth: Auth::WechatPay2,
     success_status: 200,
     errors: &[],
@@ -76,22 +67,22 @@ static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
 /// ```
 #[derive(Clone)]
 pub struct PayClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    mchid: String,
-    serial_no: String,
+pub(super) struct Inner {
+    pub(super) mchid: String,
+    pub(super) serial_no: String,
     /// The merchant private key, or the caller's KMS/HSM callback.
-    signer: Arc<dyn Signer>,
-    external_signer: bool,
+    pub(super) signer: Arc<dyn Signer>,
+    pub(super) external_signer: bool,
     /// Bound on one signature from an external signer (the per-attempt timeout).
-    sign_timeout: Duration,
-    apiv3_key: Option<ApiV3Key>,
-    public_key_id: Option<String>,
-    verifier: Verifier,
-    http: HttpClient,
-    certs: CertificateState,
+    pub(super) sign_timeout: Duration,
+    pub(super) apiv3_key: Option<ApiV3Key>,
+    pub(super) public_key_id: Option<String>,
+    pub(super) http: HttpClient,
+    /// The keys responses are verified with, and the platform certificate downloads.
+    pub(super) certs: Arc<CertificateManager>,
 }
 
 impl std::fmt::Debug for PayClient {
@@ -110,7 +101,10 @@ impl std::fmt::Debug for PayClient {
             )
             .field("apiv3_key", &i.apiv3_key.as_ref().map(|_| "<redacted>"))
             .field("wechatpay_public_key_id", &i.public_key_id)
-            .field("platform_certificates", &i.verifier.certificate_serials())
+            .field(
+                "platform_certificates",
+                &i.certs.verifier().certificate_serials(),
+            )
             .field("base_url", &i.http.main_base_url())
             .field("backup_base_url", &i.http.backup_base_url())
             .field("retry", i.http.retry_policy())
@@ -173,28 +167,23 @@ impl PayClient {
 
     /// The keys responses and notifications are verified with.
     pub fn verifier(&self) -> &Verifier {
-        &self.inner.verifier
+        self.inner.certs.verifier()
     }
 
     /// Serials of the platform certificates currently trusted.
     pub fn platform_certificate_serials(&self) -> Vec<String> {
-        self.inner.verifier.certificate_serials()
+        self.inner.certs.verifier().certificate_serials()
     }
 
     /// How many times `/v3/certificates` was downloaded by this client.
     pub fn certificate_downloads(&self) -> u64 {
-        self.inner
-            .certs
-            .downloads_done
-            .load(std::sync::atomic::Ordering::Relaxed)
+        self.inner.certs.downloads_done()
     }
 
     /// Downloads the platform certificates now (needs the APIv3 key) and installs them; returns
     /// the serials trusted afterwards. Also starts the background refresher.
     pub async fn refresh_certificates(&self) -> Result<Vec<String>> {
-        let mut last = self.inner.certs.last_attempt.lock().await;
-        self.download_certificates(&mut last).await?;
-        Ok(self.inner.verifier.certificate_serials())
+        self.inner.certs.refresh_now().await
     }
 
     /// Verifies a notification WeChat Pay POSTed to you (signature, 5-minute rule), decrypts
@@ -210,7 +199,7 @@ impl PayClient {
                 detail: "parsing notifications needs the APIv3 key: set it with apiv3_key()".into(),
             });
         };
-        self.verify_with_refresh(headers, body).await?;
+        self.inner.certs.verify(headers, body).await?;
         notification::decrypt_verified(key, body)
     }
 
@@ -287,7 +276,9 @@ impl PayClient {
     ) -> Result<RawResponse> {
         let response = self.send_unverified(op, outgoing, signed).await?;
         if (200..300).contains(&response.status) {
-            self.verify_with_refresh(&response.headers, &response.body)
+            self.inner
+                .certs
+                .verify(&response.headers, &response.body)
                 .await?;
         }
         Ok(response)
@@ -322,123 +313,15 @@ impl PayClient {
             .await
     }
 
-    /// Verifies a signed response or notification (headers and raw body); an unknown serial
-    /// triggers one certificate download (throttled, see [`Self::refresh_for_serial`]), then one
-    /// more check.
-    async fn verify_with_refresh(&self, headers: &HeaderMap, body: &[u8]) -> Result<()> {
-        let verifier = &self.inner.verifier;
-        let failure = match signing::verify(verifier, headers, body, unix_now()) {
-            Ok(()) => return Ok(()),
-            Err(VerifyFailure::UnknownSerial(serial)) => {
-                if self.refresh_for_serial(&serial).await? {
-                    match signing::verify(verifier, headers, body, unix_now()) {
-                        Ok(()) => return Ok(()),
-                        Err(failure) => failure,
-                    }
-                } else {
-                    VerifyFailure::UnknownSerial(serial)
-                }
-            }
-            Err(failure) => failure,
-        };
-        Err(with_request_id(failure.into(), headers))
-    }
-
-    /// Downloads certificates because `serial` is unknown, unless another caller just did (then
-    /// only re-checks). Returns whether the serial is known afterwards.
-    ///
-    /// At most one on-demand download is *attempted* per [`certificates::ON_DEMAND_MIN_INTERVAL`],
-    /// whether the last one succeeded or failed: a forged notification with a random serial
-    /// costs one download a minute at most, not one per request.
-    async fn refresh_for_serial(&self, serial: &str) -> Result<bool> {
-        let certs = &self.inner.certs;
-        if !certs.downloads {
-            return Ok(false);
-        }
-        let mut last = certs.last_attempt.lock().await;
-        if CertificateState::knows(&self.inner.verifier, serial) {
-            return Ok(true);
-        }
-        if let Some(at) = *last {
-            if at.elapsed() < certificates::ON_DEMAND_MIN_INTERVAL {
-                return Ok(false);
-            }
-        }
-        self.download_certificates(&mut last).await?;
-        Ok(CertificateState::knows(&self.inner.verifier, serial))
-    }
-
-    /// One download; the caller holds the single-flight lock (`last`: when the last download
-    /// was attempted, set here before anything is sent).
-    async fn download_certificates(&self, last: &mut Option<Instant>) -> Result<()> {
-        *last = Some(Instant::now());
-        let inner = &*self.inner;
-        let Some(key) = &inner.apiv3_key else {
-            return Err(Error::Config {
-                detail:
-                    "downloading platform certificates needs the APIv3 key: set it with apiv3_key()"
-                        .into(),
-            });
-        };
+    /// `GET /v3/certificates`, signed and sent, not verified: what the certificate manager
+    /// downloads with.
+    pub(super) async fn fetch_certificate_listing(&self) -> Result<RawResponse> {
         let outgoing = Outgoing::from_parts(
             Method::GET,
             CERTIFICATES_PATH.to_owned(),
             &RequestBody::Empty,
         );
-        let response = self.send_unverified(&REQUEST_SPEC, outgoing, b"").await?;
-        if !(200..300).contains(&response.status) {
-            return Err(pay_error(&CERTIFICATES_SPEC, &response));
-        }
-        let downloaded = certificates::decrypt_certificates(key, &response.body)?;
-        let now = unix_now();
-        match signing::verify(&inner.verifier, &response.headers, &response.body, now) {
-            Ok(()) => {}
-            Err(VerifyFailure::UnknownSerial(_)) => {
-                // Bootstrap: the listing is signed by one of the certificates it carries.
-                let fresh = Verifier::new();
-                fresh.set_certificates(downloaded.clone());
-                signing::verify(&fresh, &response.headers, &response.body, now)
-                    .map_err(|f| with_request_id(f.into(), &response.headers))?;
-            }
-            Err(f) => return Err(with_request_id(f.into(), &response.headers)),
-        }
-        inner.verifier.set_certificates(certificates::merge(
-            &inner.certs.configured,
-            downloaded,
-            now,
-        ));
-        inner
-            .certs
-            .downloads_done
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.start_refresher();
-        Ok(())
-    }
-
-    /// Starts the background refresher once (needs a tokio runtime, which a download has).
-    fn start_refresher(&self) {
-        let certs = &self.inner.certs;
-        let Ok(mut slot) = certs.refresher.lock() else {
-            return;
-        };
-        if slot.is_some() || tokio::runtime::Handle::try_current().is_err() {
-            return;
-        }
-        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
-        let interval = certs.refresh_interval;
-        *slot = Some(tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(interval).await;
-                let Some(inner) = weak.upgrade() else { break };
-                let client = PayClient { inner };
-                let mut last = client.inner.certs.last_attempt.lock().await;
-                // A failed refresh keeps the certificates we have; the next one may succeed,
-                // and an unknown serial still triggers a download on demand.
-                let _ = client.download_certificates(&mut last).await;
-                drop(last);
-                drop(client);
-            }
-        }));
+        self.send_unverified(&REQUEST_SPEC, outgoing, b"").await
     }
 }
 
@@ -494,18 +377,6 @@ fn check_request_path(path_and_query: &str) -> Result<()> {
     Ok(())
 }
 
-fn with_request_id(error: Error, headers: &HeaderMap) -> Error {
-    match (
-        error,
-        headers.get("Request-ID").and_then(|v| v.to_str().ok()),
-    ) {
-        (Error::Signature { detail }, Some(id)) => Error::Signature {
-            detail: format!("{detail} [Request-ID {id}]"),
-        },
-        (error, _) => error,
-    }
-}
-
 impl dispatch::CallByName for PayClient {
     async fn call_by_name(&self, operation: &str, args: JsonArgs) -> Result<serde_json::Value> {
         self.call(operation, args).await
@@ -521,280 +392,6 @@ impl Execute for PayClient {
 }
 
 impl crate::pay::Operations for PayClient {}
-
-/// Builds a [`PayClient`]. Keys are parsed by the methods that take them (an error names what
-/// is wrong, never the key); [`build`](Self::build) checks that nothing required is missing.
-#[derive(Default)]
-pub struct PayClientBuilder {
-    mchid: Option<String>,
-    serial_no: Option<String>,
-    key: Option<PrivateKey>,
-    signer: Option<Arc<dyn Signer>>,
-    apiv3_key: Option<ApiV3Key>,
-    public_key: Option<(String, PublicKey)>,
-    certificates: Vec<Certificate>,
-    download_certificates: Option<bool>,
-    refresh_interval: Option<Duration>,
-    base_url: Option<String>,
-    backup_base_url: Option<Option<String>>,
-    http: HttpConfig,
-    retry: RetryPolicy,
-}
-
-impl std::fmt::Debug for PayClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PayClientBuilder")
-            .field("mchid", &self.mchid)
-            .field("serial_no", &self.serial_no)
-            .field("private_key", &self.key.as_ref().map(|_| "<redacted>"))
-            .field("signer", &self.signer.as_ref().map(|_| "external Signer"))
-            .field("apiv3_key", &self.apiv3_key.as_ref().map(|_| "<redacted>"))
-            .field(
-                "wechatpay_public_key_id",
-                &self.public_key.as_ref().map(|(id, _)| id),
-            )
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PayClientBuilder {
-    /// The merchant id (商户号).
-    pub fn mchid(mut self, mchid: impl Into<String>) -> Self {
-        self.mchid = Some(mchid.into());
-        self
-    }
-
-    /// Serial of the merchant API certificate (商户API证书序列号).
-    pub fn serial_no(mut self, serial_no: impl Into<String>) -> Self {
-        self.serial_no = Some(serial_no.into());
-        self
-    }
-
-    /// The merchant private key (`apiclient_key.pem`): PKCS#8 or PKCS#1 PEM text.
-    pub fn private_key_pem(mut self, pem: &str) -> Result<Self> {
-        self.key = Some(PrivateKey::from_pem(pem)?);
-        Ok(self)
-    }
-
-    /// The merchant private key from a PEM file (PKCS#8 or PKCS#1).
-    pub fn private_key_file(mut self, path: impl AsRef<Path>) -> Result<Self> {
-        self.key = Some(PrivateKey::from_pem_file(path)?);
-        Ok(self)
-    }
-
-    /// An already parsed merchant private key.
-    pub fn private_key(mut self, key: PrivateKey) -> Self {
-        self.key = Some(key);
-        self
-    }
-
-    /// Requests are signed by `signer` instead of a private key held here: the merchant key
-    /// stays in a KMS or an HSM, which gets the signing string of every attempt (retries
-    /// re-sign with a fresh timestamp and nonce) and returns the base64 signature. No private
-    /// key is needed then; giving both is an error. A signer that fails, takes longer than
-    /// the per-attempt [`timeout`](Self::timeout), or returns something that is not base64
-    /// fails the call before anything is sent.
-    pub fn signer(mut self, signer: Arc<dyn Signer>) -> Self {
-        self.signer = Some(signer);
-        self
-    }
-
-    /// The APIv3 key (32 bytes): decrypts notifications and downloaded platform certificates.
-    pub fn apiv3_key(mut self, key: &str) -> Result<Self> {
-        self.apiv3_key = Some(ApiV3Key::new(key)?);
-        Ok(self)
-    }
-
-    /// Public-key mode: the WeChat Pay public key (`pub_key.pem`, SPKI or PKCS#1 PEM) and its
-    /// id (`PUB_KEY_ID_…`).
-    pub fn wechatpay_public_key(mut self, public_key_id: &str, pem: &str) -> Result<Self> {
-        if public_key_id.trim().is_empty() {
-            return Err(Error::Config {
-                detail: "the WeChat Pay public key id (PUB_KEY_ID_…) is empty".into(),
-            });
-        }
-        self.public_key = Some((public_key_id.to_owned(), PublicKey::from_pem(pem)?));
-        Ok(self)
-    }
-
-    /// Certificate mode: platform certificates you already have (PEM). With the APIv3 key they
-    /// are also downloaded and refreshed; these stay trusted until they expire.
-    pub fn platform_certificates<S: AsRef<str>>(
-        mut self,
-        pems: impl IntoIterator<Item = S>,
-    ) -> Result<Self> {
-        for pem in pems {
-            self.certificates.push(Certificate::from_pem(pem.as_ref())?);
-        }
-        Ok(self)
-    }
-
-    /// Whether platform certificates are downloaded (on an unknown serial, then every
-    /// [`certificate_refresh_interval`](Self::certificate_refresh_interval)). Default: on
-    /// whenever the APIv3 key is set.
-    pub fn download_certificates(mut self, on: bool) -> Self {
-        self.download_certificates = Some(on);
-        self
-    }
-
-    /// Background refresh period of downloaded certificates (default 12 h, at least
-    /// [`MIN_REFRESH_INTERVAL`](certificates::MIN_REFRESH_INTERVAL): shorter periods are raised
-    /// to it).
-    pub fn certificate_refresh_interval(mut self, every: Duration) -> Self {
-        self.refresh_interval = Some(every.max(certificates::MIN_REFRESH_INTERVAL));
-        self
-    }
-
-    /// The refresh period as given, below the 60 s floor: for tests of the refresher only.
-    #[doc(hidden)]
-    pub fn certificate_refresh_interval_unchecked(mut self, every: Duration) -> Self {
-        self.refresh_interval = Some(every.max(Duration::from_millis(10)));
-        self
-    }
-
-    /// The main host (default [`MAIN_HOST`](crate::pay::MAIN_HOST)); a sandbox URL in tests.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// The backup host used on failover (default [`BACKUP_HOST`](crate::pay::BACKUP_HOST) —
-    /// but none when [`base_url`](Self::base_url) is set: a client pointed at a proxy or a
-    /// sandbox must never fail over to the real WeChat Pay).
-    pub fn backup_base_url(mut self, url: impl Into<String>) -> Self {
-        self.backup_base_url = Some(Some(url.into()));
-        self
-    }
-
-    /// No backup host: failover is off.
-    pub fn no_backup(mut self) -> Self {
-        self.backup_base_url = Some(None);
-        self
-    }
-
-    /// Time for one attempt: connect, send and read the whole response (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// Time to establish a connection (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// Retries and failover (default: 3 attempts, failover on).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Send through this proxy (the system proxy settings are not read).
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.http.proxy = Some(url.into());
-        self
-    }
-
-    /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's name.
-    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.http.user_agent = format!("{} {suffix}", HttpConfig::default().user_agent);
-        self
-    }
-
-    pub fn build(self) -> Result<PayClient> {
-        let mut missing = Vec::new();
-        if self.mchid.as_deref().is_none_or(|s| s.trim().is_empty()) {
-            missing.push("mchid");
-        }
-        if self
-            .serial_no
-            .as_deref()
-            .is_none_or(|s| s.trim().is_empty())
-        {
-            missing.push("serial_no (the merchant API certificate serial)");
-        }
-        if self.key.is_some() && self.signer.is_some() {
-            return Err(Error::Config {
-                detail: "PayClient has both a merchant private key and a signer: give one \
-                         (the signer when the key is kept in a KMS/HSM)"
-                    .into(),
-            });
-        }
-        if self.key.is_none() && self.signer.is_none() {
-            missing.push(
-                "a private key or a signer (private_key_pem / private_key_file, or signer for a \
-                 key kept in a KMS/HSM)",
-            );
-        }
-        let downloads = self
-            .download_certificates
-            .unwrap_or(self.apiv3_key.is_some());
-        if downloads && self.apiv3_key.is_none() {
-            missing.push("the APIv3 key (needed to download platform certificates)");
-        }
-        if self.public_key.is_none() && self.certificates.is_empty() && !downloads {
-            missing.push(
-                "a key to verify WeChat Pay's responses: wechatpay_public_key(PUB_KEY_ID_…, pem) \
-                 (public-key mode), or apiv3_key (certificate mode: platform certificates are \
-                 downloaded), or platform_certificates",
-            );
-        }
-        if !missing.is_empty() {
-            return Err(Error::Config {
-                detail: format!("PayClient is missing {}", missing.join("; ")),
-            });
-        }
-        let mut verifier = Verifier::new();
-        let mut public_key_id = None;
-        if let Some((id, key)) = self.public_key {
-            verifier = verifier.with_public_key(id.clone(), key);
-            public_key_id = Some(id);
-        }
-        let now = unix_now();
-        let configured = certificates::merge(&[], self.certificates, now);
-        if !configured.is_empty() {
-            verifier.set_certificates(configured.clone());
-        }
-        let backup = match (self.backup_base_url, &self.base_url) {
-            (Some(b), _) => b,
-            // A custom main host (a proxy, a sandbox) never fails over to the real backup.
-            (None, Some(_)) => None,
-            (None, None) => crate::pay::BACKUP_HOST.map(str::to_owned),
-        };
-        let http = HttpClient::new(
-            &self.http,
-            self.base_url
-                .unwrap_or_else(|| crate::pay::MAIN_HOST.to_owned()),
-            backup,
-            self.retry,
-        )?;
-        Ok(PayClient {
-            inner: Arc::new(Inner {
-                mchid: self.mchid.unwrap_or_default(),
-                serial_no: self.serial_no.unwrap_or_default(),
-                external_signer: self.signer.is_some(),
-                signer: match (self.signer, self.key) {
-                    (Some(signer), _) => signer,
-                    (None, Some(key)) => Arc::new(key),
-                    (None, None) => unreachable!("checked above"),
-                },
-                sign_timeout: self.http.timeout,
-                apiv3_key: self.apiv3_key,
-                public_key_id,
-                verifier,
-                http,
-                certs: CertificateState::new(
-                    configured,
-                    downloads,
-                    self.refresh_interval
-                        .unwrap_or(certificates::DEFAULT_REFRESH_INTERVAL),
-                ),
-            }),
-        })
-    }
-}
 
 #[cfg(test)]
 mod path_tests {
@@ -851,18 +448,5 @@ mod path_tests {
             assert!(rejected(dots).contains("segments"), "{dots}");
         }
         assert!(rejected("v3/x").contains("start with"));
-    }
-}
-
-#[cfg(test)]
-mod builder_tests {
-    use super::*;
-
-    #[test]
-    fn refresh_interval_has_a_floor() {
-        let b = PayClient::builder().certificate_refresh_interval(Duration::from_millis(200));
-        assert_eq!(b.refresh_interval, Some(certificates::MIN_REFRESH_INTERVAL));
-        let b = PayClient::builder().certificate_refresh_interval(Duration::from_secs(3600));
-        assert_eq!(b.refresh_interval, Some(Duration::from_secs(3600)));
     }
 }
