@@ -33,8 +33,7 @@
 //! text (the HTTP layer strips queries from its errors) and hidden from `Debug` output.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::sync::Arc;
 
 use http::HeaderMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
@@ -43,14 +42,13 @@ use zeroize::Zeroize;
 use crate::dispatch::{self, JsonArgs};
 use crate::error::{Error, Result};
 pub use crate::http::RetryPolicy;
-use crate::http::{HttpClient, HttpConfig, Outgoing};
+use crate::http::{HttpClient, Outgoing};
+pub use crate::mp::builder::MiniProgramClientBuilder;
 use crate::mp::card::CardExtBuilder;
 pub use crate::mp::errors::{errcode, NOTIFY_CODE_RETRY_AFTER};
 use crate::mp::errors::{errcode_of, verdict};
 pub use crate::mp::ext_json::IntoExtJson;
-use crate::mp::token::{
-    keys, store_from_url, MemoryStore, TokenConfig, TokenManager, TokenProvider, TokenStore,
-};
+use crate::mp::token::{TokenManager, TokenProvider, TokenStore};
 use crate::mp::{
     AddCardListItem, CardExtArgs, ClientCredentialGrantType, DecryptCardCodeRequest,
     GetStableAccessTokenRequest, GetTicketType, Operations as _, SetUserNotifyExtRequest,
@@ -105,22 +103,22 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// ```
 #[derive(Clone)]
 pub struct MiniProgramClient {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    appid: String,
-    secret: Option<SecretString>,
-    endpoint: TokenEndpoint,
-    http: HttpClient,
+pub(super) struct Inner {
+    pub(super) appid: String,
+    pub(super) secret: Option<SecretString>,
+    pub(super) endpoint: TokenEndpoint,
+    pub(super) http: HttpClient,
     /// What every access-token call asks.
-    token: Arc<dyn TokenProvider>,
+    pub(super) token: Arc<dyn TokenProvider>,
     /// The client's own manager (None with an external provider): force refresh.
-    access: Option<Arc<TokenManager>>,
+    pub(super) access: Option<Arc<TokenManager>>,
     /// The wx_card api_ticket, under `keys::ticket(appid, "wx_card")` in the same store.
-    ticket: TokenManager,
-    store: Arc<dyn TokenStore>,
-    store_kind: &'static str,
+    pub(super) ticket: TokenManager,
+    pub(super) store: Arc<dyn TokenStore>,
+    pub(super) store_kind: &'static str,
 }
 
 impl fmt::Debug for MiniProgramClient {
@@ -301,7 +299,10 @@ impl MiniProgramClient {
 
     /// `(access_token, expires_in)` from the configured endpoint, through the generated
     /// operations and this client's execute path.
-    async fn fetch_access_token(&self, force_refresh: bool) -> Result<(SecretString, i64)> {
+    pub(super) async fn fetch_access_token(
+        &self,
+        force_refresh: bool,
+    ) -> Result<(SecretString, i64)> {
         let inner = &*self.inner;
         let secret = inner.secret.clone().ok_or_else(|| Error::Config {
             detail: "fetching access tokens needs the AppSecret: set it with secret()".into(),
@@ -334,7 +335,7 @@ impl MiniProgramClient {
         credential(token, expires_in, op, "access_token")
     }
 
-    async fn fetch_card_ticket(&self) -> Result<(SecretString, i64)> {
+    pub(super) async fn fetch_card_ticket(&self) -> Result<(SecretString, i64)> {
         let r = self.card().get_ticket(GetTicketType::WxCard).await?;
         credential(r.ticket, r.expires_in, "getTicket", "ticket")
     }
@@ -471,204 +472,5 @@ fn credential(
             status: 200,
             detail: format!("{op} answered errcode 0 without `{field}`"),
         }),
-    }
-}
-
-fn upgrade(weak: &Weak<Inner>) -> Result<MiniProgramClient> {
-    weak.upgrade()
-        .map(|inner| MiniProgramClient { inner })
-        .ok_or_else(|| Error::Config {
-            detail: "the MiniProgramClient was dropped".into(),
-        })
-}
-
-// ---------------------------------------------------------------------------------------------
-// Builder
-
-/// Builds a [`MiniProgramClient`]; [`build`](Self::build) checks that nothing required is
-/// missing.
-#[derive(Default)]
-pub struct MiniProgramClientBuilder {
-    appid: Option<String>,
-    secret: Option<SecretString>,
-    base_url: Option<String>,
-    http: HttpConfig,
-    retry: RetryPolicy,
-    endpoint: TokenEndpoint,
-    provider: Option<Arc<dyn TokenProvider>>,
-    store: Option<Arc<dyn TokenStore>>,
-    store_url: Option<String>,
-    token_config: TokenConfig,
-}
-
-impl fmt::Debug for MiniProgramClientBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MiniProgramClientBuilder")
-            .field("appid", &self.appid)
-            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
-            .field("base_url", &self.base_url)
-            .field("endpoint", &self.endpoint)
-            .field("external_provider", &self.provider.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-impl MiniProgramClientBuilder {
-    /// The mini-program's AppID.
-    pub fn appid(mut self, appid: impl Into<String>) -> Self {
-        self.appid = Some(appid.into());
-        self
-    }
-
-    /// The AppSecret (needed unless a [`token_provider`](Self::token_provider) is given).
-    pub fn secret(mut self, secret: impl Into<SecretString>) -> Self {
-        self.secret = Some(secret.into());
-        self
-    }
-
-    /// The host (default [`MAIN_HOST`](crate::mp::MAIN_HOST)); a sandbox URL in tests.
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
-        self
-    }
-
-    /// Time for one attempt: connect, send and read the whole response (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// Time to establish a connection (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// Send through this proxy (the system proxy settings are not read).
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.http.proxy = Some(url.into());
-        self
-    }
-
-    /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's name.
-    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.http.user_agent = format!("{} {suffix}", HttpConfig::default().user_agent);
-        self
-    }
-
-    /// Retries of 5xx, 429, transport errors and the retryable errcodes (default: 3 attempts,
-    /// 100 ms then 200 ms with jitter). The token refresh on 40001/42001/40014 is separate
-    /// and happens at most once.
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Where the client's own token manager fetches tokens (default
-    /// [`TokenEndpoint::StableToken`]).
-    pub fn token_endpoint(mut self, endpoint: TokenEndpoint) -> Self {
-        self.endpoint = endpoint;
-        self
-    }
-
-    /// Tokens from elsewhere (a third-party platform's `authorizer_access_token`, a central
-    /// token service): the client neither fetches nor stores access tokens; on
-    /// 40001/42001/40014 it calls the provider's `invalidate` with the failed token, asks again
-    /// and retries once. The wx_card ticket is still cached in the token store.
-    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
-        self.provider = Some(provider);
-        self
-    }
-
-    /// The store tokens and tickets are cached in (default: a [`MemoryStore`] of this client).
-    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
-        self.store = Some(store);
-        self.store_url = None;
-        self
-    }
-
-    /// The store by URL: `memory://` or `redis://host:port/db` (also `rediss://`,
-    /// `redis+unix://`); Redis is connected on first use. Checked by [`build`](Self::build).
-    pub fn token_store_url(mut self, url: impl Into<String>) -> Self {
-        self.store_url = Some(url.into());
-        self.store = None;
-        self
-    }
-
-    /// Safety margin, lock lease and waits of the token and ticket caches.
-    pub fn token_config(mut self, config: TokenConfig) -> Self {
-        self.token_config = config;
-        self
-    }
-
-    pub fn build(self) -> Result<MiniProgramClient> {
-        let mut missing = Vec::new();
-        let appid = self.appid.unwrap_or_default();
-        if appid.trim().is_empty() {
-            missing.push("appid");
-        }
-        let secret = self.secret.filter(|s| !s.expose().is_empty());
-        if secret.is_none() && self.provider.is_none() {
-            missing.push("secret (the AppSecret), or an external token_provider");
-        }
-        if !missing.is_empty() {
-            return Err(Error::Config {
-                detail: format!("MiniProgramClient is missing {}", missing.join("; ")),
-            });
-        }
-        let (store, store_kind) = match (self.store, self.store_url) {
-            (Some(store), _) => (store, "custom"),
-            (None, Some(url)) => store_from_url(&url)?,
-            (None, None) => (
-                Arc::new(MemoryStore::new()) as Arc<dyn TokenStore>,
-                "memory",
-            ),
-        };
-        let http = HttpClient::new(
-            &self.http,
-            self.base_url
-                .unwrap_or_else(|| crate::mp::MAIN_HOST.to_owned()),
-            crate::mp::BACKUP_HOST.map(str::to_owned),
-            self.retry,
-        )?;
-        let config = self.token_config;
-        let endpoint = self.endpoint;
-        let provider = self.provider;
-        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
-            let access = provider.is_none().then(|| {
-                let w = weak.clone();
-                Arc::new(
-                    TokenManager::new(keys::access_token(&appid), store.clone(), move || {
-                        let w = w.clone();
-                        async move { upgrade(&w)?.fetch_access_token(false).await }
-                    })
-                    .with_config(config.clone()),
-                )
-            });
-            let w = weak.clone();
-            let ticket =
-                TokenManager::new(keys::ticket(&appid, "wx_card"), store.clone(), move || {
-                    let w = w.clone();
-                    async move { upgrade(&w)?.fetch_card_ticket().await }
-                })
-                .with_config(config.clone());
-            let token: Arc<dyn TokenProvider> = match (&provider, &access) {
-                (Some(p), _) => p.clone(),
-                (None, Some(m)) => m.clone(),
-                (None, None) => unreachable!("a manager is built when no provider is given"),
-            };
-            Inner {
-                appid: appid.clone(),
-                secret,
-                endpoint,
-                http,
-                token,
-                access,
-                ticket,
-                store: store.clone(),
-                store_kind,
-            }
-        });
-        Ok(MiniProgramClient { inner })
     }
 }

@@ -8,7 +8,10 @@
 //! - [`token`]: [`token::TokenManager`] over a [`token::TokenStore`] ([`token::MemoryStore`] by
 //!   default, `token::RedisStore` for many instances with the `redis` cargo feature), and
 //!   [`token::TokenProvider`] for tokens supplied from elsewhere.
-//! - [`client`]: [`MiniProgramClient`], which fits them together.
+//! - [`errors`]: the errcode answers — [`crate::Error::MiniProgram`] with the documented
+//!   solution, the errcodes the client acts on, which answers are retried.
+//! - [`client`]: [`MiniProgramClient`], which fits them together, built by
+//!   [`MiniProgramClientBuilder`].
 //!
 //! # How the client fits them together
 //! [`MiniProgramClient`] implements [`crate::operation::Execute`] over the shared HTTP layer
@@ -30,16 +33,17 @@
 
 pub use crate::generated::mp::*;
 
+mod builder;
 pub mod card;
 pub mod client;
 pub mod errors;
 pub mod ext_json;
 pub mod token;
 
+pub use builder::MiniProgramClientBuilder;
 pub use card::{card_ext, sign_card_ext, CardExtBuilder};
 pub use client::{
-    IntoExtJson, MiniProgramClient, MiniProgramClientBuilder, RetryPolicy, TokenEndpoint,
-    NOTIFY_CODE_RETRY_AFTER,
+    IntoExtJson, MiniProgramClient, RetryPolicy, TokenEndpoint, NOTIFY_CODE_RETRY_AFTER,
 };
 pub use ext_json::ExtJson;
 #[cfg(feature = "redis")]

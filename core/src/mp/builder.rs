@@ -1,0 +1,211 @@
+//! [`MiniProgramClientBuilder`]: a [`MiniProgramClient`]'s appid and AppSecret (or token
+//! provider), token store, hosts and HTTP settings, checked by
+//! [`build`](MiniProgramClientBuilder::build).
+
+use std::fmt;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use super::client::{Inner, MiniProgramClient, RetryPolicy, TokenEndpoint};
+use crate::error::{Error, Result};
+use crate::http::{HttpClient, HttpConfig};
+use crate::mp::token::{
+    keys, store_from_url, MemoryStore, TokenConfig, TokenManager, TokenProvider, TokenStore,
+};
+use crate::SecretString;
+
+/// Builds a [`MiniProgramClient`]; [`build`](Self::build) checks that nothing required is
+/// missing.
+#[derive(Default)]
+pub struct MiniProgramClientBuilder {
+    appid: Option<String>,
+    secret: Option<SecretString>,
+    base_url: Option<String>,
+    http: HttpConfig,
+    retry: RetryPolicy,
+    endpoint: TokenEndpoint,
+    provider: Option<Arc<dyn TokenProvider>>,
+    store: Option<Arc<dyn TokenStore>>,
+    store_url: Option<String>,
+    token_config: TokenConfig,
+}
+
+impl fmt::Debug for MiniProgramClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MiniProgramClientBuilder")
+            .field("appid", &self.appid)
+            .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("base_url", &self.base_url)
+            .field("endpoint", &self.endpoint)
+            .field("external_provider", &self.provider.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl MiniProgramClientBuilder {
+    /// The mini-program's AppID.
+    pub fn appid(mut self, appid: impl Into<String>) -> Self {
+        self.appid = Some(appid.into());
+        self
+    }
+
+    /// The AppSecret (needed unless a [`token_provider`](Self::token_provider) is given).
+    pub fn secret(mut self, secret: impl Into<SecretString>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// The host (default [`MAIN_HOST`](crate::mp::MAIN_HOST)); a sandbox URL in tests.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+
+    /// Time for one attempt: connect, send and read the whole response (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.http.timeout = timeout;
+        self
+    }
+
+    /// Time to establish a connection (default 5 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.http.connect_timeout = timeout;
+        self
+    }
+
+    /// Send through this proxy (the system proxy settings are not read).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.proxy = Some(url.into());
+        self
+    }
+
+    /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's name.
+    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+        self.http.user_agent = format!("{} {suffix}", HttpConfig::default().user_agent);
+        self
+    }
+
+    /// Retries of 5xx, 429, transport errors and the retryable errcodes (default: 3 attempts,
+    /// 100 ms then 200 ms with jitter). The token refresh on 40001/42001/40014 is separate
+    /// and happens at most once.
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Where the client's own token manager fetches tokens (default
+    /// [`TokenEndpoint::StableToken`]).
+    pub fn token_endpoint(mut self, endpoint: TokenEndpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// Tokens from elsewhere (a third-party platform's `authorizer_access_token`, a central
+    /// token service): the client neither fetches nor stores access tokens; on
+    /// 40001/42001/40014 it calls the provider's `invalidate` with the failed token, asks again
+    /// and retries once. The wx_card ticket is still cached in the token store.
+    pub fn token_provider(mut self, provider: Arc<dyn TokenProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
+    /// The store tokens and tickets are cached in (default: a [`MemoryStore`] of this client).
+    pub fn token_store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self.store_url = None;
+        self
+    }
+
+    /// The store by URL: `memory://` or `redis://host:port/db` (also `rediss://`,
+    /// `redis+unix://`); Redis is connected on first use. Checked by [`build`](Self::build).
+    pub fn token_store_url(mut self, url: impl Into<String>) -> Self {
+        self.store_url = Some(url.into());
+        self.store = None;
+        self
+    }
+
+    /// Safety margin, lock lease and waits of the token and ticket caches.
+    pub fn token_config(mut self, config: TokenConfig) -> Self {
+        self.token_config = config;
+        self
+    }
+
+    pub fn build(self) -> Result<MiniProgramClient> {
+        let mut missing = Vec::new();
+        let appid = self.appid.unwrap_or_default();
+        if appid.trim().is_empty() {
+            missing.push("appid");
+        }
+        let secret = self.secret.filter(|s| !s.expose().is_empty());
+        if secret.is_none() && self.provider.is_none() {
+            missing.push("secret (the AppSecret), or an external token_provider");
+        }
+        if !missing.is_empty() {
+            return Err(Error::Config {
+                detail: format!("MiniProgramClient is missing {}", missing.join("; ")),
+            });
+        }
+        let (store, store_kind) = match (self.store, self.store_url) {
+            (Some(store), _) => (store, "custom"),
+            (None, Some(url)) => store_from_url(&url)?,
+            (None, None) => (
+                Arc::new(MemoryStore::new()) as Arc<dyn TokenStore>,
+                "memory",
+            ),
+        };
+        let http = HttpClient::new(
+            &self.http,
+            self.base_url
+                .unwrap_or_else(|| crate::mp::MAIN_HOST.to_owned()),
+            crate::mp::BACKUP_HOST.map(str::to_owned),
+            self.retry,
+        )?;
+        let config = self.token_config;
+        let endpoint = self.endpoint;
+        let provider = self.provider;
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let access = provider.is_none().then(|| {
+                let w = weak.clone();
+                Arc::new(
+                    TokenManager::new(keys::access_token(&appid), store.clone(), move || {
+                        let w = w.clone();
+                        async move { upgrade(&w)?.fetch_access_token(false).await }
+                    })
+                    .with_config(config.clone()),
+                )
+            });
+            let w = weak.clone();
+            let ticket =
+                TokenManager::new(keys::ticket(&appid, "wx_card"), store.clone(), move || {
+                    let w = w.clone();
+                    async move { upgrade(&w)?.fetch_card_ticket().await }
+                })
+                .with_config(config.clone());
+            let token: Arc<dyn TokenProvider> = match (&provider, &access) {
+                (Some(p), _) => p.clone(),
+                (None, Some(m)) => m.clone(),
+                (None, None) => unreachable!("a manager is built when no provider is given"),
+            };
+            Inner {
+                appid: appid.clone(),
+                secret,
+                endpoint,
+                http,
+                token,
+                access,
+                ticket,
+                store: store.clone(),
+                store_kind,
+            }
+        });
+        Ok(MiniProgramClient { inner })
+    }
+}
+
+fn upgrade(weak: &Weak<Inner>) -> Result<MiniProgramClient> {
+    weak.upgrade()
+        .map(|inner| MiniProgramClient { inner })
+        .ok_or_else(|| Error::Config {
+            detail: "the MiniProgramClient was dropped".into(),
+        })
+}
