@@ -11,63 +11,25 @@
 //!
 //! Error text never carries request headers (Authorization), bodies or query strings (the
 //! mini-program `access_token` travels in the query).
+//!
+//! Modules: `retry` ([`RetryPolicy`], [`ResponseVerdict`]), `message` ([`Outgoing`],
+//! [`RawResponse`]); the client and its send loop here.
 
 use std::future::Future;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::{HeaderMap, Method};
+use http::HeaderMap;
 
 use crate::error::{Error, Result};
 
-/// How a failed request is retried. The same request (same body, same `out_request_no`) is sent
-/// again; only the signature's timestamp and nonce change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Requests sent in total, the first one and any failover included (at least 1).
-    pub max_attempts: u32,
-    /// Delay before the first retry; doubled for each further retry.
-    pub base_delay: Duration,
-    /// Upper bound of one delay (before jitter).
-    pub max_delay: Duration,
-    /// Move to the backup host on connection errors and 5xx answers.
-    pub failover: bool,
-}
+mod message;
+mod retry;
+#[cfg(test)]
+mod tests;
 
-impl Default for RetryPolicy {
-    /// 3 attempts, 100 ms then 200 ms (±50 % jitter, at most 2 s), failover on.
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 3,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(2),
-            failover: true,
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// One attempt, no failover.
-    pub fn none() -> Self {
-        RetryPolicy {
-            max_attempts: 1,
-            failover: false,
-            ..RetryPolicy::default()
-        }
-    }
-
-    /// The pause before retry number `retry` (1 = the first retry): exponential, capped, with
-    /// "equal jitter" (half fixed, half random) so that many clients do not retry in lockstep.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let exp = self.base_delay.saturating_mul(
-            1u32.checked_shl(retry.saturating_sub(1))
-                .unwrap_or(u32::MAX),
-        );
-        let capped = exp.min(self.max_delay);
-        let half = capped / 2;
-        half + half.mul_f64(fastrand::f64())
-    }
-}
+pub(crate) use message::RedactedPath;
+pub use message::{Body, Outgoing, Part, RawResponse};
+pub use retry::{ResponseVerdict, RetryPolicy};
 
 /// Connection settings of one client.
 #[derive(Debug, Clone)]
@@ -92,107 +54,6 @@ impl Default for HttpConfig {
             user_agent: format!("weixin-kit/{} (Rust)", env!("CARGO_PKG_VERSION")),
             proxy: None,
             pool_idle_timeout: Duration::from_secs(90),
-        }
-    }
-}
-
-/// The body of an outgoing request. Cloning is cheap ([`Bytes`]); the same bytes go out on every
-/// attempt.
-#[derive(Clone)]
-pub enum Body {
-    Empty,
-    /// Raw bytes; the Content-Type is one of the request headers.
-    Bytes(Bytes),
-    /// multipart/form-data, rebuilt from these parts for every attempt.
-    Multipart(Vec<Part>),
-}
-
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Body::Empty => f.write_str("Empty"),
-            Body::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
-            Body::Multipart(parts) => write!(f, "Multipart({} parts)", parts.len()),
-        }
-    }
-}
-
-/// One part of a multipart body.
-#[derive(Clone)]
-pub struct Part {
-    pub name: String,
-    pub filename: Option<String>,
-    pub content_type: String,
-    pub data: Bytes,
-}
-
-/// What the caller makes of a response the server sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResponseVerdict {
-    /// Hand it back (success, or an error that must not be retried).
-    Final,
-    /// Send again to the same host after a backoff (e.g. 429).
-    Retry,
-    /// Send again, to the backup host when failover is on (e.g. 5xx).
-    RetryElsewhere,
-}
-
-/// A request as it leaves: method, path and query (appended to the host's base URL), headers
-/// common to every attempt, and the body.
-///
-/// `Debug` shows the path without its query (the mini-program `access_token` travels there),
-/// the header names and the body's size.
-#[derive(Clone)]
-pub struct Outgoing {
-    pub method: Method,
-    pub path_and_query: String,
-    pub headers: HeaderMap,
-    pub body: Body,
-}
-
-impl std::fmt::Debug for Outgoing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
-        f.debug_struct("Outgoing")
-            .field("method", &self.method)
-            .field("path_and_query", &RedactedPath(&self.path_and_query))
-            .field("header_names", &names)
-            .field("body", &self.body)
-            .finish()
-    }
-}
-
-/// What the server answered, status and body untouched.
-///
-/// `Debug` shows the status, the header names and the body's length only: token and ticket
-/// responses carry credentials, others personal data.
-#[derive(Clone)]
-pub struct RawResponse {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Vec<u8>,
-}
-
-impl std::fmt::Debug for RawResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
-        f.debug_struct("RawResponse")
-            .field("status", &self.status)
-            .field("header_names", &names)
-            .field("body", &format_args!("{} bytes", self.body.len()))
-            .finish()
-    }
-}
-
-/// Shows a path and query as the path alone, plus `?<redacted>` when there is a query: queries
-/// carry credentials (`secret=`, `access_token=`).
-pub(crate) struct RedactedPath<'a>(pub &'a str);
-
-impl std::fmt::Debug for RedactedPath<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0.split_once('?') {
-            Some((path, _)) => write!(f, "\"{path}?<redacted>\""),
-            None => write!(f, "{:?}", self.0),
         }
     }
 }
@@ -530,194 +391,4 @@ fn strip_query(path_and_query: &str) -> &str {
     path_and_query
         .split_once('?')
         .map_or(path_and_query, |(p, _)| p)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn delays_grow_and_are_capped() {
-        let p = RetryPolicy {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(400),
-            failover: true,
-        };
-        for _ in 0..50 {
-            let d1 = p.delay(1);
-            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100));
-            let d3 = p.delay(3);
-            assert!(d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400));
-            let d30 = p.delay(30);
-            assert!(d30 <= Duration::from_millis(400));
-        }
-    }
-
-    #[test]
-    fn query_is_never_in_error_text() {
-        assert_eq!(strip_query("/cgi-bin/x?access_token=SECRET"), "/cgi-bin/x");
-    }
-
-    #[test]
-    fn base_urls_are_checked() {
-        let e = HttpClient::new(&HttpConfig::default(), "ftp://x", None, RetryPolicy::none())
-            .unwrap_err();
-        assert!(matches!(e, Error::Config { .. }));
-    }
-
-    #[test]
-    fn base_urls_with_a_path_are_rejected() {
-        let new = |main: &str, backup: Option<&str>| {
-            HttpClient::new(
-                &HttpConfig::default(),
-                main,
-                backup.map(str::to_owned),
-                RetryPolicy::none(),
-            )
-        };
-        for bad in [
-            "https://api.mch.weixin.qq.com/prefix",
-            "https://api.mch.weixin.qq.com/prefix/",
-            "http://127.0.0.1:8080/v3",
-            "https://api.mch.weixin.qq.com?x=1",
-        ] {
-            let e = new(bad, None).unwrap_err();
-            assert!(
-                matches!(&e, Error::Config { detail } if detail.contains("without a path")),
-                "{bad}: {e:?}"
-            );
-        }
-        let e = new("https://api.mch.weixin.qq.com", Some("https://b.example/x")).unwrap_err();
-        assert!(matches!(e, Error::Config { .. }), "{e:?}");
-        // A trailing slash is fine: it is trimmed.
-        let ok = new("https://api.mch.weixin.qq.com/", Some("http://127.0.0.1:1")).unwrap();
-        assert_eq!(ok.main_base_url(), "https://api.mch.weixin.qq.com");
-    }
-
-    #[test]
-    fn outgoing_debug_hides_the_query() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            http::header::CONTENT_TYPE,
-            http::HeaderValue::from_static("application/json"),
-        );
-        let o = Outgoing {
-            method: Method::GET,
-            path_and_query: "/cgi-bin/x?access_token=SECRETTOKEN".into(),
-            headers,
-            body: Body::Bytes(Bytes::from_static(b"{\"openid\":\"oUSER\"}")),
-        };
-        let debug = format!("{o:?}");
-        assert!(
-            !debug.contains("SECRETTOKEN") && !debug.contains("oUSER"),
-            "{debug}"
-        );
-        assert!(debug.contains("/cgi-bin/x?<redacted>"), "{debug}");
-        assert!(debug.contains("content-type"), "{debug}");
-    }
-
-    #[tokio::test]
-    async fn local_errors_are_not_retried() {
-        // A part whose Content-Type does not parse: nothing can be sent, so no retry (the
-        // loop would otherwise sleep and try three times).
-        let client = HttpClient::new(
-            &HttpConfig::default(),
-            "http://127.0.0.1:1",
-            None,
-            RetryPolicy {
-                max_attempts: 3,
-                base_delay: Duration::from_secs(30),
-                max_delay: Duration::from_secs(30),
-                failover: false,
-            },
-        )
-        .unwrap();
-        let request = Outgoing {
-            method: Method::POST,
-            path_and_query: "/upload".into(),
-            headers: HeaderMap::new(),
-            body: Body::Multipart(vec![Part {
-                name: "file".into(),
-                filename: None,
-                content_type: "not a mime type".into(),
-                data: Bytes::from_static(b"x"),
-            }]),
-        };
-        let mut attempts = 0;
-        let e = tokio::time::timeout(
-            Duration::from_secs(10),
-            client.send(
-                &request,
-                |_| {
-                    attempts += 1;
-                    std::future::ready(Ok(HeaderMap::new()))
-                },
-                |_| ResponseVerdict::Final,
-            ),
-        )
-        .await
-        .expect("returned at once, without backoff")
-        .unwrap_err();
-        assert!(matches!(e, Error::Config { .. }), "{e:?}");
-        assert_eq!(attempts, 1);
-    }
-
-    #[tokio::test]
-    async fn oversized_bodies_are_rejected() {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
-                tokio::spawn(async move {
-                    let mut buf = [0u8; 4096];
-                    let _ = conn.read(&mut buf).await;
-                    // Chunked, no Content-Length: the limit is enforced while reading.
-                    let _ = conn
-                        .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-                        .await;
-                    let chunk = vec![b'a'; 1024 * 1024];
-                    for _ in 0..17 {
-                        let _ = conn.write_all(b"100000\r\n").await;
-                        if conn.write_all(&chunk).await.is_err() {
-                            return;
-                        }
-                        let _ = conn.write_all(b"\r\n").await;
-                    }
-                    let _ = conn.write_all(b"0\r\n\r\n").await;
-                });
-            }
-        });
-        let client = HttpClient::new(
-            &HttpConfig::default(),
-            format!("http://{addr}"),
-            None,
-            RetryPolicy::default(),
-        )
-        .unwrap();
-        let request = Outgoing {
-            method: Method::GET,
-            path_and_query: "/big".into(),
-            headers: HeaderMap::new(),
-            body: Body::Empty,
-        };
-        let mut attempts = 0;
-        let e = client
-            .send(
-                &request,
-                |_| {
-                    attempts += 1;
-                    std::future::ready(Ok(HeaderMap::new()))
-                },
-                |_| ResponseVerdict::Final,
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&e, Error::UnexpectedResponse { status: 200, detail } if detail.contains("larger than")),
-            "{e:?}"
-        );
-        assert_eq!(attempts, 1);
-    }
 }
