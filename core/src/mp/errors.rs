@@ -29,8 +29,7 @@ pub(crate) fn check_errcode(op: &'static OperationSpec, response: &RawResponse) 
         return Ok(());
     }
     let rows: Vec<&ErrorDoc> = op
-        .errors
-        .iter()
+        .error_docs()
         .filter(|doc| {
             doc.key
                 == ErrorKey::MiniProgram {
@@ -123,8 +122,7 @@ pub(crate) fn verdict(op: &OperationSpec, response: &RawResponse) -> ResponseVer
 /// (-1, 85431, 85449) are retried at once; 45011 ("retry next minute") and 85437 (~1 minute
 /// after payment) carry `retry_after_secs` and are left to the caller.
 fn retryable_errcode(op: &OperationSpec, code: i64) -> bool {
-    op.errors
-        .iter()
+    op.error_docs()
         .any(|doc| doc.retry_now() && doc.key == ErrorKey::MiniProgram { errcode: code })
 }
 

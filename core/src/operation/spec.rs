@@ -63,7 +63,18 @@ pub struct OperationSpec {
     pub auth: Auth,
     /// The documented success status (204 for ModifyStockInfo).
     pub success_status: u16,
+    /// The family's shared rows (the generated `COMMON_ERRORS`) when the operation's documented
+    /// table includes them, else empty. Looked up before [`errors`](Self::errors).
+    pub common_errors: &'static [ErrorDoc],
+    /// The operation's own rows (its whole table when `common_errors` is empty).
     pub errors: &'static [ErrorDoc],
+}
+
+impl OperationSpec {
+    /// The whole documented error table: the shared rows, then the operation's own.
+    pub fn error_docs(&self) -> impl Iterator<Item = &'static ErrorDoc> {
+        self.common_errors.iter().chain(self.errors.iter())
+    }
 }
 
 /// What the error table says about an error response.

@@ -12,6 +12,7 @@ static OP: OperationSpec = OperationSpec {
     path: "/v3/x/{id}",
     auth: Auth::WechatPay2,
     success_status: 204,
+    common_errors: &[],
     errors: &[
         ErrorDoc {
             key: ErrorKey::Pay {
@@ -178,6 +179,7 @@ fn decoding_errors_do_not_quote_response_values() {
         path: "/x",
         auth: Auth::None,
         success_status: 200,
+        common_errors: &[],
         errors: &[],
     };
     #[derive(Debug, serde::Deserialize)]

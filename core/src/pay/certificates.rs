@@ -58,6 +58,7 @@ static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
     path: CERTIFICATES_PATH,
     auth: Auth::WechatPay2,
     success_status: 200,
+    common_errors: &[],
     errors: &[],
 };
 

@@ -36,6 +36,7 @@ static REQUEST_SPEC: OperationSpec = OperationSpec {
     path: "",
     auth: Auth::WechatPay2,
     success_status: 200,
+    common_errors: &[],
     errors: &[],
 };
 

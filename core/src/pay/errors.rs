@@ -40,8 +40,7 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
         };
     };
     let same_code = |status: Option<u16>| -> Vec<&'static ErrorDoc> {
-        op.errors
-            .iter()
+        op.error_docs()
             .filter(|doc| match doc.key {
                 ErrorKey::Pay { status: s, code } => {
                     code == body.code && status.is_none_or(|st| st == s)
@@ -98,7 +97,7 @@ fn documented_retryable(op: &OperationSpec, response: &RawResponse) -> bool {
     let Ok(Code { code }) = serde_json::from_slice::<Code>(&response.body) else {
         return false;
     };
-    op.errors.iter().any(|doc| {
+    op.error_docs().any(|doc| {
         doc.retry_now()
             && matches!(doc.key, ErrorKey::Pay { status, code: c } if status == response.status && c == code)
     })

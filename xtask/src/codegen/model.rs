@@ -41,6 +41,9 @@ pub struct Api {
     pub local_operations: Vec<LocalOperation>,
     pub schemas: BTreeMap<String, Schema>,
     pub webhooks: Vec<Webhook>,
+    /// The rows shared by several operations' error tables (see [`common_errors`]): emitted once
+    /// in the generated code, which the operations that carry all of them reference.
+    pub common_errors: Vec<ErrorRow>,
     /// The raw `components.schemas`, for typify.
     #[serde(skip)]
     pub raw_schemas: Map<String, Value>,
@@ -70,7 +73,11 @@ pub struct Operation {
     pub body: Body,
     pub response: Response,
     pub success_status: u16,
+    /// The operation's whole error table, as the spec lists it (docs and stubs show all of it).
     pub errors: Vec<ErrorRow>,
+    /// The table contains every row of [`Api::common_errors`] (in their order): the generated
+    /// spec references them instead of repeating them.
+    pub uses_common_errors: bool,
 }
 
 /// An operation the spec describes that the client performs without a request of its own
@@ -152,13 +159,13 @@ pub enum Response {
     Json { schema: String },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub enum ErrorKey {
     Pay { status: u16, code: String },
     MiniProgram { errcode: i64 },
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ErrorRow {
     pub key: ErrorKey,
     pub description: String,
@@ -168,6 +175,9 @@ pub struct ErrorRow {
     pub retry_after_secs: Option<u64>,
     /// Documented guidance from outside the error table, appended to the solution.
     pub advice: Option<String>,
+    /// Marked `"common": true` in the spec: a general errcode the documents repeat in every
+    /// table (the mini-program spec marks them).
+    pub common: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -298,7 +308,12 @@ impl Api {
                     .with_context(|| format!("x-weixin-local-operations/{name}"))
             })
             .collect::<Result<Vec<_>>>()?;
+        let common_errors = common_errors(&operations);
+        for op in &mut operations {
+            op.uses_common_errors = carries_common_errors(&op.errors, &common_errors);
+        }
         let api = Api {
+            common_errors,
             family,
             local_operations,
             spec_file: rel.to_owned(),
@@ -787,6 +802,7 @@ impl Operation {
             response,
             success_status,
             errors,
+            uses_common_errors: false,
             name,
         })
     }
@@ -885,6 +901,70 @@ fn auth(op: &Value) -> Result<Auth> {
     }
 }
 
+/// The rows several operations repeat word for word: every row that appears, identical, in the
+/// tables of at least two operations — and, when the spec marks rows `"common": true` (the
+/// mini-program spec marks the five general errcodes), only marked ones, so that rows a few
+/// related operations happen to share (service cards' 40003) stay with them. In order of first
+/// appearance. Empty when no operation carries all of them.
+pub fn common_errors(operations: &[Operation]) -> Vec<ErrorRow> {
+    let marked = operations
+        .iter()
+        .flat_map(|op| &op.errors)
+        .any(|e| e.common);
+    let mut common: Vec<ErrorRow> = Vec::new();
+    for row in operations.iter().flat_map(|op| &op.errors) {
+        if (marked && !row.common) || common.contains(row) {
+            continue;
+        }
+        let carriers = operations
+            .iter()
+            .filter(|op| op.errors.contains(row))
+            .count();
+        if carriers >= 2 {
+            common.push(row.clone());
+        }
+    }
+    if operations
+        .iter()
+        .any(|op| carries_common_errors(&op.errors, &common))
+    {
+        common
+    } else {
+        Vec::new()
+    }
+}
+
+/// Whether `errors` can reference `common` without changing what a lookup finds: it contains
+/// every common row, in the same order, and, unless they come first (where the runtime looks
+/// first), none of its own rows shares a key with a common row (rows of one key are matched in
+/// table order).
+pub fn carries_common_errors(errors: &[ErrorRow], common: &[ErrorRow]) -> bool {
+    if common.is_empty() {
+        return false;
+    }
+    let in_table: Vec<&ErrorRow> = errors.iter().filter(|e| common.contains(e)).collect();
+    if in_table.len() != common.len() || in_table.iter().zip(common).any(|(a, b)| *a != b) {
+        return false;
+    }
+    let prefix = errors.len() >= common.len() && errors[..common.len()] == *common;
+    prefix
+        || errors
+            .iter()
+            .filter(|e| !common.contains(e))
+            .all(|own| common.iter().all(|c| c.key != own.key))
+}
+
+impl Operation {
+    /// The rows the generated spec lists itself: all of them, or those not in `common` when it
+    /// references the common table.
+    pub fn own_errors<'a>(&'a self, common: &[ErrorRow]) -> Vec<&'a ErrorRow> {
+        self.errors
+            .iter()
+            .filter(|e| !(self.uses_common_errors && common.contains(e)))
+            .collect()
+    }
+}
+
 impl ErrorRow {
     fn from_json(family: Family, e: &Value) -> Result<ErrorRow> {
         let text = |k: &str| {
@@ -936,6 +1016,12 @@ impl ErrorRow {
                 ),
             },
             advice: e.get("advice").and_then(Value::as_str).map(str::to_owned),
+            common: match e.get("common") {
+                None => false,
+                Some(v) => v
+                    .as_bool()
+                    .ok_or_else(|| anyhow!("common must be true or false"))?,
+            },
         })
     }
 }

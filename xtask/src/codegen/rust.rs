@@ -9,8 +9,8 @@ use serde_json::{Map, Value};
 use typify::{TypeSpace, TypeSpaceSettings};
 
 use super::model::{
-    Api, Auth, Body, ErrorKey, Family, Kind, LocalOperation, Operation, Param, ParamType, Property,
-    Response, Schema,
+    Api, Auth, Body, ErrorKey, ErrorRow, Family, Kind, LocalOperation, Operation, Param, ParamType,
+    Property, Response, Schema,
 };
 
 /// `pay/mod.rs`: the family module.
@@ -315,7 +315,9 @@ fn validates(api: &Api, target: &str) -> bool {
 
 /// `operations.rs`: specs, preparation and typed methods.
 pub fn operations(api: &Api) -> Result<String> {
-    let specs = api.operations.iter().map(|op| op_spec(api.family, op));
+    let specs = api.operations.iter().map(|op| op_spec(api, op));
+    let common_rows = api.common_errors.iter().map(error_doc);
+    let common_len = api.common_errors.len();
     let consts = api
         .operations
         .iter()
@@ -350,6 +352,11 @@ pub fn operations(api: &Api) -> Result<String> {
         use crate::operation::{
             ApiFamily, Auth, ErrorDoc, ErrorKey, Execute, OperationSpec, PathBuilder, PreparedRequest, RequestBody,
         };
+
+        /// The error rows several operations' tables share (the general errcodes / the APIv3
+        /// rules' common errors), emitted once: the operations that carry all of them reference
+        /// this table (`OperationSpec::common_errors`) instead of repeating it.
+        pub static COMMON_ERRORS: [ErrorDoc; #common_len] = [#(#common_rows),*];
 
         /// What the spec says about each operation.
         pub mod specs {
@@ -386,11 +393,11 @@ fn group_ident(tag: &str) -> proc_macro2::Ident {
     format_ident!("{}Operations", tag.to_upper_camel_case())
 }
 
-fn op_spec(family: Family, op: &Operation) -> TokenStream {
+fn op_spec(api: &Api, op: &Operation) -> TokenStream {
     let ident = format_ident!("{}", op.const_name());
     let (name, tag, method, path, status) =
         (&op.name, &op.tag, &op.method, &op.path, op.success_status);
-    let family = match family {
+    let family = match api.family {
         Family::Pay => quote!(ApiFamily::Pay),
         Family::MiniProgram => quote!(ApiFamily::MiniProgram),
     };
@@ -399,33 +406,12 @@ fn op_spec(family: Family, op: &Operation) -> TokenStream {
         Auth::AccessToken => quote!(Auth::AccessToken),
         Auth::None => quote!(Auth::None),
     };
-    let errors = op.errors.iter().map(|e| {
-        let key = match &e.key {
-            ErrorKey::Pay { status, code } => {
-                quote!(ErrorKey::Pay { status: #status, code: #code })
-            }
-            ErrorKey::MiniProgram { errcode } => {
-                quote!(ErrorKey::MiniProgram { errcode: #errcode })
-            }
-        };
-        let (description, solution, retryable) = (&e.description, &e.solution, e.retryable);
-        let retry_after_secs = match e.retry_after_secs {
-            Some(n) => quote!(Some(#n)),
-            None => quote!(None),
-        };
-        let advice = match &e.advice {
-            Some(a) => quote!(Some(#a)),
-            None => quote!(None),
-        };
-        quote!(ErrorDoc {
-            key: #key,
-            description: #description,
-            solution: #solution,
-            retryable: #retryable,
-            retry_after_secs: #retry_after_secs,
-            advice: #advice,
-        })
-    });
+    let errors = op.own_errors(&api.common_errors).into_iter().map(error_doc);
+    let common = if op.uses_common_errors {
+        quote!(&COMMON_ERRORS)
+    } else {
+        quote!(&[])
+    };
     let doc = format!("`{} {}`", op.method, op.path);
     quote! {
         #[doc = #doc]
@@ -437,9 +423,39 @@ fn op_spec(family: Family, op: &Operation) -> TokenStream {
             path: #path,
             auth: #auth,
             success_status: #status,
+            common_errors: #common,
             errors: &[#(#errors),*],
         };
     }
+}
+
+/// One `ErrorDoc { … }` literal.
+fn error_doc(e: &ErrorRow) -> TokenStream {
+    let key = match &e.key {
+        ErrorKey::Pay { status, code } => {
+            quote!(ErrorKey::Pay { status: #status, code: #code })
+        }
+        ErrorKey::MiniProgram { errcode } => {
+            quote!(ErrorKey::MiniProgram { errcode: #errcode })
+        }
+    };
+    let (description, solution, retryable) = (&e.description, &e.solution, e.retryable);
+    let retry_after_secs = match e.retry_after_secs {
+        Some(n) => quote!(Some(#n)),
+        None => quote!(None),
+    };
+    let advice = match &e.advice {
+        Some(a) => quote!(Some(#a)),
+        None => quote!(None),
+    };
+    quote!(ErrorDoc {
+        key: #key,
+        description: #description,
+        solution: #solution,
+        retryable: #retryable,
+        retry_after_secs: #retry_after_secs,
+        advice: #advice,
+    })
 }
 
 /// The Rust type of a parameter in method signatures.

@@ -499,3 +499,120 @@ fn python_keywords_among_wire_names_get_a_trailing_underscore() {
     std::fs::write(&stubs, python::stubs(&api).unwrap()).unwrap();
     run_python(CHECK_KEYWORD_PYTHON, &[&runtime, &stubs]);
 }
+
+/// The shared error rows are emitted once and referenced, and no lookup changes: every
+/// operation's table is still, row for row, the spec's (common rows first only where they came
+/// first, or where no own row shares their key).
+#[test]
+fn common_error_rows_are_emitted_once_and_tables_keep_their_meaning() {
+    use super::model::{carries_common_errors, ErrorKey};
+    let root = project_root();
+    let pay = Api::load(&root, "spec/wechatpay.json").unwrap();
+    let mp = Api::load(&root, "spec/miniprogram.json").unwrap();
+    let keys = |api: &Api| -> Vec<String> {
+        api.common_errors
+            .iter()
+            .map(|e| match &e.key {
+                ErrorKey::Pay { status, code } => format!("{status} {code}"),
+                ErrorKey::MiniProgram { errcode } => errcode.to_string(),
+            })
+            .collect()
+    };
+    assert_eq!(
+        keys(&pay),
+        [
+            "400 PARAM_ERROR",
+            "400 INVALID_REQUEST",
+            "401 SIGN_ERROR",
+            "500 SYSTEM_ERROR"
+        ]
+    );
+    assert_eq!(keys(&mp), ["-1", "40001", "40014", "42001", "45009"]);
+    fn users(api: &Api) -> Vec<&str> {
+        api.operations
+            .iter()
+            .filter(|op| op.uses_common_errors)
+            .map(|op| op.name.as_str())
+            .collect()
+    }
+    assert_eq!(users(&pay), ["ModifyStockInfo", "MarketingImageUpload"]);
+    // getTicket's -1 and 40001 rows carry its own document's text: it keeps its whole table.
+    assert_eq!(
+        users(&mp),
+        [
+            "setUserNotify",
+            "setUserNotifyExt",
+            "getUserNotify",
+            "decryptCardCode"
+        ]
+    );
+    for api in [&pay, &mp] {
+        let files = generate(&root, SPECS).unwrap();
+        let ops = files
+            .iter()
+            .find(|f| {
+                f.path
+                    == Path::new("core/src/generated")
+                        .join(api.family.module())
+                        .join("operations.rs")
+            })
+            .unwrap();
+        // Each shared row once in the file (its description is unique to it).
+        for row in &api.common_errors {
+            let literal = format!("description: {:?}", row.description);
+            let count = ops.contents.matches(&literal).count();
+            let elsewhere = api
+                .operations
+                .iter()
+                .filter(|op| !op.uses_common_errors)
+                .flat_map(|op| &op.errors)
+                .filter(|e| e.description == row.description)
+                .count();
+            assert_eq!(count, 1 + elsewhere, "{literal}");
+        }
+        for op in &api.operations {
+            // What the runtime sees (common rows, then own) finds the same rows, in the same
+            // order per key, as the spec's table.
+            let seen: Vec<_> = if op.uses_common_errors {
+                api.common_errors
+                    .iter()
+                    .chain(op.own_errors(&api.common_errors))
+                    .collect()
+            } else {
+                op.errors.iter().collect()
+            };
+            assert_eq!(seen.len(), op.errors.len(), "{}", op.name);
+            for row in &op.errors {
+                let by_key = |rows: &mut dyn Iterator<Item = &super::model::ErrorRow>| {
+                    rows.filter(|e| e.key == row.key)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    by_key(&mut seen.iter().copied()),
+                    by_key(&mut op.errors.iter()),
+                    "{}",
+                    op.name
+                );
+            }
+        }
+    }
+    // A table that has a common row in another order, or an own row of a common key after it,
+    // keeps everything.
+    let table = &mp
+        .operations
+        .iter()
+        .find(|o| o.name == "setUserNotify")
+        .unwrap()
+        .errors;
+    let mut reordered = table.clone();
+    let n = reordered.len();
+    reordered.swap(n - 1, n - 2);
+    assert!(carries_common_errors(table, &mp.common_errors));
+    assert!(!carries_common_errors(&reordered, &mp.common_errors));
+    let mut shadowed = table.clone();
+    let mut own_minus_one = mp.common_errors[0].clone();
+    own_minus_one.description = "another text for -1".into();
+    shadowed.insert(0, own_minus_one);
+    assert!(!carries_common_errors(&shadowed, &mp.common_errors));
+}

@@ -7,6 +7,61 @@ use crate::operation::{
     ApiFamily, Auth, ErrorDoc, ErrorKey, Execute, OperationSpec, PathBuilder,
     PreparedRequest, RequestBody,
 };
+/// The error rows several operations' tables share (the general errcodes / the APIv3
+/// rules' common errors), emitted once: the operations that carry all of them reference
+/// this table (`OperationSpec::common_errors`) instead of repeating it.
+pub static COMMON_ERRORS: [ErrorDoc; 5usize] = [
+    ErrorDoc {
+        key: ErrorKey::MiniProgram {
+            errcode: -1i64,
+        },
+        description: "System busy (general errcode).",
+        solution: "系统繁忙,此时请开发者稍候再试",
+        retryable: true,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::MiniProgram {
+            errcode: 40001i64,
+        },
+        description: "The access_token is invalid or not the latest one (general errcode). The client refreshes the token (only if the stored token is the one that failed) and retries once; not retryable as-is.",
+        solution: "获取 access_token 时 AppSecret 错误,或者 access_token 无效。请开发者认真比对 AppSecret 的正确性,或查看是否正在为恰当的公众号调用接口",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::MiniProgram {
+            errcode: 40014i64,
+        },
+        description: "Invalid access_token (general errcode); handled by the client's token refresh, not retryable as-is.",
+        solution: "不合法的 access_token ,请开发者认真比对 access_token 的有效性(如是否过期),或查看是否正在为恰当的公众号调用接口",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::MiniProgram {
+            errcode: 42001i64,
+        },
+        description: "The access_token has expired (general errcode); handled by the client's token refresh, not retryable as-is.",
+        solution: "access_token 超时,请检查 access_token 的有效期,请参考基础支持 - 获取 access_token 中,对 access_token 的详细机制说明",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::MiniProgram {
+            errcode: 45009i64,
+        },
+        description: "Daily API call quota exceeded (general errcode).",
+        solution: "调用超过天级别频率限制。可调用clear_quota接口恢复调用额度。",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+];
 /// What the spec says about each operation.
 pub mod specs {
     use super::*;
@@ -19,6 +74,7 @@ pub mod specs {
         path: "/cgi-bin/token",
         auth: Auth::None,
         success_status: 200u16,
+        common_errors: &[],
         errors: &[
             ErrorDoc {
                 key: ErrorKey::MiniProgram {
@@ -131,6 +187,7 @@ pub mod specs {
         path: "/cgi-bin/stable_token",
         auth: Auth::None,
         success_status: 200u16,
+        common_errors: &[],
         errors: &[
             ErrorDoc {
                 key: ErrorKey::MiniProgram {
@@ -273,6 +330,7 @@ pub mod specs {
         path: "/wxa/set_user_notify",
         auth: Auth::AccessToken,
         success_status: 200u16,
+        common_errors: &COMMON_ERRORS,
         errors: &[
             ErrorDoc {
                 key: ErrorKey::MiniProgram {
@@ -446,56 +504,6 @@ pub mod specs {
                 retry_after_secs: None,
                 advice: None,
             },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: -1i64,
-                },
-                description: "System busy (general errcode).",
-                solution: "系统繁忙,此时请开发者稍候再试",
-                retryable: true,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40001i64,
-                },
-                description: "The access_token is invalid or not the latest one (general errcode). The client refreshes the token (only if the stored token is the one that failed) and retries once; not retryable as-is.",
-                solution: "获取 access_token 时 AppSecret 错误,或者 access_token 无效。请开发者认真比对 AppSecret 的正确性,或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40014i64,
-                },
-                description: "Invalid access_token (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "不合法的 access_token ,请开发者认真比对 access_token 的有效性(如是否过期),或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 42001i64,
-                },
-                description: "The access_token has expired (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "access_token 超时,请检查 access_token 的有效期,请参考基础支持 - 获取 access_token 中,对 access_token 的详细机制说明",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 45009i64,
-                },
-                description: "Daily API call quota exceeded (general errcode).",
-                solution: "调用超过天级别频率限制。可调用clear_quota接口恢复调用额度。",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
         ],
     };
     ///`POST /wxa/set_user_notifyext`
@@ -507,6 +515,7 @@ pub mod specs {
         path: "/wxa/set_user_notifyext",
         auth: Auth::AccessToken,
         success_status: 200u16,
+        common_errors: &COMMON_ERRORS,
         errors: &[
             ErrorDoc {
                 key: ErrorKey::MiniProgram {
@@ -640,56 +649,6 @@ pub mod specs {
                 retry_after_secs: None,
                 advice: None,
             },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: -1i64,
-                },
-                description: "System busy (general errcode).",
-                solution: "系统繁忙,此时请开发者稍候再试",
-                retryable: true,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40001i64,
-                },
-                description: "The access_token is invalid or not the latest one (general errcode). The client refreshes the token (only if the stored token is the one that failed) and retries once; not retryable as-is.",
-                solution: "获取 access_token 时 AppSecret 错误,或者 access_token 无效。请开发者认真比对 AppSecret 的正确性,或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40014i64,
-                },
-                description: "Invalid access_token (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "不合法的 access_token ,请开发者认真比对 access_token 的有效性(如是否过期),或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 42001i64,
-                },
-                description: "The access_token has expired (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "access_token 超时,请检查 access_token 的有效期,请参考基础支持 - 获取 access_token 中,对 access_token 的详细机制说明",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 45009i64,
-                },
-                description: "Daily API call quota exceeded (general errcode).",
-                solution: "调用超过天级别频率限制。可调用clear_quota接口恢复调用额度。",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
         ],
     };
     ///`POST /wxa/get_user_notify`
@@ -701,6 +660,7 @@ pub mod specs {
         path: "/wxa/get_user_notify",
         auth: Auth::AccessToken,
         success_status: 200u16,
+        common_errors: &COMMON_ERRORS,
         errors: &[
             ErrorDoc {
                 key: ErrorKey::MiniProgram {
@@ -752,56 +712,6 @@ pub mod specs {
                 retry_after_secs: None,
                 advice: None,
             },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: -1i64,
-                },
-                description: "System busy (general errcode).",
-                solution: "系统繁忙,此时请开发者稍候再试",
-                retryable: true,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40001i64,
-                },
-                description: "The access_token is invalid or not the latest one (general errcode). The client refreshes the token (only if the stored token is the one that failed) and retries once; not retryable as-is.",
-                solution: "获取 access_token 时 AppSecret 错误,或者 access_token 无效。请开发者认真比对 AppSecret 的正确性,或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40014i64,
-                },
-                description: "Invalid access_token (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "不合法的 access_token ,请开发者认真比对 access_token 的有效性(如是否过期),或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 42001i64,
-                },
-                description: "The access_token has expired (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "access_token 超时,请检查 access_token 的有效期,请参考基础支持 - 获取 access_token 中,对 access_token 的详细机制说明",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 45009i64,
-                },
-                description: "Daily API call quota exceeded (general errcode).",
-                solution: "调用超过天级别频率限制。可调用clear_quota接口恢复调用额度。",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
         ],
     };
     ///`GET /cgi-bin/ticket/getticket`
@@ -813,6 +723,7 @@ pub mod specs {
         path: "/cgi-bin/ticket/getticket",
         auth: Auth::AccessToken,
         success_status: 200u16,
+        common_errors: &[],
         errors: &[
             ErrorDoc {
                 key: ErrorKey::MiniProgram {
@@ -875,58 +786,8 @@ pub mod specs {
         path: "/card/code/decrypt",
         auth: Auth::AccessToken,
         success_status: 200u16,
-        errors: &[
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: -1i64,
-                },
-                description: "System busy (general errcode).",
-                solution: "系统繁忙,此时请开发者稍候再试",
-                retryable: true,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40001i64,
-                },
-                description: "The access_token is invalid or not the latest one (general errcode). The client refreshes the token (only if the stored token is the one that failed) and retries once; not retryable as-is.",
-                solution: "获取 access_token 时 AppSecret 错误,或者 access_token 无效。请开发者认真比对 AppSecret 的正确性,或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 40014i64,
-                },
-                description: "Invalid access_token (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "不合法的 access_token ,请开发者认真比对 access_token 的有效性(如是否过期),或查看是否正在为恰当的公众号调用接口",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 42001i64,
-                },
-                description: "The access_token has expired (general errcode); handled by the client's token refresh, not retryable as-is.",
-                solution: "access_token 超时,请检查 access_token 的有效期,请参考基础支持 - 获取 access_token 中,对 access_token 的详细机制说明",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::MiniProgram {
-                    errcode: 45009i64,
-                },
-                description: "Daily API call quota exceeded (general errcode).",
-                solution: "调用超过天级别频率限制。可调用clear_quota接口恢复调用额度。",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-        ],
+        common_errors: &COMMON_ERRORS,
+        errors: &[],
     };
 }
 /// Every operation of this spec.

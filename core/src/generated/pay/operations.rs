@@ -7,6 +7,55 @@ use crate::operation::{
     ApiFamily, Auth, ErrorDoc, ErrorKey, Execute, OperationSpec, PathBuilder,
     PreparedRequest, RequestBody,
 };
+/// The error rows several operations' tables share (the general errcodes / the APIv3
+/// rules' common errors), emitted once: the operations that carry all of them reference
+/// this table (`OperationSpec::common_errors`) instead of repeating it.
+pub static COMMON_ERRORS: [ErrorDoc; 4usize] = [
+    ErrorDoc {
+        key: ErrorKey::Pay {
+            status: 400u16,
+            code: "PARAM_ERROR",
+        },
+        description: "参数错误",
+        solution: "请根据错误提示正确传入参数",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::Pay {
+            status: 400u16,
+            code: "INVALID_REQUEST",
+        },
+        description: "HTTP 请求不符合微信支付 APIv3 接口规则",
+        solution: "请参阅 接口规则",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::Pay {
+            status: 401u16,
+            code: "SIGN_ERROR",
+        },
+        description: "验证不通过",
+        solution: "请参阅 签名常见问题",
+        retryable: false,
+        retry_after_secs: None,
+        advice: None,
+    },
+    ErrorDoc {
+        key: ErrorKey::Pay {
+            status: 500u16,
+            code: "SYSTEM_ERROR",
+        },
+        description: "系统异常,请稍后重试",
+        solution: "请稍后重试",
+        retryable: true,
+        retry_after_secs: None,
+        advice: None,
+    },
+];
 /// What the spec says about each operation.
 pub mod specs {
     use super::*;
@@ -19,51 +68,8 @@ pub mod specs {
         path: "/v3/marketing/busifavor/stocks/{stock_id}",
         auth: Auth::WechatPay2,
         success_status: 204u16,
+        common_errors: &COMMON_ERRORS,
         errors: &[
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 400u16,
-                    code: "PARAM_ERROR",
-                },
-                description: "参数错误",
-                solution: "请根据错误提示正确传入参数",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 400u16,
-                    code: "INVALID_REQUEST",
-                },
-                description: "HTTP 请求不符合微信支付 APIv3 接口规则",
-                solution: "请参阅 接口规则",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 401u16,
-                    code: "SIGN_ERROR",
-                },
-                description: "验证不通过",
-                solution: "请参阅 签名常见问题",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 500u16,
-                    code: "SYSTEM_ERROR",
-                },
-                description: "系统异常,请稍后重试",
-                solution: "请稍后重试",
-                retryable: true,
-                retry_after_secs: None,
-                advice: None,
-            },
             ErrorDoc {
                 key: ErrorKey::Pay {
                     status: 400u16,
@@ -174,6 +180,7 @@ pub mod specs {
         path: "/v3/marketing/busifavor/callbacks",
         auth: Auth::WechatPay2,
         success_status: 200u16,
+        common_errors: &[],
         errors: &[
             ErrorDoc {
                 key: ErrorKey::Pay {
@@ -340,52 +347,8 @@ pub mod specs {
         path: "/v3/marketing/favor/media/image-upload",
         auth: Auth::WechatPay2,
         success_status: 200u16,
-        errors: &[
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 400u16,
-                    code: "PARAM_ERROR",
-                },
-                description: "参数错误",
-                solution: "请根据错误提示正确传入参数",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 400u16,
-                    code: "INVALID_REQUEST",
-                },
-                description: "HTTP 请求不符合微信支付 APIv3 接口规则",
-                solution: "请参阅 接口规则",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 401u16,
-                    code: "SIGN_ERROR",
-                },
-                description: "验证不通过",
-                solution: "请参阅 签名常见问题",
-                retryable: false,
-                retry_after_secs: None,
-                advice: None,
-            },
-            ErrorDoc {
-                key: ErrorKey::Pay {
-                    status: 500u16,
-                    code: "SYSTEM_ERROR",
-                },
-                description: "系统异常,请稍后重试",
-                solution: "请稍后重试",
-                retryable: true,
-                retry_after_secs: None,
-                advice: None,
-            },
-        ],
+        common_errors: &COMMON_ERRORS,
+        errors: &[],
     };
 }
 /// Every operation of this spec.
