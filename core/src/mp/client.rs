@@ -27,7 +27,7 @@
 //!    errcode ≠ 0 becomes [`Error::MiniProgram`] with the spec's solution text and advice. For
 //!    85437 (notify_code does not exist) that says a WeChat Pay transaction id used as
 //!    notify_code may need about a minute after payment before it can be verified
-//!    ([`MiniProgramError::is_notify_code_not_ready`], [`MiniProgramError::retry_after`]).
+//!    ([`MiniProgramError::is_notify_code_not_ready`](crate::MiniProgramError::is_notify_code_not_ready), [`MiniProgramError::retry_after`](crate::MiniProgramError::retry_after)).
 //!
 //! The access token travels only in the query string. It is never logged, never put in error
 //! text (the HTTP layer strips queries from its errors) and hidden from `Debug` output.
@@ -207,7 +207,7 @@ impl MiniProgramClient {
     /// 85470 (ext_json not a JSON object) is caught here, before sending, as
     /// [`Error::Validation`]. 85471 (ext_json not UTF-8) cannot happen: Rust strings are UTF-8
     /// and serde_json refuses lone surrogate escapes. 85437 comes back as [`Error::MiniProgram`]
-    /// with [`MiniProgramError::is_notify_code_not_ready`] true: retry after a minute.
+    /// with [`MiniProgramError::is_notify_code_not_ready`](crate::MiniProgramError::is_notify_code_not_ready) true: retry after a minute.
     pub async fn set_user_notify_ext(
         &self,
         openid: &str,
