@@ -347,13 +347,35 @@ async fn mini_program_actions_by_name() {
     assert_eq!(code["code"], "1234567");
 
     // A Redis URL's password never shows.
-    let client = mp(
-        &sb,
-        json!({"token_store": "redis://:hunter2@127.0.0.1:1/0"}),
-    )
-    .await;
-    assert_eq!(client.info()["token_store"], "redis");
-    assert!(!format!("{client:?}").contains("hunter2"));
+    #[cfg(feature = "redis")]
+    {
+        let client = mp(
+            &sb,
+            json!({"token_store": "redis://:hunter2@127.0.0.1:1/0"}),
+        )
+        .await;
+        assert_eq!(client.info()["token_store"], "redis");
+        assert!(!format!("{client:?}").contains("hunter2"));
+    }
+    // Without the `redis` cargo feature a Redis URL is a configuration error that says so.
+    #[cfg(not(feature = "redis"))]
+    {
+        let err = Client::new(
+            Family::MiniProgram,
+            config(
+                &sb,
+                "mp",
+                json!({"token_store": "redis://:hunter2@127.0.0.1:1/0"}),
+            )
+            .await,
+            &Callbacks::default(),
+            UA,
+        )
+        .unwrap_err();
+        let text = format!("{err:?}");
+        assert!(text.contains("`redis` cargo feature"), "{text}");
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 }
 
 // -- errors as descriptions ------------------------------------------------------------------
