@@ -37,6 +37,9 @@ pub struct LogEntry {
     /// Faults applied (`system_error`, `connection_reset`, `main_down`, …).
     pub faults: Vec<String>,
     pub request_id: Option<String>,
+    /// The request's `Wechatpay-Serial` header (the key it asks WeChat Pay to answer with).
+    #[serde(default)]
+    pub wechatpay_serial: Option<String>,
 }
 
 /// Notification delivery counters.

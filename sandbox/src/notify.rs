@@ -178,38 +178,24 @@ pub(crate) async fn send_coupon_notification(
         &plaintext,
     )?;
     let id = uuid_like();
-    let full = NotificationEnvelope {
+    // The minimal variant is the published one: no summary, no original_type, an empty
+    // associated_data (then the AAD above is empty too).
+    let envelope = NotificationEnvelope {
         id: id.clone(),
         create_time: util::now_rfc3339(),
         event_type: n.event_type.unwrap_or_else(|| "COUPON.SEND".into()),
         resource_type: "encrypt-resource".into(),
-        summary: "商家券领券通知".into(),
+        summary: (!minimal).then(|| "商家券领券通知".into()),
         resource: NotificationResource {
             algorithm: NotificationAlgorithm::AeadAes256Gcm,
             ciphertext: B64.encode(sealed),
             associated_data: Some(associated_data.into()),
             // The official example (spec webhook BusifavorCouponEvent) says "coupon".
-            original_type: "coupon".into(),
+            original_type: (!minimal).then(|| "coupon".into()),
             nonce,
         },
     };
-    let envelope: Value = if minimal {
-        // As published: no summary, no original_type, an empty associated_data.
-        serde_json::json!({
-            "id": full.id,
-            "create_time": full.create_time,
-            "event_type": full.event_type,
-            "resource_type": full.resource_type,
-            "resource": {
-                "algorithm": "AEAD_AES_256_GCM",
-                "ciphertext": full.resource.ciphertext,
-                "associated_data": "",
-                "nonce": full.resource.nonce,
-            },
-        })
-    } else {
-        serde_json::to_value(&full).expect("the envelope serializes")
-    };
+    let envelope: Value = serde_json::to_value(&envelope).expect("the envelope serializes");
     let body = serde_json::to_vec(&envelope).expect("the envelope serializes");
     let policy = RetryPolicy {
         attempts: n

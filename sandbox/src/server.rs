@@ -151,6 +151,7 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         status: None,
         faults: Vec::new(),
         request_id: None,
+        wechatpay_serial: request_serial.clone(),
     };
 
     if listener == Listener::Main && shared.main_down.load(Ordering::SeqCst) {
@@ -424,6 +425,7 @@ async fn log_card_add(shared: &Shared, req: Request, next: Next) -> Response {
         status: Some(status),
         faults: Vec::new(),
         request_id: None,
+        wechatpay_serial: None,
     });
     Response::from_parts(head, Body::from(out))
 }

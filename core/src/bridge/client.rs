@@ -202,6 +202,7 @@ impl Client {
                 let info = json!({
                     "family": "mp",
                     "appid": config.appid,
+                    "card_appid": config.card_appid,
                     "base_url": config.base_url,
                     "token_store": store,
                 });

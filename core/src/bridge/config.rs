@@ -68,6 +68,11 @@ pub struct MiniProgramConfig {
     pub appid: String,
     /// Its AppSecret (fetches access tokens); not needed with a `token_provider` callback.
     pub secret: Option<SecretString>,
+    /// The Official Account (公众号) that created the cards: its AppID. The `card` operations
+    /// (cardExt, decryptCardCode, getTicket) run with that account's token and wx_card ticket.
+    pub card_appid: Option<String>,
+    /// That account's AppSecret.
+    pub card_secret: Option<SecretString>,
     /// Where tokens and tickets are cached: `memory://` (default) or `redis://host:port/db`.
     pub token_store: Option<SecretString>,
     /// The host (default `https://api.weixin.qq.com`).
@@ -232,6 +237,8 @@ impl MiniProgramConfig {
     pub const KEYS: &'static [&'static str] = &[
         "appid",
         "secret",
+        "card_appid",
+        "card_secret",
         "token_store",
         "base_url",
         "timeout",
@@ -273,6 +280,17 @@ impl MiniProgramConfig {
         }
         if let Some(secret) = self.secret {
             b = b.secret(secret);
+        }
+        match (self.card_appid, self.card_secret) {
+            (Some(appid), Some(secret)) => b = b.card_account(appid, secret),
+            (None, None) => {}
+            _ => {
+                return Err(Error::Config {
+                    detail: "MiniProgramConfig: the card account needs both `card_appid` and \
+                             `card_secret` (the Official Account that created the cards)"
+                        .into(),
+                })
+            }
         }
         if let Some(url) = self.token_store {
             b = b.token_store_url(url.expose().to_owned());

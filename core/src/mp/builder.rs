@@ -6,13 +6,20 @@ use std::fmt;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use super::client::{Inner, MiniProgramClient, RetryPolicy, TokenEndpoint};
+use super::client::{CardAccount, Inner, MiniProgramClient, RetryPolicy, TokenEndpoint};
 use crate::error::{Error, Result};
 use crate::http::{HttpClient, HttpConfig};
 use crate::mp::token::{
     keys, store_from_url, MemoryStore, TokenConfig, TokenManager, TokenProvider, TokenStore,
 };
 use crate::SecretString;
+
+/// The card-owning Official Account as configured: its appid, and its AppSecret or a provider.
+struct CardAccountSetting {
+    appid: String,
+    secret: Option<SecretString>,
+    provider: Option<Arc<dyn TokenProvider>>,
+}
 
 /// Builds a [`MiniProgramClient`]; [`build`](Self::build) checks that nothing required is
 /// missing.
@@ -25,6 +32,7 @@ pub struct MiniProgramClientBuilder {
     retry: RetryPolicy,
     endpoint: TokenEndpoint,
     provider: Option<Arc<dyn TokenProvider>>,
+    card: Option<CardAccountSetting>,
     store: Option<Arc<dyn TokenStore>>,
     store_url: Option<String>,
     token_config: TokenConfig,
@@ -38,6 +46,7 @@ impl fmt::Debug for MiniProgramClientBuilder {
             .field("base_url", &self.base_url)
             .field("endpoint", &self.endpoint)
             .field("external_provider", &self.provider.is_some())
+            .field("card_appid", &self.card.as_ref().map(|c| &c.appid))
             .finish_non_exhaustive()
     }
 }
@@ -52,6 +61,40 @@ impl MiniProgramClientBuilder {
     /// The AppSecret (needed unless a [`token_provider`](Self::token_provider) is given).
     pub fn secret(mut self, secret: impl Into<SecretString>) -> Self {
         self.secret = Some(secret.into());
+        self
+    }
+
+    /// The Official Account (公众号) that created the cards: its AppID and AppSecret. Cards
+    /// belong to that account (WeChat's guide 小程序内领取卡券): the wx_card api_ticket that signs
+    /// cardExt and the code decrypt are that account's, so every `card` operation (getTicket,
+    /// decryptCardCode, cardExt) uses its access token — fetched, cached and shared like the
+    /// mini-program's own, in the same token store. Without it those operations are an
+    /// [`Error::Config`].
+    pub fn card_account(
+        mut self,
+        appid: impl Into<String>,
+        secret: impl Into<SecretString>,
+    ) -> Self {
+        self.card = Some(CardAccountSetting {
+            appid: appid.into(),
+            secret: Some(secret.into()),
+            provider: None,
+        });
+        self
+    }
+
+    /// Like [`card_account`](Self::card_account), with the Official Account's tokens from
+    /// elsewhere (a third-party platform, a central token service).
+    pub fn card_token_provider(
+        mut self,
+        appid: impl Into<String>,
+        provider: Arc<dyn TokenProvider>,
+    ) -> Self {
+        self.card = Some(CardAccountSetting {
+            appid: appid.into(),
+            secret: None,
+            provider: Some(provider),
+        });
         self
     }
 
@@ -140,6 +183,15 @@ impl MiniProgramClientBuilder {
         if secret.is_none() && self.provider.is_none() {
             missing.push("secret (the AppSecret), or an external token_provider");
         }
+        if let Some(card) = &self.card {
+            if card.appid.trim().is_empty() {
+                missing.push("the card account's appid");
+            }
+            if card.provider.is_none() && card.secret.as_ref().is_none_or(|s| s.expose().is_empty())
+            {
+                missing.push("the card account's secret");
+            }
+        }
         if !missing.is_empty() {
             return Err(Error::Config {
                 detail: format!("MiniProgramClient is missing {}", missing.join("; ")),
@@ -163,6 +215,7 @@ impl MiniProgramClientBuilder {
         let config = self.token_config;
         let endpoint = self.endpoint;
         let provider = self.provider;
+        let card_setting = self.card;
         let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
             let access = provider.is_none().then(|| {
                 let w = weak.clone();
@@ -174,13 +227,42 @@ impl MiniProgramClientBuilder {
                     .with_config(config.clone()),
                 )
             });
+            let card = card_setting.map(|c| {
+                let token: Arc<dyn TokenProvider> = match c.provider {
+                    Some(p) => p,
+                    None => {
+                        let w = weak.clone();
+                        Arc::new(
+                            TokenManager::new(
+                                keys::access_token(&c.appid),
+                                store.clone(),
+                                move || {
+                                    let w = w.clone();
+                                    async move { upgrade(&w)?.fetch_card_account_token().await }
+                                },
+                            )
+                            .with_config(config.clone()),
+                        )
+                    }
+                };
+                CardAccount {
+                    appid: c.appid,
+                    secret: c.secret,
+                    token,
+                }
+            });
+            // The wx_card ticket is the card account's (its own key in the store).
+            let ticket_owner = card.as_ref().map_or(&appid, |c| &c.appid);
             let w = weak.clone();
-            let ticket =
-                TokenManager::new(keys::ticket(&appid, "wx_card"), store.clone(), move || {
+            let ticket = TokenManager::new(
+                keys::ticket(ticket_owner, "wx_card"),
+                store.clone(),
+                move || {
                     let w = w.clone();
                     async move { upgrade(&w)?.fetch_card_ticket().await }
-                })
-                .with_config(config.clone());
+                },
+            )
+            .with_config(config.clone());
             let token: Arc<dyn TokenProvider> = match (&provider, &access) {
                 (Some(p), _) => p.clone(),
                 (None, Some(m)) => m.clone(),
@@ -193,6 +275,7 @@ impl MiniProgramClientBuilder {
                 http,
                 token,
                 access,
+                card,
                 ticket,
                 store: store.clone(),
                 store_kind,

@@ -123,7 +123,8 @@ impl CardExtBuilder {
             openid: self.openid.clone(),
             outer_str: self.outer_str.clone(),
             signature,
-            timestamp,
+            // A string, as the JS-SDK appendix and wechatpy send it (the spec's CardExt).
+            timestamp: timestamp.to_string(),
         };
         ext.validate_at("cardExt")?;
         Ok(ext)

@@ -115,10 +115,26 @@ pub(super) struct Inner {
     pub(super) token: Arc<dyn TokenProvider>,
     /// The client's own manager (None with an external provider): force refresh.
     pub(super) access: Option<Arc<TokenManager>>,
-    /// The wx_card api_ticket, under `keys::ticket(appid, "wx_card")` in the same store.
+    /// The Official Account that created the cards, when configured: every `card` operation
+    /// runs with its token.
+    pub(super) card: Option<CardAccount>,
+    /// The wx_card api_ticket of the card account, under `keys::ticket(card_appid, "wx_card")`
+    /// in the same store.
     pub(super) ticket: TokenManager,
     pub(super) store: Arc<dyn TokenStore>,
     pub(super) store_kind: &'static str,
+}
+
+/// The spec tag whose operations belong to the card-owning Official Account
+/// (`x-weixin-account: card_account` on the tag in spec/miniprogram.json).
+pub const CARD_TAG: &str = "card";
+
+/// The Official Account (公众号) that created the cards, as the client uses it.
+pub(super) struct CardAccount {
+    pub(super) appid: String,
+    pub(super) secret: Option<SecretString>,
+    /// Its access tokens: a manager over the same store, or an external provider.
+    pub(super) token: Arc<dyn TokenProvider>,
 }
 
 impl fmt::Debug for MiniProgramClient {
@@ -136,6 +152,7 @@ impl fmt::Debug for MiniProgramClient {
                     (Some(_), TokenEndpoint::Token) => "getAccessToken",
                 },
             )
+            .field("card_appid", &i.card.as_ref().map(|c| &c.appid))
             .field("token_store", &i.store_kind)
             .field("retry", i.http.retry_policy())
             .finish()
@@ -187,6 +204,12 @@ impl MiniProgramClient {
             });
         };
         manager.refresh_with(self.fetch_access_token(true)).await
+    }
+
+    /// An access token of the card-owning Official Account (cached like the mini-program's):
+    /// for card APIs this client does not cover.
+    pub async fn card_account_access_token(&self) -> Result<SecretString> {
+        self.card_account()?.token.token().await
     }
 
     /// The card api_ticket (getTicket `type=wx_card`), cached in the token store like the
@@ -276,10 +299,23 @@ impl MiniProgramClient {
                 card_id,
                 openid,
                 code,
+                outer_str,
+                fixed_begintimestamp,
             } = CardExtArgs::from_json(args)?;
-            let item = self
-                .card_ext(&card_id, openid.as_deref(), code.as_deref())
-                .await?;
+            let mut builder = CardExtBuilder::new(card_id);
+            if let Some(openid) = openid {
+                builder = builder.openid(openid);
+            }
+            if let Some(code) = code {
+                builder = builder.code(code);
+            }
+            if let Some(outer_str) = outer_str {
+                builder = builder.outer_str(outer_str);
+            }
+            if let Some(at) = fixed_begintimestamp {
+                builder = builder.fixed_begintimestamp(at);
+            }
+            let item = self.card_ext_with(&builder).await?;
             return serde_json::to_value(item).map_err(|e| Error::Config {
                 detail: format!("cardExt could not be encoded: {e}"),
             });
@@ -307,12 +343,43 @@ impl MiniProgramClient {
         let secret = inner.secret.clone().ok_or_else(|| Error::Config {
             detail: "fetching access tokens needs the AppSecret: set it with secret()".into(),
         })?;
+        self.fetch_token_of(&inner.appid, secret, force_refresh)
+            .await
+    }
+
+    /// The card account's access token, from the same endpoint as the mini-program's.
+    pub(super) async fn fetch_card_account_token(&self) -> Result<(SecretString, i64)> {
+        let card = self.card_account()?;
+        let secret = card.secret.clone().ok_or_else(|| Error::Config {
+            detail: "fetching the card account's tokens needs its AppSecret".into(),
+        })?;
+        self.fetch_token_of(&card.appid, secret, false).await
+    }
+
+    /// The card account, or the error that says how to configure it.
+    fn card_account(&self) -> Result<&CardAccount> {
+        self.inner.card.as_ref().ok_or_else(|| Error::Config {
+            detail: "cards belong to the Official Account (公众号) that created them: its wx_card \
+                     api_ticket signs cardExt and its token decrypts codes (WeChat's guide \
+                     小程序内领取卡券). Configure that account with card_appid and card_secret \
+                     (MiniProgramClientBuilder::card_account)"
+                .into(),
+        })
+    }
+
+    async fn fetch_token_of(
+        &self,
+        appid: &str,
+        secret: SecretString,
+        force_refresh: bool,
+    ) -> Result<(SecretString, i64)> {
+        let inner = &*self.inner;
         let (token, expires_in, op) = match inner.endpoint {
             TokenEndpoint::StableToken => {
                 let r = self
                     .auth()
                     .get_stable_access_token(&GetStableAccessTokenRequest {
-                        appid: inner.appid.clone(),
+                        appid: appid.to_owned(),
                         force_refresh,
                         grant_type: ClientCredentialGrantType::ClientCredential,
                         secret,
@@ -325,7 +392,7 @@ impl MiniProgramClient {
                     .auth()
                     .get_access_token(
                         ClientCredentialGrantType::ClientCredential,
-                        &inner.appid,
+                        appid,
                         secret.expose(),
                     )
                     .await?;
@@ -348,7 +415,11 @@ impl MiniProgramClient {
     /// may get the same value back — a stable token still valid on the server — and sends once
     /// more with it.)
     async fn execute_with_token(&self, request: &PreparedRequest) -> Result<RawResponse> {
-        let provider = &self.inner.token;
+        let provider = if request.operation.tag == CARD_TAG {
+            &self.card_account()?.token
+        } else {
+            &self.inner.token
+        };
         let token = provider.token().await?;
         let response = self.send(request, Some(&token)).await?;
         if !errcode_of(&response).is_some_and(errcode::is_token_rejected) {

@@ -292,12 +292,16 @@ impl PayClient {
         signed: &[u8],
     ) -> Result<RawResponse> {
         let inner = &*self.inner;
-        if let Some(id) = &inner.public_key_id {
-            // As the official samples do in public-key mode: names the key WeChat Pay should
-            // answer with (and the one sensitive fields are encrypted for).
-            if let Ok(v) = HeaderValue::from_str(id) {
-                outgoing.headers.insert("Wechatpay-Serial", v);
-            }
+        // Names the key WeChat Pay should answer with (and the one sensitive fields are
+        // encrypted for): in public-key mode the key ID, as the official samples send it; in
+        // certificate mode the newest platform certificate's serial, as wechatpay-go does
+        // (`GetNewestSerial`). During a migration WeChat Pay shifts its answers by this header.
+        let serial = match &inner.public_key_id {
+            Some(id) => Some(id.clone()),
+            None => self.verifier().newest_certificate_serial(unix_now()),
+        };
+        if let Some(v) = serial.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            outgoing.headers.insert("Wechatpay-Serial", v);
         }
         let method_str = outgoing.method.as_str();
         let path_and_query = outgoing.path_and_query.as_str();

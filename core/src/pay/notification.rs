@@ -151,7 +151,8 @@ pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Resu
         create_time: envelope.create_time,
         event_type: envelope.event_type,
         resource_type: envelope.resource_type,
-        summary: envelope.summary,
+        // Optional in published examples (absent → empty), see the spec's NotificationEnvelope.
+        summary: envelope.summary.unwrap_or_default(),
         event,
         resource,
     })

@@ -163,6 +163,18 @@ impl Verifier {
         serials
     }
 
+    /// The serial of the newest platform certificate valid at `now` (latest `not_after`), as
+    /// wechatpay-go's `GetNewestSerial` picks it: what a certificate-mode client names in
+    /// `Wechatpay-Serial`.
+    pub fn newest_certificate_serial(&self, now: i64) -> Option<String> {
+        let certs = self.certificates.read().unwrap_or_else(|e| e.into_inner());
+        certs
+            .values()
+            .filter(|c| c.is_valid_at(now))
+            .max_by_key(|c| c.not_after)
+            .map(|c| c.serial_no.clone())
+    }
+
     pub fn has_public_key(&self) -> bool {
         self.public_key.is_some()
     }

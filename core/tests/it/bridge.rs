@@ -291,6 +291,33 @@ async fn parse_notification_by_name_takes_headers_as_json_and_the_body_as_text_o
     let again = client.call("parseNotification", as_bytes).await.unwrap();
     assert_eq!(again, event);
 
+    // The published variant (no summary, no original_type, associated_data ""): accepted, not
+    // answered 4xx (which would make WeChat retry and lose the coupon event).
+    let report = control(
+        &sb,
+        "POST",
+        "/sandbox/notifications/coupon",
+        Some(json!({"stock_id": stock, "notify_url": url, "coupon_code": "c-2", "variant": "minimal"})),
+    )
+    .await;
+    assert_eq!(report["delivered"], true, "{report}");
+    let (min_headers, min_body) = received.lock().unwrap()[1].clone();
+    assert!(!String::from_utf8_lossy(&min_body).contains("summary"));
+    let min_headers: serde_json::Map<String, Value> = min_headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap())))
+        .collect();
+    let mut minimal = args(json!({"headers": min_headers}));
+    minimal.bytes.insert("body".into(), min_body.to_vec());
+    let event = client.call("parseNotification", minimal).await.unwrap();
+    assert_eq!(
+        (
+            event["summary"].as_str(),
+            event["resource"]["coupon_code"].as_str()
+        ),
+        (Some(""), Some("c-2"))
+    );
+
     // One byte changed: the signature no longer verifies.
     let tampered = text.replacen("\"id\"", "\"id \"", 1);
     let err = client
@@ -701,6 +728,15 @@ impl HostFunction for TokenService {
 #[tokio::test]
 async fn a_host_token_provider_supplies_the_token_and_a_rejected_one_is_asked_for_again() {
     let sb = sandbox().await;
+    let (openid, code) = ("oUser-provider", "4200001855202305090060871999");
+    control(
+        &sb,
+        "POST",
+        "/sandbox/mp/notify_codes",
+        Some(json!({"openid": openid, "notify_type": 2001, "notify_code": code})),
+    )
+    .await;
+    let get_notify = || args(json!({"openid": openid, "notify_type": 2001, "notify_code": code}));
     // The "central service" got its token from WeChat itself.
     let owner = mp(&sb, json!({})).await;
     let token = owner
@@ -717,12 +753,9 @@ async fn a_host_token_provider_supplies_the_token_and_a_rejected_one_is_asked_fo
     };
     let no_secret = config(&sb, "mp", json!({"secret": null})).await;
     let client = Client::new(Family::MiniProgram, no_secret.clone(), &callbacks, UA).unwrap();
-    let item = client
-        .call("cardExt", args(json!({"card_id": "pCard-provider"})))
-        .await
-        .unwrap();
-    assert_eq!(item["cardId"], "pCard-provider");
-    assert!(service.calls.load(Ordering::SeqCst) >= 1);
+    let info = client.call("getUserNotify", get_notify()).await.unwrap();
+    assert_eq!(info["notify_info"]["notify_type"], 2001, "{info}");
+    assert_eq!(service.calls.load(Ordering::SeqCst), 1);
     let tokens_before =
         control(&sb, "GET", "/sandbox/mp/counters", None).await["stable_tokens_issued"].clone();
 
@@ -731,28 +764,11 @@ async fn a_host_token_provider_supplies_the_token_and_a_rejected_one_is_asked_fo
     control(&sb, "POST", "/sandbox/mp/expire_tokens", None).await;
     let calls = service.calls.load(Ordering::SeqCst);
     let err = client
-        .call("accessToken", JsonArgs::default())
-        .await
-        .map(|t| t.as_str().unwrap().to_owned());
-    assert_eq!(
-        err.unwrap(),
-        token.as_str().unwrap(),
-        "accessToken hands out the provider's"
-    );
-    let encrypted = control(
-        &sb,
-        "POST",
-        "/sandbox/mp/card_codes",
-        Some(json!({"card_id": "pCard-provider", "code": "7654321"})),
-    )
-    .await;
-    let decrypt = args(json!({"encrypt_code": encrypted["encrypt_code"]}));
-    let err = client
-        .call("decryptCardCode", decrypt.clone())
+        .call("getUserNotify", get_notify())
         .await
         .unwrap_err();
     assert_eq!(ErrorDescription::from(&err).errcode, Some(42001), "{err}");
-    assert!(service.calls.load(Ordering::SeqCst) - calls <= 3);
+    assert_eq!(service.calls.load(Ordering::SeqCst) - calls, 2);
     // The client never fetched a token of its own.
     assert_eq!(
         control(&sb, "GET", "/sandbox/mp/counters", None).await["stable_tokens_issued"],
@@ -765,8 +781,7 @@ async fn a_host_token_provider_supplies_the_token_and_a_rejected_one_is_asked_fo
         .await
         .unwrap();
     *service.token.lock().unwrap() = fresh.as_str().unwrap().to_owned();
-    let code = client.call("decryptCardCode", decrypt).await.unwrap();
-    assert_eq!(code["code"], "7654321");
+    client.call("getUserNotify", get_notify()).await.unwrap();
 
     // A provider that fails: a typed error. With a secret too: refused.
     let failing = Callbacks {
@@ -790,6 +805,90 @@ async fn a_host_token_provider_supplies_the_token_and_a_rejected_one_is_asked_fo
     );
 }
 
+/// Cards belong to the Official Account that created them: cardExt is signed with its ticket,
+/// which the sandbox's wx.addCard stand-in checks against the card's owner; its codes decrypt
+/// only with its token. Without the card account, the card operations say how to configure it.
+#[tokio::test]
+async fn cards_are_signed_and_decrypted_by_the_card_owning_account() {
+    let sb = sandbox().await;
+    control(
+        &sb,
+        "POST",
+        "/sandbox/mp/cards",
+        Some(json!({"card_id": "pOwned"})),
+    )
+    .await;
+    let client = mp(&sb, json!({})).await;
+    let claim = |item: Value| json!({"cardList": [{"cardId": item["cardId"], "cardExt": item["cardExt"]}], "openid": "oClaimer"});
+    let item = client
+        .call(
+            "cardExt",
+            args(json!({"card_id": "pOwned", "outer_str": "shelf-3", "fixed_begintimestamp": 1700000000})),
+        )
+        .await
+        .unwrap();
+    let ext: Value = serde_json::from_str(item["cardExt"].as_str().unwrap()).unwrap();
+    assert_eq!(ext["outer_str"], "shelf-3");
+    assert_eq!(ext["fixed_begintimestamp"], 1700000000);
+    assert!(ext["timestamp"].is_string(), "{ext}");
+    let added = control(&sb, "POST", "/sandbox/card/add", Some(claim(item))).await;
+    let result = &added["cardList"][0];
+    assert_eq!(result["isSuccess"], true, "{added}");
+    // The code wx.addCard returned decrypts with the owner's token, through the client.
+    let code = client
+        .call(
+            "decryptCardCode",
+            args(json!({"encrypt_code": result["code"]})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        code["code"].as_str().is_some_and(|c| !c.is_empty()),
+        "{code}"
+    );
+
+    // A client that (wrongly) treats the mini-program itself as the card account: the
+    // signature uses the mini-program's ticket, which the stand-in refuses; its token cannot
+    // decrypt the owner's code.
+    let c = control(&sb, "GET", "/sandbox/client/credentials", None).await;
+    let wrong = mp(
+        &sb,
+        json!({"card_appid": c["appid"], "card_secret": c["secret"]}),
+    )
+    .await;
+    let item = wrong
+        .call("cardExt", args(json!({"card_id": "pOwned"})))
+        .await
+        .unwrap();
+    let added = control(&sb, "POST", "/sandbox/card/add", Some(claim(item))).await;
+    assert_eq!(added["cardList"][0]["isSuccess"], false, "{added}");
+    let err = wrong
+        .call(
+            "decryptCardCode",
+            args(json!({"encrypt_code": result["code"]})),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(ErrorDescription::from(&err).errcode, Some(40056), "{err}");
+
+    // No card account: a configuration error naming the keys, nothing sent.
+    let none = mp(&sb, json!({"card_appid": null, "card_secret": null})).await;
+    let before = control(&sb, "GET", "/sandbox/requests", None).await;
+    let err = none
+        .call("cardExt", args(json!({"card_id": "pOwned"})))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("card_appid"), "{err}");
+    assert_eq!(control(&sb, "GET", "/sandbox/requests", None).await, before);
+    assert!(config_error(Client::new(
+        Family::MiniProgram,
+        config(&sb, "mp", json!({"card_secret": null})).await,
+        &Callbacks::default(),
+        UA,
+    ))
+    .contains("needs both `card_appid` and `card_secret`"));
+}
+
 // -- the sandbox's control call --------------------------------------------------------------
 
 #[tokio::test]
@@ -798,6 +897,8 @@ async fn the_sandbox_is_driven_through_one_generic_control_call() {
     let c = control(&sb, "GET", "/sandbox/client/credentials", None).await;
     let keys: std::collections::BTreeSet<_> = c.as_object().unwrap().keys().cloned().collect();
     let expected: std::collections::BTreeSet<String> = [
+        "card_appid",
+        "card_secret",
         "mchid",
         "serial_no",
         "merchant_private_key",

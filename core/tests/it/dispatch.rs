@@ -300,7 +300,7 @@ async fn card_ext_by_name_is_signed_with_the_cached_ticket() {
     let expected = weixin_kit::mp::sign_card_ext(
         ticket.expose(),
         "pFS7Fjg8kV1IdDz01r4SQwMkuCKc",
-        ext["timestamp"].as_i64().unwrap(),
+        ext["timestamp"].as_str().unwrap().parse().unwrap(),
         ext["nonce_str"].as_str().unwrap(),
         None,
         Some(OPENID),

@@ -91,7 +91,12 @@ fn the_builder_signs_what_it_puts_in_card_ext() {
         let ext: Value = serde_json::from_str(&item.card_ext).unwrap();
         let obj = ext.as_object().unwrap();
         assert_eq!(ext["signature"], case["signature"], "case {name}");
-        assert_eq!(ext["timestamp"], case["timestamp"], "case {name}");
+        // Sent as a string: its decimal text is what was signed.
+        assert_eq!(
+            ext["timestamp"].as_str(),
+            Some(case["timestamp"].to_string().as_str()),
+            "case {name}"
+        );
         assert_eq!(
             ext["nonce_str"].as_str(),
             Some(nonce.as_str()),
@@ -143,7 +148,12 @@ fn defaults_are_now_and_a_fresh_32_character_nonce() {
     let b = card_ext("ticket", "pFS7Fjg8kV1IdDz01r4SQwMkuCKc").unwrap();
     let a: CardExt = serde_json::from_str(&a.card_ext).unwrap();
     let b: CardExt = serde_json::from_str(&b.card_ext).unwrap();
-    assert!((a.timestamp - before).abs() <= 5);
+    // Sent as a string of digits (the JS-SDK appendix: values end up as strings).
+    let ts: i64 = a.timestamp.parse().unwrap();
+    assert!((ts - before).abs() <= 5);
+    let raw: serde_json::Value =
+        serde_json::from_str(&card_ext("t", "c").unwrap().card_ext).unwrap();
+    assert!(raw["timestamp"].is_string(), "{raw}");
     let nonce = a.nonce_str.clone().unwrap();
     assert_eq!(nonce.len(), 32);
     assert!(nonce.bytes().all(|c| c.is_ascii_alphanumeric()));
@@ -153,7 +163,7 @@ fn defaults_are_now_and_a_fresh_32_character_nonce() {
         sign_card_ext(
             "ticket",
             "pFS7Fjg8kV1IdDz01r4SQwMkuCKc",
-            a.timestamp,
+            ts,
             &nonce,
             None,
             None

@@ -640,8 +640,12 @@ async fn an_external_token_provider() {
         before,
         "the client fetched nothing"
     );
-    // The card ticket still works, with the provider's token.
-    client.card_ext("pCard1", None, None).await.unwrap();
+    // Cards are the Official Account's: without it configured, cardExt says so (the
+    // mini-program's token, the provider's here, cannot sign for a card).
+    match client.card_ext("pCard1", None, None).await {
+        Err(Error::Config { detail }) => assert!(detail.contains("card_appid"), "{detail}"),
+        other => panic!("expected a configuration error, got {other:?}"),
+    }
     // The client does not refresh tokens it does not own.
     assert!(matches!(
         client.force_refresh_access_token().await,
@@ -716,7 +720,8 @@ async fn card_ext_is_signed_with_the_cached_wx_card_ticket() {
     assert_eq!(counters(&sandbox)["tickets_issued_by_type"]["wx_card"], 1);
     assert_eq!(calls(&sandbox, "getTicket"), 1);
 
-    let ticket = sandbox_ticket(&sandbox, &client.access_token().await.unwrap()).await;
+    // The card account's ticket, not the mini-program's.
+    let ticket = sandbox_ticket(&sandbox, &client.card_account_access_token().await.unwrap()).await;
     assert_eq!(client.card_api_ticket().await.unwrap().expose(), ticket);
     for (item, card_id, code, openid) in [
         (&with_both, "pCard1", Some("code-123"), Some("oOpenid1")),
@@ -728,7 +733,7 @@ async fn card_ext_is_signed_with_the_cached_wx_card_ticket() {
         assert!(ext.get("card_id").is_none(), "card_id is not in cardExt");
         assert_eq!(ext["code"].as_str(), code);
         assert_eq!(ext["openid"].as_str(), openid);
-        let timestamp = ext["timestamp"].as_i64().unwrap();
+        let timestamp = ext["timestamp"].as_str().unwrap().parse().unwrap();
         let nonce = ext["nonce_str"].as_str().unwrap();
         assert_eq!(nonce.len(), 32);
         assert_eq!(
@@ -761,7 +766,8 @@ async fn the_ticket_fetch_follows_the_one_refresh_rule() {
         .add_errcode_fault("/cgi-bin/ticket/getticket", 40001, Some(1), None);
     client.card_ext("pCard1", None, None).await.unwrap();
     assert_eq!(calls(&sandbox, "getTicket"), 2);
-    assert_eq!(calls(&sandbox, "getStableAccessToken"), 2);
+    // The mini-program's own token, then the card account's twice (the first was rejected).
+    assert_eq!(calls(&sandbox, "getStableAccessToken"), 3);
 
     sandbox.mp().expire_tickets();
     sandbox

@@ -86,6 +86,33 @@ fn configured_certificate_client(sb: &Sandbox) -> PayClient {
         .unwrap()
 }
 
+/// The key a request asks WeChat Pay to answer with (`Wechatpay-Serial`): the public key ID in
+/// public-key mode, the newest platform certificate's serial in certificate mode (as
+/// wechatpay-go sends it), which a migrating WeChat Pay honours.
+#[tokio::test]
+async fn requests_name_the_key_to_answer_with() {
+    let sb = sandbox_signing(SigningMode::Migration).await;
+    let c = sb.credentials().clone();
+    for (client, expected) in [
+        (
+            configured_certificate_client(&sb),
+            c.platform_serial_no.clone(),
+        ),
+        (pay_client(&sb), c.wechatpay_public_key_id.clone()),
+    ] {
+        sb.reset_log();
+        modify_and_set_notify(&sb, &client, &format!("serial-{}", &expected[..4])).await;
+        for r in sb.requests() {
+            assert_eq!(
+                r.wechatpay_serial.as_deref(),
+                Some(expected.as_str()),
+                "{r:?}"
+            );
+            assert_eq!(r.signature.as_deref(), Some("ok"));
+        }
+    }
+}
+
 /// Both operations in each way a client can verify what the sandbox signs: every request reached
 /// the sandbox signed correctly, and certificates were downloaded only where none was configured
 /// (once: the first response named an unknown serial, bootstrapped, then none).

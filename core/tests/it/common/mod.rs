@@ -98,12 +98,14 @@ pub fn certificate_client(sb: &Sandbox) -> PayClient {
         .unwrap()
 }
 
-/// The mini-program's appid and AppSecret against the sandbox, with [`fast_retry`].
+/// The mini-program's appid and AppSecret against the sandbox, and the Official Account that
+/// owns the cards, with [`fast_retry`].
 pub fn mp_builder(sb: &Sandbox) -> MiniProgramClientBuilder {
     let c = sb.credentials();
     MiniProgramClient::builder()
         .appid(c.appid.clone())
         .secret(c.app_secret.clone())
+        .card_account(c.card_appid.clone(), c.card_app_secret.clone())
         .base_url(sb.base_url())
         .retry(fast_retry())
 }
