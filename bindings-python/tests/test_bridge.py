@@ -182,12 +182,16 @@ def test_a_token_provider_supplies_the_access_token(sb, kind, flavour, mp_counte
     provider = provide if flavour == "plain" else provide_async
     factory = sb.mp_client if kind == "sync" else sb.async_mp_client
     client = factory(secret=None, token_provider=provider)
+    openid, code = uid("o"), uid("42")
+    sb.mp_add_notify_code(openid, 2001, code)
     before = mp_counters()
-    item = resolve(client.card.card_ext(card_id="pCard-provider"))
-    assert item["cardId"] == "pCard-provider"
+    info = resolve(
+        client.service_card.get_user_notify(openid=openid, notify_type=2001, notify_code=code)
+    )
+    assert info["notify_info"]["notify_type"] == 2001
     assert resolve(client.access_token()) == token
-    assert calls
-    # No token of its own was fetched: only the ticket.
+    assert len(calls) == 2
+    # No token of its own was fetched.
     after = mp_counters()
     assert after.get("stable_tokens_issued") == before.get("stable_tokens_issued")
 
@@ -199,7 +203,7 @@ def test_a_failing_token_provider_is_a_callback_error(sb, kind):
     factory = sb.mp_client if kind == "sync" else sb.async_mp_client
     client = factory(secret=None, token_provider=provide)
     with pytest.raises(errors.CallbackError) as info:
-        resolve(client.card.card_ext(card_id="pCard-x"))
+        resolve(client.access_token())
     assert info.value.callback == "token_provider"
     assert "LookupError: no token for this authorizer" in str(info.value)
     with pytest.raises(errors.ConfigError, match="not both"):

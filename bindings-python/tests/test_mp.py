@@ -49,12 +49,16 @@ def new_code(sb, notify_type: int = 1003, **fields):
     return openid, code
 
 
-def raw_token(sb) -> str:
-    """The current stable access token, asked for with `requests` (not our client)."""
+def raw_token(sb, account: str = "mini_program") -> str:
+    """The current stable access token of the mini-program, or of the Official Account that owns
+    the cards (``account="card"``), asked for with `requests` (not our client)."""
     c = sb.credentials
+    appid, secret = (
+        (c["card_appid"], c["card_secret"]) if account == "card" else (c["appid"], c["secret"])
+    )
     answer = requests.post(
         sb.base_url + "/cgi-bin/stable_token",
-        json={"grant_type": "client_credential", "appid": c["appid"], "secret": c["secret"]},
+        json={"grant_type": "client_credential", "appid": appid, "secret": secret},
         timeout=10,
     ).json()
     return answer["access_token"]
@@ -279,8 +283,10 @@ def test_get_ticket(sb, mp, mp_counters):
     assert answer["errcode"] == 0 and answer["ticket"] and answer["expires_in"] == 7200
     assert mp_counters().get("tickets_issued_by_type", 0) == {"wx_card": 1}
     assert urlsplit(log_for(sb, "getTicket")[0]["path"]).query.startswith("type=wx_card")
-    # The sandbox hands out the cached ticket while it is valid: the same one, asked for raw.
-    assert raw_ticket(sb, raw_token(sb))["ticket"] == answer["ticket"]
+    # The card operations run with the card-owning Official Account's token: the sandbox hands
+    # out that account's cached ticket while it is valid, the same one when asked for raw.
+    assert raw_ticket(sb, raw_token(sb, "card"))["ticket"] == answer["ticket"]
+    assert raw_ticket(sb, raw_token(sb))["ticket"] != answer["ticket"]
     jsapi = resolve(mp.card.get_ticket(type="jsapi"))
     assert jsapi["ticket"] != answer["ticket"]
 
@@ -315,11 +321,12 @@ def test_card_ext_signature_is_the_documented_sha1(sb, kind, openid, code, mp_co
     ext = json.loads(item["cardExt"])
     assert "card_id" not in ext and "cardId" not in ext
     assert ext.get("openid") == openid and ext.get("code") == code
-    assert isinstance(ext["timestamp"], int)
+    # A string of digits (JS-SDK appendix 4: the values end up as strings; wechatpy sends one).
+    assert isinstance(ext["timestamp"], str) and ext["timestamp"].isdigit()
 
     # The ticket the sandbox issued (it caches it: asked for raw, it is the same one).
     assert mp_counters().get("tickets_issued_by_type", 0) == {"wx_card": 1}
-    ticket = raw_ticket(sb, raw_token(sb))["ticket"]
+    ticket = raw_ticket(sb, raw_token(sb, "card"))["ticket"]  # the card owner's
     assert mp_counters().get("tickets_issued_by_type", 0) == {"wx_card": 1}
     # 卡券签名: the values of api_ticket, timestamp, card_id, code, openid, nonce_str, sorted as
     # strings, concatenated, SHA1 hex. cardExt carries the timestamp and nonce_str signed.

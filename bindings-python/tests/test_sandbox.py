@@ -21,6 +21,8 @@ from weixin_kit.testing import Sandbox
 from support import uid
 
 DOCUMENTED_CREDENTIALS = {
+    "card_appid",
+    "card_secret",
     "mchid",
     "serial_no",
     "merchant_private_key",

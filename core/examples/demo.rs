@@ -107,9 +107,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 4. setUserNotifyExt with a structured ext_json: the nested JSON encoding of doc 01 is ours.
+    // The cards belong to the Official Account that created them (WeChat's guide 小程序内领取
+    // 卡券): its ticket signs cardExt and its token decrypts codes.
     let mp = MiniProgramClient::builder()
         .appid(&c.appid)
         .secret(c.app_secret.clone())
+        .card_account(&c.card_appid, c.card_app_secret.clone())
         .base_url(sandbox.base_url())
         .build()?;
     let (openid, notify_code) = ("oDemoUser", "4200001855202305090060871147");
@@ -130,25 +133,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         received.last().map(String::as_str).unwrap_or("-")
     );
 
-    // 5. wx.addCard's cardList entry, signed with the (cached) wx_card api_ticket, and the
-    //    encrypted code addCard returns decoded for wx.openCard.
-    let item = mp
-        .card_ext("pFS7Fjg8kV1IdDz01r4SQwMkuCKc", Some(openid), None)
+    // 5. wx.addCard's cardList entry, signed with the card account's (cached) wx_card
+    //    api_ticket; the sandbox's wx.addCard stand-in checks it against the card's owner and
+    //    returns the encrypted code, which the owner's token decodes for wx.openCard.
+    let card_id = "pFS7Fjg8kV1IdDz01r4SQwMkuCKc";
+    sandbox
+        .control(
+            "POST",
+            "/sandbox/mp/cards",
+            Some(serde_json::json!({"card_id": card_id, "bind_openid": true})),
+        )
         .await?;
+    let item = mp.card_ext(card_id, Some(openid), None).await?;
     println!(
         "5. cardList item for wx.addCard: cardId {}, cardExt {}",
         item.card_id, item.card_ext
     );
-    let encrypted = sandbox
-        .mp()
-        .encrypt_card_code(&item.card_id, "110201201245");
+    let added = sandbox
+        .control(
+            "POST",
+            "/sandbox/card/add",
+            Some(serde_json::json!({
+                "cardList": [{"cardId": item.card_id, "cardExt": item.card_ext}],
+                "openid": openid,
+            })),
+        )
+        .await?;
+    let claimed = &added["cardList"][0];
+    let encrypted = claimed["code"].as_str().unwrap_or_default();
     println!(
-        "   code decrypt: {encrypted} → {}",
-        mp.decrypt_card_code(&encrypted).await?
+        "   wx.addCard: {} (isSuccess {}); code decrypt: {encrypted} → {}",
+        added["errMsg"],
+        claimed["isSuccess"],
+        mp.decrypt_card_code(encrypted).await?
     );
     let counters = sandbox.counters();
     println!(
-        "   (one access token fetched: {}, one card ticket issued: {})",
+        "   (access tokens fetched, one per account: {}; card tickets issued: {})",
         counters["mp"]["stable_tokens_issued"], counters["mp"]["tickets_issued"]
     );
 

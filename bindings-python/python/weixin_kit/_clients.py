@@ -215,6 +215,8 @@ class _MpBase:
         appid: str,
         secret: Optional[str] = None,
         token_provider: Optional[TokenProvider] = None,
+        card_appid: Optional[str] = None,
+        card_secret: Optional[str] = None,
         token_store: Optional[str] = None,
         base_url: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -233,6 +235,11 @@ class _MpBase:
                 ``authorizer_access_token``, or your central token service's. Called for every
                 request (cache on your side); on 40001/42001/40014 it is called once more and
                 the request retried once if it returns another token.
+            card_appid: the Official Account (公众号) that created your cards. Cards belong
+                to it (WeChat's guide 小程序内领取卡券): ``card.card_ext`` signs with its wx_card
+                api_ticket and ``card.decrypt_card_code`` uses its token, both fetched with
+                ``card_secret`` and cached in ``token_store`` like the mini-program's own.
+            card_secret: that account's AppSecret.
             token_store: where access tokens and card tickets are cached: ``"memory://"``
                 (default, this client only) or ``"redis://host:port/db"`` (shared by every
                 instance; connected on first use).

@@ -252,6 +252,27 @@ class Sandbox:
         query = urllib.parse.urlencode({"openid": openid, "notify_code": notify_code})
         return self._control("GET", f"/sandbox/mp/notify_ext?{query}")
 
+    def mp_create_card(
+        self, card_id: str, owner_appid: Optional[str] = None, **fields: Any
+    ) -> Dict[str, Any]:
+        """Register a card, owned by ``owner_appid`` (default: the sandbox's Official Account,
+        ``credentials["card_appid"]``: cards belong to the account that created them).
+        ``fields``: ``custom_code``, ``bind_openid``."""
+        card = _present(fields)
+        card["card_id"] = card_id
+        if owner_appid is not None:
+            card["owner_appid"] = owner_appid
+        return dict(self._control("POST", "/sandbox/mp/cards", card))
+
+    def wx_add_card(
+        self, card_list: List[Dict[str, Any]], openid: Optional[str] = None
+    ) -> Dict[str, Any]:
+        """What the front end's ``wx.addCard`` does with ``cardList`` (items as ``card_ext``
+        returns them): each cardExt signature is checked against the card owner's wx_card
+        ticket. Returns the success callback's ``{"errMsg", "cardList": [{"cardId", "cardExt",
+        "code" (encrypted: decrypt it with ``decrypt_card_code``), "isSuccess"}]}``."""
+        return dict(self._control("POST", "/sandbox/card/add", _present({"cardList": card_list, "openid": openid})))
+
     def mp_encrypt_card_code(self, card_id: str, code: str) -> str:
         """A card code encrypted as ``wx.addCard`` returns it (for decryptCardCode)."""
         body = {"card_id": card_id, "code": code}
