@@ -4,6 +4,7 @@
 //! sandbox as start / control / close. The per-operation Python surface is generated
 //! (`weixin_kit/_generated/`) and the exceptions are Python classes (`weixin_kit/errors.py`).
 
+mod asyncio;
 mod bench;
 mod callbacks;
 mod client;
