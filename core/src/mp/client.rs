@@ -45,8 +45,11 @@ pub use crate::http::RetryPolicy;
 use crate::http::{HttpClient, Outgoing};
 pub use crate::mp::builder::MiniProgramClientBuilder;
 use crate::mp::card::CardExtBuilder;
+use crate::mp::errors::{
+    check_errcode, errcode_of, frontend_code_not_found, notify_type_of, verdict,
+    FRONTEND_NOTIFY_TYPES,
+};
 pub use crate::mp::errors::{errcode, NOTIFY_CODE_RETRY_AFTER};
-use crate::mp::errors::{errcode_of, verdict};
 pub use crate::mp::ext_json::IntoExtJson;
 use crate::mp::token::{TokenManager, TokenProvider, TokenStore};
 use crate::mp::{
@@ -491,7 +494,7 @@ impl dispatch::CallByName for MiniProgramClient {
 impl Execute for MiniProgramClient {
     async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
         let op = request.operation;
-        Ok(match op.auth {
+        let response = match op.auth {
             Auth::AccessToken => self.execute_with_token(&request).await?,
             Auth::None => self.send(&request, None).await?,
             Auth::WechatPay2 => {
@@ -502,7 +505,19 @@ impl Execute for MiniProgramClient {
                     ),
                 })
             }
-        })
+        };
+        // 85437's documented "retry in about a minute" is for WeChat Pay transaction ids; a
+        // front-end notify_code would only run out its 5-minute window (mp::errors).
+        if errcode_of(&response) == Some(errcode::NOTIFY_CODE_NOT_FOUND) {
+            if let RequestBody::Json(body) = &request.body {
+                if notify_type_of(body).is_some_and(|t| FRONTEND_NOTIFY_TYPES.contains(&t)) {
+                    if let Err(Error::MiniProgram(e)) = check_errcode(op, &response) {
+                        return Err(frontend_code_not_found(*e).into());
+                    }
+                }
+            }
+        }
+        Ok(response)
     }
 }
 

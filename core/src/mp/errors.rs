@@ -54,6 +54,38 @@ pub(crate) fn check_errcode(op: &'static OperationSpec, response: &RawResponse) 
     .into())
 }
 
+/// Service-card notify types whose notify_code comes from the front end (a `liveActivity`
+/// button; WeChat's guide 新版一次性订阅消息开发指南 1.1 and 1.4,
+/// https://developers.weixin.qq.com/miniprogram/dev/framework/open-ability/subscribe-message-2.html).
+/// Such a code must be activated within 5 minutes of being obtained and can be updated for 24 h;
+/// codes of the other types (2001–2011) are WeChat Pay transaction ids, which may need about a
+/// minute after payment before WeChat can verify them.
+pub const FRONTEND_NOTIFY_TYPES: &[i64] = &[1001, 1003, 1004, 1005];
+
+/// An 85437 for a front-end notify_code: the documents' "retry in about a minute" is about
+/// transaction ids and would only burn the code's 5-minute window, so the error carries no
+/// delay and says what helps instead.
+pub(crate) fn frontend_code_not_found(mut error: MiniProgramError) -> MiniProgramError {
+    error.retryable = false;
+    error.retry_after = None;
+    error.advice = Some(
+        "This notify_type's notify_code comes from the front end: it must be activated within 5 \
+         minutes of being obtained and can be updated for 24 h (新版一次性订阅消息开发指南 1.4). \
+         Waiting does not help: check the code, openid and notify_type, or get a new code."
+            .into(),
+    );
+    error
+}
+
+/// The `notify_type` a JSON request body carries, if any.
+pub(crate) fn notify_type_of(body: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        notify_type: Option<i64>,
+    }
+    serde_json::from_slice::<Body>(body).ok()?.notify_type
+}
+
 /// Mini-program errcodes the client acts on.
 pub mod errcode {
     /// 系统繁忙: retried with backoff (bounded).
@@ -91,7 +123,8 @@ impl MiniProgramError {
 
     /// 85437 (notify_code 不存在): when the notify_code is a WeChat Pay transaction id, it may
     /// only become valid about a minute after payment — retry after
-    /// [`NOTIFY_CODE_RETRY_AFTER`], not at once.
+    /// [`NOTIFY_CODE_RETRY_AFTER`], not at once (`retry_after` says so; for a front-end code,
+    /// [`FRONTEND_NOTIFY_TYPES`], it is `None`: waiting does not help there).
     pub fn is_notify_code_not_ready(&self) -> bool {
         self.errcode == errcode::NOTIFY_CODE_NOT_FOUND
     }

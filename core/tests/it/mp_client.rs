@@ -529,6 +529,48 @@ async fn set_user_notify_ext_documented_errcodes() {
             .await,
     );
     assert!(e.is_notify_code_not_ready());
+    assert_eq!(
+        e.retry_after(),
+        Some(weixin_kit::mp::NOTIFY_CODE_RETRY_AFTER)
+    );
+
+    // A front-end code (notify_type 1003: the liveActivity button) has 5 minutes to be
+    // activated: "retry in a minute" is not offered there (the guide's 1.4), the error says why.
+    mp.add_notify_code(weixin_kit_sandbox::mp::NotifyCodeRegistration {
+        openid: OPENID.into(),
+        notify_type: 1003,
+        notify_code: "frontend-code-1".into(),
+        valid_after_secs: Some(60),
+        ..Default::default()
+    })
+    .unwrap();
+    let e = mp_error(
+        client
+            .set_user_notify_ext(OPENID, 1003, "frontend-code-1", serde_json::json!({}))
+            .await,
+    );
+    assert_eq!(
+        (e.errcode, e.retry_after(), e.retryable),
+        (85437, None, false)
+    );
+    assert!(
+        e.advice.as_deref().is_some_and(|a| a.contains("5 minutes")),
+        "{e:?}"
+    );
+    // The same through the by-name path the bindings use.
+    let by_name = client
+        .call(
+            "setUserNotifyExt",
+            weixin_kit::dispatch::JsonArgs::new(
+                serde_json::json!({"openid": OPENID, "notify_type": 1003, "notify_code": "frontend-code-1", "ext_json": {}})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(by_name, Error::MiniProgram(e) if e.retry_after.is_none()));
 
     // Not a JSON object at all: refused before sending (the sandbox would answer 85470).
     let before = calls(&sandbox, "setUserNotifyExt");
