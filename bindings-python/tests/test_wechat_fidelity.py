@@ -145,3 +145,19 @@ def test_card_ext_is_signed_with_the_owners_ticket_over_the_timestamp_text(sb, m
     ticket = raw_ticket(sb, raw_token(sb, "card"))["ticket"]
     values = sorted([ticket, ext["timestamp"], card_id, ext["nonce_str"]])
     assert ext["signature"] == hashlib.sha1("".join(values).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("notify_type, retry_after", [(2001, 60), (1003, None)])
+def test_notify_code_not_found_advice_fits_where_the_code_comes_from(sb, mp, notify_type, retry_after):
+    """85437: a WeChat Pay transaction id (2001–2011) may need about a minute after payment;
+    a front-end code (1001/1003/1004/1005) has only 5 minutes, so no delay is suggested."""
+    openid, code = uid("o"), uid("42")
+    sb.mp_add_notify_code(openid, notify_type, code, valid_after_secs=60)
+    with pytest.raises(MiniProgramError) as info:
+        resolve(
+            mp.service_card.set_user_notify_ext(
+                openid=openid, notify_type=notify_type, notify_code=code, ext_json={}
+            )
+        )
+    assert (info.value.errcode, info.value.retry_after) == (85437, retry_after)
+    assert info.value.retryable is (retry_after is not None)
