@@ -372,12 +372,14 @@ def test_injected_errcode_is_a_mini_program_error_with_the_documented_solution(s
 
 
 def test_85437_says_retry_after_a_minute_and_is_not_retried_at_once(sb, mp, mp_counters):
-    openid, code = new_code(sb)
+    # A WeChat Pay transaction id (notify_type 2001): the documented one-minute delay applies
+    # (for a front-end code it does not: test_wechat_fidelity.py).
+    openid, code = new_code(sb, 2001)
     sb.mp_add_errcode_fault("/wxa/set_user_notifyext", 85437)
     with pytest.raises(MiniProgramError) as info:
         resolve(
             mp.service_card.set_user_notify_ext(
-                openid=openid, notify_type=1003, notify_code=code, ext_json={}
+                openid=openid, notify_type=2001, notify_code=code, ext_json={}
             )
         )
     e = info.value

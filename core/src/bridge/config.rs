@@ -24,7 +24,6 @@ pub const DEFAULT_CALLBACK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A WeChat Pay APIv3 client's configuration (`PayClient(...)` in every language).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct PayConfig {
     /// The merchant id (商户号).
     pub mchid: String,
@@ -47,22 +46,59 @@ pub struct PayConfig {
     /// The failover host (default `https://api2.mch.weixin.qq.com`; none when `base_url` is
     /// given).
     pub backup_base_url: Option<String>,
+    /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
+    /// given).
+    pub download_certificates: Option<bool>,
+    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the signer's).
+    #[serde(skip)]
+    pub common: CommonConfig,
+}
+
+/// The keys every client has.
+#[derive(Deserialize, Default)]
+pub struct CommonConfig {
     /// Seconds for one attempt (default 30).
     pub timeout: Option<f64>,
     /// Seconds to connect (default 5).
     pub connect_timeout: Option<f64>,
     /// Requests sent in total, retries included (default 3; 1 = no retry).
     pub max_attempts: Option<u32>,
-    /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
-    /// given).
-    pub download_certificates: Option<bool>,
-    /// Seconds a callback (the signer) may take (default 10).
+    /// Seconds a callback (signer, token provider) may take (default 10).
     pub callback_timeout: Option<f64>,
+}
+
+/// [`CommonConfig`] checked: durations and the retry policy.
+struct Common {
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    retry: Option<RetryPolicy>,
+    callback_timeout: Duration,
+}
+
+impl CommonConfig {
+    const KEYS: [&'static str; 4] = [
+        "timeout",
+        "connect_timeout",
+        "max_attempts",
+        "callback_timeout",
+    ];
+
+    fn check(&self, what: &str) -> Result<Common> {
+        Ok(Common {
+            timeout: seconds(what, "timeout", self.timeout)?,
+            connect_timeout: seconds(what, "connect_timeout", self.connect_timeout)?,
+            retry: self
+                .max_attempts
+                .map(|n| retry_policy(what, n))
+                .transpose()?,
+            callback_timeout: seconds(what, "callback_timeout", self.callback_timeout)?
+                .unwrap_or(DEFAULT_CALLBACK_TIMEOUT),
+        })
+    }
 }
 
 /// A mini-program client's configuration (`MiniProgramClient(...)` in every language).
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
 pub struct MiniProgramConfig {
     /// The mini-program's AppID.
     pub appid: String,
@@ -77,20 +113,19 @@ pub struct MiniProgramConfig {
     pub token_store: Option<SecretString>,
     /// The host (default `https://api.weixin.qq.com`).
     pub base_url: Option<String>,
-    /// Seconds for one attempt (default 30).
-    pub timeout: Option<f64>,
-    /// Seconds to connect (default 5).
-    pub connect_timeout: Option<f64>,
-    /// Requests sent in total, retries included (default 3).
-    pub max_attempts: Option<u32>,
     /// `stable_token` (getStableAccessToken, default) or `token` (getAccessToken).
     pub token_endpoint: Option<String>,
-    /// Seconds a callback (the token provider) may take (default 10).
-    pub callback_timeout: Option<f64>,
+    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the token provider's).
+    #[serde(skip)]
+    pub common: CommonConfig,
 }
 
 /// Reads `config` (a JSON object with the wire-style keys; `null` values count as absent).
-fn read<T: DeserializeOwned>(what: &str, keys: &[&str], config: Value) -> Result<T> {
+fn read<T: DeserializeOwned>(
+    what: &str,
+    keys: &[&str],
+    config: Value,
+) -> Result<(T, CommonConfig)> {
     let Value::Object(mut map) = config else {
         return Err(Error::Config {
             detail: format!("{what}: the configuration must be a map of keys to values"),
@@ -105,6 +140,14 @@ fn read<T: DeserializeOwned>(what: &str, keys: &[&str], config: Value) -> Result
             ),
         });
     }
+    // The common keys apart, so that an error names its key (serde's flatten would lose it).
+    let (common, own): (serde_json::Map<_, _>, serde_json::Map<_, _>) = map
+        .into_iter()
+        .partition(|(k, _)| CommonConfig::KEYS.contains(&k.as_str()));
+    Ok((typed(what, own)?, typed(what, common)?))
+}
+
+fn typed<T: DeserializeOwned>(what: &str, map: serde_json::Map<String, Value>) -> Result<T> {
     serde_path_to_error::deserialize(Value::Object(map)).map_err(|e| {
         let at = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -163,7 +206,9 @@ impl PayConfig {
 
     /// Reads the configuration from a JSON object with [`Self::KEYS`].
     pub fn from_json(config: Value) -> Result<Self> {
-        read("PayConfig", Self::KEYS, config)
+        let (mut config, common): (Self, _) = read("PayConfig", Self::KEYS, config)?;
+        config.common = common;
+        Ok(config)
     }
 
     /// The client. Call it inside the tokio runtime that will drive the client (the
@@ -175,8 +220,7 @@ impl PayConfig {
             .mchid(self.mchid)
             .serial_no(self.serial_no)
             .user_agent_suffix(user_agent_suffix);
-        let callback_timeout = seconds(WHAT, "callback_timeout", self.callback_timeout)?
-            .unwrap_or(DEFAULT_CALLBACK_TIMEOUT);
+        let common = self.common.check(WHAT)?;
         match (&self.private_key, &callbacks.signer) {
             (Some(_), Some(_)) => {
                 return Err(Error::Config {
@@ -188,7 +232,7 @@ impl PayConfig {
             (None, Some(signer)) => {
                 b = b.signer(std::sync::Arc::new(HostSigner::new(
                     signer.clone(),
-                    callback_timeout,
+                    common.callback_timeout,
                 )))
             }
             (None, None) => {}
@@ -216,14 +260,14 @@ impl PayConfig {
         if let Some(url) = self.backup_base_url {
             b = b.backup_base_url(url);
         }
-        if let Some(t) = seconds(WHAT, "timeout", self.timeout)? {
+        if let Some(t) = common.timeout {
             b = b.timeout(t);
         }
-        if let Some(t) = seconds(WHAT, "connect_timeout", self.connect_timeout)? {
+        if let Some(t) = common.connect_timeout {
             b = b.connect_timeout(t);
         }
-        if let Some(n) = self.max_attempts {
-            b = b.retry(retry_policy(WHAT, n)?);
+        if let Some(retry) = common.retry {
+            b = b.retry(retry);
         }
         if let Some(on) = self.download_certificates {
             b = b.download_certificates(on);
@@ -250,7 +294,9 @@ impl MiniProgramConfig {
 
     /// Reads the configuration from a JSON object with [`Self::KEYS`].
     pub fn from_json(config: Value) -> Result<Self> {
-        read("MiniProgramConfig", Self::KEYS, config)
+        let (mut config, common): (Self, _) = read("MiniProgramConfig", Self::KEYS, config)?;
+        config.common = common;
+        Ok(config)
     }
 
     /// The client. Call it inside the tokio runtime that will drive the client.
@@ -263,8 +309,7 @@ impl MiniProgramConfig {
         let mut b = MiniProgramClient::builder()
             .appid(self.appid)
             .user_agent_suffix(user_agent_suffix);
-        let callback_timeout = seconds(WHAT, "callback_timeout", self.callback_timeout)?
-            .unwrap_or(DEFAULT_CALLBACK_TIMEOUT);
+        let common = self.common.check(WHAT)?;
         if let Some(provider) = &callbacks.token_provider {
             if self.secret.is_some() {
                 return Err(Error::Config {
@@ -275,7 +320,7 @@ impl MiniProgramConfig {
             }
             b = b.token_provider(std::sync::Arc::new(HostTokenProvider::new(
                 provider.clone(),
-                callback_timeout,
+                common.callback_timeout,
             )));
         }
         if let Some(secret) = self.secret {
@@ -298,14 +343,14 @@ impl MiniProgramConfig {
         if let Some(url) = self.base_url {
             b = b.base_url(url);
         }
-        if let Some(t) = seconds(WHAT, "timeout", self.timeout)? {
+        if let Some(t) = common.timeout {
             b = b.timeout(t);
         }
-        if let Some(t) = seconds(WHAT, "connect_timeout", self.connect_timeout)? {
+        if let Some(t) = common.connect_timeout {
             b = b.connect_timeout(t);
         }
-        if let Some(n) = self.max_attempts {
-            b = b.retry(retry_policy(WHAT, n)?);
+        if let Some(retry) = common.retry {
+            b = b.retry(retry);
         }
         match self.token_endpoint.as_deref() {
             None | Some("stable_token") => b = b.token_endpoint(TokenEndpoint::StableToken),
