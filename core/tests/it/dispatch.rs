@@ -324,3 +324,17 @@ async fn every_generated_operation_is_in_the_json_table() {
     let mp_specs: Vec<&str> = weixin_kit::mp::OPERATIONS.iter().map(|o| o.name).collect();
     assert_eq!(mp_names, mp_specs);
 }
+
+/// The client picks the card account's token by tag name; the spec says which tag that is.
+#[test]
+fn the_card_account_tag_is_the_one_the_spec_marks() {
+    let spec = crate::common::spec("miniprogram.json");
+    let marked: Vec<&str> = spec["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["x-weixin-account"] == "card_account")
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(marked, vec![weixin_kit::mp::client::CARD_TAG]);
+}
