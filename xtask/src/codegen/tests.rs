@@ -527,7 +527,10 @@ fn common_error_rows_are_emitted_once_and_tables_keep_their_meaning() {
             "500 SYSTEM_ERROR"
         ]
     );
-    assert_eq!(keys(&mp), ["-1", "40001", "40014", "42001", "45009", "45011"]);
+    assert_eq!(
+        keys(&mp),
+        ["-1", "40001", "40014", "42001", "45009", "45011"]
+    );
     fn users(api: &Api) -> Vec<&str> {
         api.operations
             .iter()
