@@ -373,7 +373,7 @@ def summary(
     print(
         "bound: 1 / (client CPU + server CPU per call) = the rate of one call at a time with no "
         "waiting;\n       concurrent rows can reach at most cores × bound "
-        f"({cores} usable cores{', the sandbox pinned to one of them' if pinned else ''})"
+        f"({cores} usable cores{', the sandbox pinned to one of them, the client on the rest' if pinned else ''})"
     )
     header = (
         f"{'client':<27}{'conc':>5}{'calls/s':>9}{'client µs':>11}{'x floor':>9}"
@@ -634,7 +634,9 @@ def main() -> None:
                     f"under what is left to it (see bench/README.md)."
                 )
         print()
-        summary(results, floor, imports, usable, pinned_server is not None)
+        # Pinned: the client has `usable` cores and the sandbox one more of its own.
+        pinned = pinned_server is not None
+        summary(results, floor, imports, usable + (1 if pinned else 0), pinned)
     finally:
         sb.close()
 
