@@ -49,6 +49,6 @@ pub use ext_json::ExtJson;
 #[cfg(feature = "redis")]
 pub use token::RedisStore;
 pub use token::{
-    FixedToken, LockToken, MemoryStore, StoredToken, TokenConfig, TokenManager, TokenProvider,
-    TokenStore,
+    Clock, FixedToken, LockToken, MemoryStore, StoredToken, TokenConfig, TokenManager,
+    TokenProvider, TokenStore,
 };

@@ -946,3 +946,43 @@ async fn a_rejected_token_that_cannot_be_replaced_is_not_sent_again() {
     );
     assert_eq!(calls(&sandbox, "getUserNotify"), 2);
 }
+
+/// WeChat renews a stable token during its last 5 minutes and keeps the old one valid until it
+/// expires (`expires_in` never below 300); the client refreshes 5 minutes early. Over 2 h 10 min
+/// of (sandbox and client) clock, a call every 30 s: exactly 2 token fetches, and never a
+/// rejected token (each call is sent once — a 40001/42001 would have been retried).
+#[tokio::test]
+async fn two_hours_ten_minutes_of_calls_fetch_the_token_twice_and_never_see_it_rejected() {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    let sandbox = sandbox().await;
+    let offset = Arc::new(AtomicI64::new(0));
+    let clock_offset = offset.clone();
+    let client = mp_builder(&sandbox)
+        .token_config(weixin_kit::mp::TokenConfig {
+            clock: weixin_kit::mp::Clock::from_fn(move || {
+                weixin_kit::time::unix_now() + clock_offset.load(Ordering::SeqCst)
+            }),
+            ..Default::default()
+        })
+        .build()
+        .unwrap();
+    let (openid, code) = ("oClock", "4200001855202305090061234567");
+    sandbox.mp().register_notify_code(openid, 2001, code);
+    let before = calls(&sandbox, "getUserNotify");
+    let steps = (2 * 3600 + 10 * 60) / 30;
+    for _ in 0..steps {
+        client
+            .service_card()
+            .get_user_notify(&weixin_kit::mp::GetUserNotifyRequest {
+                openid: openid.into(),
+                notify_type: 2001,
+                notify_code: code.into(),
+            })
+            .await
+            .unwrap();
+        sandbox.mp().advance_clock(Duration::from_secs(30));
+        offset.fetch_add(30, Ordering::SeqCst);
+    }
+    assert_eq!(calls(&sandbox, "getUserNotify") - before, steps as u64);
+    assert_eq!(counter(&sandbox, "stable_tokens_issued"), 2);
+}

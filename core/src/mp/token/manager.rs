@@ -12,6 +12,40 @@ use crate::{BoxFuture, Error, Result, SecretString};
 /// endpoints answer. Called by at most one caller at a time per key and store.
 pub type FetchFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(SecretString, i64)>> + Send + Sync>;
 
+/// Seconds since the Unix epoch as a [`TokenManager`] reads them to decide whether a cached
+/// credential is still fresh. The system clock by default; a test (or a process whose clock is
+/// known to be off) may supply its own.
+#[derive(Clone)]
+pub struct Clock(Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl Clock {
+    /// The system clock.
+    pub fn system() -> Self {
+        Clock(Arc::new(unix_now))
+    }
+
+    /// A clock reading `now()`.
+    pub fn from_fn(now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Clock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> i64 {
+        (self.0)()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::system()
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Clock")
+    }
+}
+
 /// How a [`TokenManager`] caches and waits.
 #[derive(Clone, Debug)]
 pub struct TokenConfig {
@@ -30,6 +64,8 @@ pub struct TokenConfig {
     /// live one has time to finish; keep it longer than `lock_lease` unless failing fast is what
     /// you want).
     pub wait_timeout: Duration,
+    /// What "now" is when deciding freshness and storing expiries (default: the system clock).
+    pub clock: Clock,
 }
 
 impl Default for TokenConfig {
@@ -39,6 +75,7 @@ impl Default for TokenConfig {
             lock_lease: Duration::from_secs(15),
             poll_interval: Duration::from_millis(50),
             wait_timeout: Duration::from_secs(20),
+            clock: Clock::system(),
         }
     }
 }
@@ -165,7 +202,7 @@ impl TokenManager {
             .store
             .get(&self.key)
             .await?
-            .filter(|t| t.expires_at - margin > unix_now())
+            .filter(|t| t.expires_at - margin > self.config.clock.now())
             .map(|t| t.value))
     }
 
@@ -263,7 +300,10 @@ impl TokenManager {
         let unused_margin = margin - margin.min(lifetime / 2);
         let token = StoredToken {
             value,
-            expires_at: unix_now()
+            expires_at: self
+                .config
+                .clock
+                .now()
                 .saturating_add(lifetime)
                 .saturating_add(unused_margin),
         };

@@ -34,7 +34,7 @@ mod provider;
 mod redis;
 mod store;
 
-pub use manager::{FetchFn, TokenConfig, TokenManager};
+pub use manager::{Clock, FetchFn, TokenConfig, TokenManager};
 pub use memory::MemoryStore;
 pub use provider::{FixedToken, TokenProvider};
 #[cfg(feature = "redis")]
