@@ -31,15 +31,17 @@ pub struct ClientCore {
 #[pymethods]
 impl ClientCore {
     /// `family`: `"pay"` or `"mp"`; `config`: the configuration keys (`PayConfig` /
-    /// `MiniProgramConfig`); `token_provider` / `signer`: plain or async callables.
+    /// `MiniProgramConfig`); `token_provider` / `card_token_provider` / `signer`: plain or
+    /// async callables.
     #[new]
-    #[pyo3(signature = (family, config, *, token_provider = None, signer = None))]
+    #[pyo3(signature = (family, config, *, token_provider = None, signer = None, card_token_provider = None))]
     fn new(
         py: Python<'_>,
         family: &str,
         config: &Bound<'_, PyDict>,
         token_provider: Option<Py<PyAny>>,
         signer: Option<Py<PyAny>>,
+        card_token_provider: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let family = wx(py, Family::parse(family))?;
         let config = pythonize::depythonize::<serde_json::Value>(config).map_err(|e| {
@@ -61,8 +63,11 @@ impl ClientCore {
         let callbacks = Callbacks {
             token_provider: callback("token_provider", token_provider)?,
             signer: callback("signer", signer)?,
+            card_token_provider: callback("card_token_provider", card_token_provider)?,
         };
-        let has_callbacks = callbacks.token_provider.is_some() || callbacks.signer.is_some();
+        let has_callbacks = callbacks.token_provider.is_some()
+            || callbacks.signer.is_some()
+            || callbacks.card_token_provider.is_some();
         // The configuration is kept to build the client again after fork (secrets included:
         // the core keeps its parsed keys for the client's life anyway).
         let client = wx(

@@ -161,3 +161,22 @@ def test_notify_code_not_found_advice_fits_where_the_code_comes_from(sb, mp, not
         )
     assert (info.value.errcode, info.value.retry_after) == (85437, retry_after)
     assert info.value.retryable is (retry_after is not None)
+
+
+def test_a_card_token_provider_supplies_the_owners_token(sb, kind):
+    """A third-party platform holds the Official Account's authorizer_access_token: the card
+    operations take it from a callback instead of card_secret."""
+    card_id = uid("p")
+    sb.mp_create_card(card_id)
+    token = raw_token(sb, "card")
+    asked = []
+
+    async def provide() -> str:
+        asked.append(1)
+        return token
+
+    make = sb.mp_client if kind == "sync" else sb.async_mp_client
+    mp = make(card_secret=None, card_token_provider=provide)
+    item = resolve(mp.card.card_ext(card_id=card_id))
+    assert claim(sb, item)["cardList"][0]["isSuccess"] is True
+    assert asked

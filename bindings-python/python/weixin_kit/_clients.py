@@ -26,7 +26,7 @@ TokenProvider = Callable[[], Union[str, Awaitable[str]]]
 Signer = Callable[[str], Union[str, Awaitable[str]]]
 
 # Constructor arguments that are callbacks, not configuration keys.
-_CALLBACKS = ("self", "token_provider", "signer", "__class__")
+_CALLBACKS = ("self", "token_provider", "card_token_provider", "signer", "__class__")
 
 
 def _config(arguments: Dict[str, Any]) -> Dict[str, Any]:
@@ -217,6 +217,7 @@ class _MpBase:
         token_provider: Optional[TokenProvider] = None,
         card_appid: Optional[str] = None,
         card_secret: Optional[str] = None,
+        card_token_provider: Optional[TokenProvider] = None,
         token_store: Optional[str] = None,
         base_url: Optional[str] = None,
         timeout: Optional[float] = None,
@@ -240,6 +241,9 @@ class _MpBase:
                 api_ticket and ``card.decrypt_card_code`` uses its token, both fetched with
                 ``card_secret`` and cached in ``token_store`` like the mini-program's own.
             card_secret: that account's AppSecret.
+            card_token_provider: instead of ``card_secret``: a function (plain or ``async``)
+                returning that account's access token (e.g. a third-party platform's
+                ``authorizer_access_token`` for it), like ``token_provider``.
             token_store: where access tokens and card tickets are cached: ``"memory://"``
                 (default, this client only) or ``"redis://host:port/db"`` (shared by every
                 instance; connected on first use).
@@ -253,7 +257,12 @@ class _MpBase:
         Raises:
             ConfigError: appid or secret missing, a bad token store URL or option.
         """
-        self._core = ClientCore("mp", _config(locals()), token_provider=token_provider)
+        self._core = ClientCore(
+            "mp",
+            _config(locals()),
+            token_provider=token_provider,
+            card_token_provider=card_token_provider,
+        )
 
     @property
     def appid(self) -> str:

@@ -30,6 +30,7 @@ class ClientCore:
         *,
         token_provider: Optional[Callable[[], Any]] = None,
         signer: Optional[Callable[[str], Any]] = None,
+        card_token_provider: Optional[Callable[[], Any]] = None,
     ) -> ClientCore: ...
     @property
     def info(self) -> Dict[str, Any]: ...

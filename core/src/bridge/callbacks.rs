@@ -8,6 +8,7 @@
 //!   either). Called for every request; the host caches. When WeChat rejects the token
 //!   (40001/42001/40014) it is called once more, and the request is retried once only if it
 //!   returns a different token.
+//! - **card token provider** — the same for the Official Account that owns the cards.
 //! - **signer** — `(signing string) -> base64 signature`: the merchant private key kept in a
 //!   KMS/HSM (wechatpay-go's `Signer` is the model). Called for every attempt (each attempt has
 //!   a fresh timestamp and nonce).
@@ -42,6 +43,9 @@ pub struct Callbacks {
     pub token_provider: Option<Arc<dyn HostFunction>>,
     /// `PayClient`: signs requests (instead of `private_key`).
     pub signer: Option<Arc<dyn HostFunction>>,
+    /// `MiniProgramClient`: supplies the card-owning Official Account's access tokens (instead
+    /// of `card_secret`; `card_appid` still names the account).
+    pub card_token_provider: Option<Arc<dyn HostFunction>>,
 }
 
 impl std::fmt::Debug for Callbacks {
@@ -49,6 +53,7 @@ impl std::fmt::Debug for Callbacks {
         f.debug_struct("Callbacks")
             .field("token_provider", &self.token_provider.is_some())
             .field("signer", &self.signer.is_some())
+            .field("card_token_provider", &self.card_token_provider.is_some())
             .finish()
     }
 }
@@ -98,20 +103,36 @@ fn json_type(v: &Value) -> &'static str {
 
 /// A host function as the mini-program client's [`TokenProvider`].
 pub struct HostTokenProvider {
+    /// The callback's name in errors (`token_provider`, `card_token_provider`).
+    name: &'static str,
     function: Arc<dyn HostFunction>,
     timeout: Duration,
 }
 
 impl HostTokenProvider {
+    /// The mini-program's own tokens (`token_provider`).
     pub fn new(function: Arc<dyn HostFunction>, timeout: Duration) -> Self {
-        HostTokenProvider { function, timeout }
+        HostTokenProvider {
+            name: "token_provider",
+            function,
+            timeout,
+        }
+    }
+
+    /// The card-owning Official Account's tokens (`card_token_provider`).
+    pub fn for_card_account(function: Arc<dyn HostFunction>, timeout: Duration) -> Self {
+        HostTokenProvider {
+            name: "card_token_provider",
+            function,
+            timeout,
+        }
     }
 }
 
 impl TokenProvider for HostTokenProvider {
     fn token(&self) -> BoxFuture<'_, Result<SecretString>> {
         Box::pin(async move {
-            call_for_string("token_provider", &self.function, Vec::new(), self.timeout)
+            call_for_string(self.name, &self.function, Vec::new(), self.timeout)
                 .await
                 .map(SecretString::new)
         })

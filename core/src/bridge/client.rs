@@ -170,9 +170,9 @@ impl Client {
     ) -> Result<Client> {
         match family {
             Family::Pay => {
-                if callbacks.token_provider.is_some() {
+                if callbacks.token_provider.is_some() || callbacks.card_token_provider.is_some() {
                     return Err(Error::Config {
-                        detail: "PayConfig: a token_provider is for mini-program clients".into(),
+                        detail: "PayConfig: token providers are for mini-program clients".into(),
                     });
                 }
                 let config = PayConfig::from_json(config)?;

@@ -326,13 +326,34 @@ impl MiniProgramConfig {
         if let Some(secret) = self.secret {
             b = b.secret(secret);
         }
-        match (self.card_appid, self.card_secret) {
-            (Some(appid), Some(secret)) => b = b.card_account(appid, secret),
-            (None, None) => {}
+        match (
+            self.card_appid,
+            self.card_secret,
+            &callbacks.card_token_provider,
+        ) {
+            (Some(appid), Some(secret), None) => b = b.card_account(appid, secret),
+            (Some(appid), None, Some(provider)) => {
+                b = b.card_token_provider(
+                    appid,
+                    std::sync::Arc::new(HostTokenProvider::for_card_account(
+                        provider.clone(),
+                        common.callback_timeout,
+                    )),
+                )
+            }
+            (None, None, None) => {}
+            (_, Some(_), Some(_)) => {
+                return Err(Error::Config {
+                    detail: "MiniProgramConfig: give either `card_secret` or a \
+                             `card_token_provider` callback, not both"
+                        .into(),
+                })
+            }
             _ => {
                 return Err(Error::Config {
-                    detail: "MiniProgramConfig: the card account needs both `card_appid` and \
-                             `card_secret` (the Official Account that created the cards)"
+                    detail: "MiniProgramConfig: the card account needs `card_appid` and either \
+                             `card_secret` or a `card_token_provider` callback (the Official \
+                             Account that created the cards)"
                         .into(),
                 })
             }

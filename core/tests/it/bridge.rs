@@ -871,6 +871,54 @@ async fn cards_are_signed_and_decrypted_by_the_card_owning_account() {
         .unwrap_err();
     assert_eq!(ErrorDescription::from(&err).errcode, Some(40056), "{err}");
 
+    // The card account's tokens from a host callback (a third-party platform's
+    // authorizer_access_token for the Official Account): the same claim works.
+    let owner_token = client
+        .as_mini_program()
+        .unwrap()
+        .card_account_access_token()
+        .await
+        .unwrap();
+    let service = Arc::new(TokenService {
+        token: std::sync::Mutex::new(owner_token.expose().to_owned()),
+        calls: AtomicUsize::new(0),
+    });
+    let provided = Client::new(
+        Family::MiniProgram,
+        config(&sb, "mp", json!({"card_secret": null})).await,
+        &Callbacks {
+            card_token_provider: Some(service.clone()),
+            ..Callbacks::default()
+        },
+        UA,
+    )
+    .unwrap();
+    let item = provided
+        .call("cardExt", args(json!({"card_id": "pOwned"})))
+        .await
+        .unwrap();
+    let added = control(&sb, "POST", "/sandbox/card/add", Some(claim(item))).await;
+    assert_eq!(added["cardList"][0]["isSuccess"], true, "{added}");
+    assert!(service.calls.load(Ordering::SeqCst) >= 1);
+    let failing = Client::new(
+        Family::MiniProgram,
+        config(&sb, "mp", json!({"card_secret": null})).await,
+        &Callbacks {
+            card_token_provider: Some(Arc::new(Raising)),
+            ..Callbacks::default()
+        },
+        UA,
+    )
+    .unwrap();
+    let err = failing
+        .call("cardExt", args(json!({"card_id": "pOwned"})))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        ErrorDescription::from(&err).callback.as_deref(),
+        Some("card_token_provider")
+    );
+
     // No card account: a configuration error naming the keys, nothing sent.
     let none = mp(&sb, json!({"card_appid": null, "card_secret": null})).await;
     let before = control(&sb, "GET", "/sandbox/requests", None).await;
@@ -886,7 +934,7 @@ async fn cards_are_signed_and_decrypted_by_the_card_owning_account() {
         &Callbacks::default(),
         UA,
     ))
-    .contains("needs both `card_appid` and `card_secret`"));
+    .contains("needs `card_appid` and either `card_secret`"));
 }
 
 // -- the sandbox's control call --------------------------------------------------------------
