@@ -6,7 +6,7 @@
 //! the same `timestamp` and `nonce_str` that were signed; `card_id` is signed but travels in
 //! `cardList[].cardId`, not inside `cardExt`.
 
-use crate::mp::{AddCardListItem, CardExt};
+use crate::mp::{AddCardListItem, CardExt, CardExtArgs};
 use crate::time::unix_now;
 use crate::validate::Validate;
 use crate::{Error, Result};
@@ -149,4 +149,32 @@ impl CardExtBuilder {
 /// Use [`CardExtBuilder`] for code, openid, fixed_begintimestamp or outer_str.
 pub fn card_ext(api_ticket: &str, card_id: &str) -> Result<AddCardListItem> {
     CardExtBuilder::new(card_id).build(api_ticket)
+}
+
+/// The local operation's arguments (spec `cardExt`) as a builder. Destructured exhaustively: a
+/// parameter added to the spec does not compile until it is handled here.
+impl From<CardExtArgs> for CardExtBuilder {
+    fn from(args: CardExtArgs) -> Self {
+        let CardExtArgs {
+            card_id,
+            openid,
+            code,
+            outer_str,
+            fixed_begintimestamp,
+        } = args;
+        let mut builder = CardExtBuilder::new(card_id);
+        if let Some(openid) = openid {
+            builder = builder.openid(openid);
+        }
+        if let Some(code) = code {
+            builder = builder.code(code);
+        }
+        if let Some(outer_str) = outer_str {
+            builder = builder.outer_str(outer_str);
+        }
+        if let Some(at) = fixed_begintimestamp {
+            builder = builder.fixed_begintimestamp(at);
+        }
+        builder
+    }
 }

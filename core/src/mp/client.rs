@@ -261,13 +261,13 @@ impl MiniProgramClient {
         openid: Option<&str>,
         code: Option<&str>,
     ) -> Result<AddCardListItem> {
-        let mut builder = CardExtBuilder::new(card_id);
-        if let Some(openid) = openid {
-            builder = builder.openid(openid);
-        }
-        if let Some(code) = code {
-            builder = builder.code(code);
-        }
+        let builder = CardExtBuilder::from(CardExtArgs {
+            card_id: card_id.to_owned(),
+            openid: openid.map(str::to_owned),
+            code: code.map(str::to_owned),
+            outer_str: None,
+            fixed_begintimestamp: None,
+        });
         self.card_ext_with(&builder).await
     }
 
@@ -298,26 +298,7 @@ impl MiniProgramClient {
     /// bindings call. Tokens, retries and documented errors are the typed methods' own.
     pub async fn call(&self, operation: &str, args: JsonArgs) -> Result<serde_json::Value> {
         if operation == "cardExt" {
-            let CardExtArgs {
-                card_id,
-                openid,
-                code,
-                outer_str,
-                fixed_begintimestamp,
-            } = CardExtArgs::from_json(args)?;
-            let mut builder = CardExtBuilder::new(card_id);
-            if let Some(openid) = openid {
-                builder = builder.openid(openid);
-            }
-            if let Some(code) = code {
-                builder = builder.code(code);
-            }
-            if let Some(outer_str) = outer_str {
-                builder = builder.outer_str(outer_str);
-            }
-            if let Some(at) = fixed_begintimestamp {
-                builder = builder.fixed_begintimestamp(at);
-            }
+            let builder = CardExtBuilder::from(CardExtArgs::from_json(args)?);
             let item = self.card_ext_with(&builder).await?;
             return serde_json::to_value(item).map_err(|e| Error::Config {
                 detail: format!("cardExt could not be encoded: {e}"),
