@@ -1,14 +1,10 @@
 //! The core's signing, verification and decryption as module functions (re-exported, typed and
-//! documented, by `weixin_kit.crypto`). No cryptography here: keys are parsed and used by
-//! `weixin_kit::crypto`, the Authorization header by `pay::signing`, the card signature by
-//! `mp::card`. The RSA operations run with the GIL released.
+//! documented, by `weixin_kit.crypto`). Each is a conversion of arguments around
+//! `weixin_kit::bridge::crypto`, shared with the other bindings. The RSA operations run with the GIL released.
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
-use weixin_kit::crypto::{ApiV3Key, Certificate, PrivateKey, PublicKey};
-use weixin_kit::{pay::signing, Error};
+use weixin_kit::bridge::crypto;
 
 use crate::convert::body_bytes;
 use crate::errors::{validation, wx};
@@ -31,9 +27,15 @@ pub fn build_authorization(
 ) -> PyResult<String> {
     let body = body_bytes(py, body, "body")?;
     let result = py.detach(move || {
-        let key = PrivateKey::from_pem(&private_key)?;
-        signing::build_authorization(
-            &mchid, &serial_no, &key, &method, &url, &body, timestamp, &nonce,
+        crypto::build_authorization(
+            &mchid,
+            &serial_no,
+            &private_key,
+            &method,
+            &url,
+            &body,
+            timestamp,
+            &nonce,
         )
     });
     wx(py, result)
@@ -63,21 +65,8 @@ pub fn verify_signature(
         ));
     };
     let body = body_bytes(py, body, "body")?;
-    let result = py.detach(move || -> weixin_kit::Result<bool> {
-        let key = if public_key.contains("-----BEGIN CERTIFICATE-----") {
-            Certificate::from_pem(&public_key)?.public_key
-        } else {
-            PublicKey::from_pem(&public_key)?
-        };
-        let Ok(signature) = BASE64.decode(signature.trim()) else {
-            return Ok(false);
-        };
-        let mut message = Vec::with_capacity(timestamp.len() + nonce.len() + body.len() + 3);
-        for part in [timestamp.as_bytes(), nonce.as_bytes(), &body] {
-            message.extend_from_slice(part);
-            message.push(b'\n');
-        }
-        Ok(key.verify_sha256(&message, &signature))
+    let result = py.detach(move || {
+        crypto::verify_signature(&public_key, &timestamp, &nonce, &body, &signature)
     });
     wx(py, result)
 }
@@ -93,14 +82,10 @@ pub fn decrypt_resource(
     associated_data: String,
     ciphertext: String,
 ) -> PyResult<String> {
-    let key = wx(py, ApiV3Key::new(&apiv3_key))?;
-    let plaintext = wx(py, key.decrypt(&nonce, &associated_data, &ciphertext))?;
-    String::from_utf8(plaintext).map_err(|_| {
-        crate::errors::to_pyerr(
-            py,
-            Error::validation("ciphertext", "decrypts to bytes that are not UTF-8 text"),
-        )
-    })
+    wx(
+        py,
+        crypto::decrypt_resource(&apiv3_key, &nonce, &associated_data, &ciphertext),
+    )
 }
 
 /// 卡券签名: SHA1 hex of the sorted, concatenated values of api_ticket, card_id, timestamp,
@@ -115,7 +100,7 @@ pub fn sign_card_ext(
     code: Option<String>,
     openid: Option<String>,
 ) -> String {
-    weixin_kit::mp::sign_card_ext(
+    crypto::sign_card_ext(
         &api_ticket,
         &card_id,
         timestamp,

@@ -346,7 +346,8 @@ fn snake(camel: &str) -> String {
     out
 }
 
-/// Headers as a JSON object (`name → value`, or `name → [values]`); names case-insensitive.
+/// Headers as a JSON object (`name → value`, or `name → [values]`, null for absent); names
+/// case-insensitive.
 fn header_map(headers: Value) -> Result<HeaderMap> {
     let Value::Object(map) = headers else {
         return Err(Error::validation(
@@ -359,6 +360,8 @@ fn header_map(headers: Value) -> Result<HeaderMap> {
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| Error::validation("headers", "contains an invalid header name"))?;
         let values = match value {
+            // A header given as null/undefined is absent (Node's IncomingHttpHeaders).
+            Value::Null => continue,
             Value::String(s) => vec![s],
             Value::Array(items) => items
                 .into_iter()

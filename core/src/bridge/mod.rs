@@ -9,7 +9,8 @@
 //! - [`errors`]: every error as one serializable [`ErrorDescription`] (kind + fields) and the
 //!   table of kinds ([`ERROR_KINDS`]) each binding maps to its classes;
 //! - [`callbacks`]: functions of the host language — a token provider and a signer — designed
-//!   once ([`HostFunction`]) and adapted to the core's traits.
+//!   once ([`HostFunction`]) and adapted to the core's traits;
+//! - [`crypto`]: the crypto functions every binding exports, with plain arguments.
 //!
 //! The sandbox's part (start, stop, one generic control call) is in the `weixin-kit-sandbox`
 //! crate (`Sandbox::control`), which depends on this one; bindings that ship it enable their
@@ -18,6 +19,7 @@
 pub mod callbacks;
 pub mod client;
 pub mod config;
+pub mod crypto;
 pub mod errors;
 
 pub use callbacks::{Callbacks, HostFunction, HostSigner, HostTokenProvider};

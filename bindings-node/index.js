@@ -1,0 +1,16 @@
+'use strict'
+// weixin-kit for Node: WeChat Pay APIv3 and mini-program server APIs over one Rust core.
+// See index.d.ts for the typed surface and README.md (repository root) for a quickstart.
+
+const { PayClient, MiniProgramClient } = require('./lib/clients.js')
+const { buildAuthorization, verifySignature, decryptResource, signCardExt } = require('./lib/crypto.js')
+
+module.exports = {
+  ...require('./generated/errors.js'),
+  PayClient,
+  MiniProgramClient,
+  buildAuthorization,
+  verifySignature,
+  decryptResource,
+  signCardExt,
+}
