@@ -9,7 +9,8 @@ use crate::codegen;
 use crate::fixture;
 use crate::util::{cargo, pip_install, python_env, readme_block, run, Progress};
 
-/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox, Python.
+/// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox, Python,
+/// Node.
 pub fn test(root: &Path) -> Result<()> {
     let mut progress = Progress::start();
     progress.stage("codegen drift check");
@@ -25,6 +26,9 @@ pub fn test(root: &Path) -> Result<()> {
             "--all-features",
             "--exclude",
             "weixin-kit-python",
+            // The Node addon is built by npm below (a cdylib for Node).
+            "--exclude",
+            "weixin-kit-node",
         ]))?;
 
     // A core without its optional parts (what the Android/Kotlin build needs): only the default
@@ -107,6 +111,8 @@ pub fn test(root: &Path) -> Result<()> {
 
     progress.stage("Python: an operation added to a fixture spec is callable from weixin_kit");
     fixture::python_fixture_test(root, Path::new("python3"))?;
+
+    crate::node::test(root, &mut progress)?;
     progress.finish("cargo xtask test");
     Ok(())
 }
