@@ -6,6 +6,8 @@
 pub mod model;
 pub mod python;
 pub mod rust;
+pub mod surface;
+pub mod text;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
