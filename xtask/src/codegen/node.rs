@@ -16,8 +16,10 @@ use serde_json::Value;
 
 use super::bridge::Action;
 use super::js::{checked_name, exports, js_str, jsdoc, key, WIDTH};
-use super::model::{Api, ErrorKey, Family, Kind, Property, Response, Schema};
-use super::surface::{family_class, group_class, schema_text, tagged, Source};
+use super::model::{Api, Family, Kind, Property, Response, Schema};
+use super::surface::{
+    error_class, family_class, group_class, method_text, schema_text, tagged, Source,
+};
 use super::text::{text_lines, width};
 
 /// Where the Node files go, relative to the repository root.
@@ -26,7 +28,7 @@ pub const DIR: &str = "bindings-node/generated";
 /// The TypeScript types of every action's parameters and result: `ACTIONS` only says JSON or
 /// bytes, so each action is typed here, and one missing from this table fails the generation.
 /// `(action, [(JSON parameter, type)], result)`; bytes parameters are [`BYTES`].
-const ACTION_TYPES: &[(&str, &[(&str, &str)], &str)] = &[
+const ACTION_TYPES: &[ActionTypes] = &[
     (
         "request",
         &[
@@ -42,6 +44,12 @@ const ACTION_TYPES: &[(&str, &[(&str, &str)], &str)] = &[
     ("accessToken", &[], "Promise<string>"),
     ("refreshAccessToken", &[], "Promise<string>"),
 ];
+
+type ActionTypes = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 /// Request headers as received; the shape of Node's `IncomingHttpHeaders`.
 const HEADERS: &str = "Record<string, string | string[] | undefined>";
@@ -281,7 +289,7 @@ pub fn runtime(api: &Api, actions: &[Action]) -> Result<String> {
     out.push_str("  }\n");
     for a in &actions {
         out.push('\n');
-        out.push_str(&jsdoc("  ", &[a.action.summary.clone()]));
+        out.push_str(&jsdoc("  ", std::slice::from_ref(&a.action.summary)));
         let names: Vec<&str> = a.params.iter().map(|(n, _, _)| n.as_str()).collect();
         let object = if names.is_empty() {
             "{}".to_owned()
@@ -440,7 +448,7 @@ pub fn declarations(api: &Api, actions: &[Action]) -> Result<String> {
     }
     for a in &actions {
         body.push('\n');
-        body.push_str(&jsdoc("  ", &[a.action.summary.clone()]));
+        body.push_str(&jsdoc("  ", std::slice::from_ref(&a.action.summary)));
         let params: Vec<String> = a
             .params
             .iter()
@@ -603,37 +611,15 @@ fn referenced_doc(api: &Api, kind: &Kind) -> String {
 /// A method's JSDoc: summary, where it goes, the document's description and the documented
 /// errors.
 fn method_doc(family: Family, m: &Method) -> Vec<String> {
-    let mut lines = vec![m.source.summary().to_owned(), String::new()];
-    let (description, errors) = match m.source {
-        Source::Remote(op) => {
-            lines.push(format!("`{} {}` ({})", op.method, op.path, op.name));
-            (op.description.as_str(), op.errors.as_slice())
-        }
-        Source::Local(op) => {
-            lines.push(format!(
-                "Computed by the client, no request of its own ({}).",
-                op.name
-            ));
-            (op.description.as_str(), &[][..])
-        }
-    };
-    if !description.trim().is_empty() {
+    let text = method_text(m.source, |c| format!("`{c}`"));
+    let mut lines = text.head;
+    if !text.errors.is_empty() {
         lines.push(String::new());
-        lines.extend(text_lines(description));
-    }
-    if !errors.is_empty() {
-        lines.push(String::new());
-        lines.push(match family {
-            Family::Pay => "Documented errors (rejected with `ApiError`):".to_owned(),
-            Family::MiniProgram => "Documented errors (rejected with `MiniProgramError`):".into(),
-        });
-        for e in errors {
-            let key = match &e.key {
-                ErrorKey::Pay { status, code } => format!("{status} {code}"),
-                ErrorKey::MiniProgram { errcode } => errcode.to_string(),
-            };
-            lines.push(format!("- `{key}` {}: {}", e.description, e.solution));
-        }
+        lines.push(format!(
+            "Documented errors (rejected with `{}`):",
+            error_class(family)
+        ));
+        lines.extend(text.errors.iter().map(|e| format!("- {e}")));
     }
     lines
 }

@@ -132,7 +132,7 @@ pub fn runtime(kinds: &[ErrorKind]) -> Result<String> {
     for kind in kinds {
         let is_base = std::ptr::eq(kind, base);
         out.push('\n');
-        out.push_str(&jsdoc("", &[kind.summary.clone()]));
+        out.push_str(&jsdoc("", std::slice::from_ref(&kind.summary)));
         let parent = if is_base { "Error" } else { &base.class_name };
         out.push_str(&format!("class {} extends {parent} {{\n", kind.class_name));
         out.push_str("  constructor(text, fields = {}) {\n");
@@ -195,7 +195,7 @@ pub fn declarations(kinds: &[ErrorKind]) -> Result<String> {
     for kind in kinds {
         let is_base = std::ptr::eq(kind, base);
         out.push('\n');
-        out.push_str(&jsdoc("", &[kind.summary.clone()]));
+        out.push_str(&jsdoc("", std::slice::from_ref(&kind.summary)));
         let parent = if is_base { "Error" } else { &base.class_name };
         out.push_str(&format!(
             "export declare class {} extends {parent} {{\n",

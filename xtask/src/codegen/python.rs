@@ -16,8 +16,10 @@ use std::collections::BTreeSet;
 use anyhow::{bail, Context, Result};
 use heck::ToSnakeCase;
 
-use super::model::{Api, Argument, ErrorKey, Family, Kind, Property, Response, Schema};
-use super::surface::{family_class, group_class, schema_text, tagged, Source};
+use super::model::{Api, Argument, Family, Kind, Property, Response, Schema};
+use super::surface::{
+    error_class, family_class, group_class, method_text, schema_text, tagged, Source,
+};
 use super::text::{hanging, text_lines, width, wrap};
 
 /// Where the Python files go, relative to the repository root.
@@ -630,24 +632,8 @@ fn stub_group(api: &Api, g: &Group, asynchronous: bool) -> String {
 /// A stub method's docstring: summary, where it goes, the document's description, the
 /// arguments and the documented errors.
 fn method_doc(family: Family, m: &Method) -> Vec<String> {
-    let mut lines = vec![m.summary().to_owned(), String::new()];
-    let (description, errors) = match m.source {
-        Source::Remote(op) => {
-            lines.push(format!("``{} {}`` ({})", op.method, op.path, op.name));
-            (op.description.as_str(), op.errors.as_slice())
-        }
-        Source::Local(op) => {
-            lines.push(format!(
-                "Computed by the client, no request of its own ({}).",
-                op.name
-            ));
-            (op.description.as_str(), &[][..])
-        }
-    };
-    if !description.trim().is_empty() {
-        lines.push(String::new());
-        lines.extend(text_lines(description));
-    }
+    let text = method_text(m.source, |c| format!("``{c}``"));
+    let mut lines = text.head;
     if !m.args.is_empty() {
         lines.push(String::new());
         lines.push("Args:".to_owned());
@@ -665,25 +651,14 @@ fn method_doc(family: Family, m: &Method) -> Vec<String> {
             lines.extend(hanging(&label, 8, &text, doc_room("        ")));
         }
     }
-    if !errors.is_empty() {
+    if !text.errors.is_empty() {
         lines.push(String::new());
-        lines.push(match family {
-            Family::Pay => "Documented errors (raised as ``weixin_kit.ApiError``):".to_owned(),
-            Family::MiniProgram => {
-                "Documented errors (raised as ``weixin_kit.MiniProgramError``):".to_owned()
-            }
-        });
-        for e in errors {
-            let key = match &e.key {
-                ErrorKey::Pay { status, code } => format!("{status} {code}"),
-                ErrorKey::MiniProgram { errcode } => errcode.to_string(),
-            };
-            lines.extend(hanging(
-                "    - ",
-                6,
-                &format!("``{key}`` {}: {}", e.description, e.solution),
-                doc_room("        "),
-            ));
+        lines.push(format!(
+            "Documented errors (raised as ``weixin_kit.{}``):",
+            error_class(family)
+        ));
+        for e in &text.errors {
+            lines.extend(hanging("    - ", 6, e, doc_room("        ")));
         }
     }
     lines

@@ -7,7 +7,8 @@ use std::collections::BTreeSet;
 use heck::ToUpperCamelCase;
 use serde_json::Value;
 
-use super::model::{Api, Argument, Body, Family, LocalOperation, Operation, Schema};
+use super::model::{Api, Argument, Body, ErrorKey, Family, LocalOperation, Operation, Schema};
+use super::text::text_lines;
 
 /// The class holding a family's operation groups (Python's mixin, Node's family class).
 pub fn family_class(family: Family) -> &'static str {
@@ -15,6 +16,55 @@ pub fn family_class(family: Family) -> &'static str {
         Family::Pay => "PayOperations",
         Family::MiniProgram => "MiniProgramOperations",
     }
+}
+
+/// The error class a family's documented errors arrive as (`ApiError`, `MiniProgramError`).
+pub fn error_class(family: Family) -> &'static str {
+    match family {
+        Family::Pay => "ApiError",
+        Family::MiniProgram => "MiniProgramError",
+    }
+}
+
+/// What a method's documentation says, markup left to the language (`code` quotes a piece of
+/// code): `head` is the summary, where the request goes and the document's description; `errors`
+/// one entry per documented error (`` `400 PARAM_ERROR` description: solution ``).
+pub struct MethodText {
+    pub head: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+pub fn method_text(source: Source, code: fn(&str) -> String) -> MethodText {
+    let mut head = vec![source.summary().to_owned(), String::new()];
+    let (description, errors) = match source {
+        Source::Remote(op) => {
+            let place = code(&format!("{} {}", op.method, op.path));
+            head.push(format!("{place} ({})", op.name));
+            (op.description.as_str(), op.errors.as_slice())
+        }
+        Source::Local(op) => {
+            head.push(format!(
+                "Computed by the client, no request of its own ({}).",
+                op.name
+            ));
+            (op.description.as_str(), &[][..])
+        }
+    };
+    if !description.trim().is_empty() {
+        head.push(String::new());
+        head.extend(text_lines(description));
+    }
+    let errors = errors
+        .iter()
+        .map(|e| {
+            let key = match &e.key {
+                ErrorKey::Pay { status, code } => format!("{status} {code}"),
+                ErrorKey::MiniProgram { errcode } => errcode.to_string(),
+            };
+            format!("{} {}: {}", code(&key), e.description, e.solution)
+        })
+        .collect();
+    MethodText { head, errors }
 }
 
 /// Where a method of a group comes from: an operation of the spec, or a local operation
