@@ -39,10 +39,9 @@ pub struct GeneratedFile {
 /// Every generated file for `specs` (paths relative to `root`), and for the core's binding
 /// tables in `root` (`core/src/bridge/`: the client-level actions and the error kinds).
 pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
-    let spec_root = root;
     let apis = specs
         .iter()
-        .map(|s| Api::load(spec_root, s))
+        .map(|s| Api::load(root, s))
         .collect::<Result<Vec<_>>>()?;
     let mut seen = BTreeSet::new();
     for api in &apis {
