@@ -3,9 +3,15 @@
 //! Generation is a pure function from spec files to (path, contents) pairs; writing and the drift
 //! check are the two ways of applying it (as rust-analyzer's `ensure_file_contents`).
 
+pub mod bridge;
+mod js;
 pub mod model;
+pub mod node;
+mod node_errors;
 pub mod python;
 pub mod rust;
+pub mod surface;
+pub mod text;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -21,7 +27,7 @@ pub const SPECS: &[&str] = &["spec/wechatpay.json", "spec/miniprogram.json"];
 
 /// Folders that hold nothing but generated files: anything else in them is stale.
 /// (Python's `__pycache__` folders are not ours: they are skipped.)
-pub const GENERATED_DIRS: &[&str] = &["core/src/generated", python::DIR];
+pub const GENERATED_DIRS: &[&str] = &["core/src/generated", python::DIR, node::DIR];
 
 #[derive(Debug)]
 pub struct GeneratedFile {
@@ -30,11 +36,12 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
-/// Every generated file for `specs` (paths relative to `spec_root`).
-pub fn generate(spec_root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
+/// Every generated file for `specs` (paths relative to `root`), and for the core's binding
+/// tables in `root` (`core/src/bridge/`: the client-level actions and the error kinds).
+pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
     let apis = specs
         .iter()
-        .map(|s| Api::load(spec_root, s))
+        .map(|s| Api::load(root, s))
         .collect::<Result<Vec<_>>>()?;
     let mut seen = BTreeSet::new();
     for api in &apis {
@@ -102,6 +109,44 @@ pub fn generate(spec_root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> 
                     .with_context(|| format!("Python stubs of {}", api.spec_file))?,
         });
     }
+
+    // Node: glue and declarations per family, and the error classes.
+    let actions = bridge::load_actions(root)?;
+    let node_dir = PathBuf::from(node::DIR);
+    for api in &apis {
+        let header = format!(
+            "{}// actions: {} (ACTIONS)\n",
+            header(&[api], "//"),
+            bridge::ACTIONS_FILE
+        );
+        let module = api.family.module();
+        files.push(GeneratedFile {
+            path: node_dir.join(format!("{module}.js")),
+            contents: header.clone()
+                + &node::runtime(api, &actions)
+                    .with_context(|| format!("Node glue of {}", api.spec_file))?,
+        });
+        files.push(GeneratedFile {
+            path: node_dir.join(format!("{module}.d.ts")),
+            contents: header
+                + &node::declarations(api, &actions)
+                    .with_context(|| format!("Node declarations of {}", api.spec_file))?,
+        });
+    }
+    let kinds = bridge::load_error_kinds(root)?;
+    let header = format!(
+        "{}// error kinds: {} (ERROR_KINDS)\n",
+        header(&refs, "//"),
+        bridge::ERRORS_FILE
+    );
+    files.push(GeneratedFile {
+        path: node_dir.join("errors.js"),
+        contents: header.clone() + &node_errors::runtime(&kinds)?,
+    });
+    files.push(GeneratedFile {
+        path: node_dir.join("errors.d.ts"),
+        contents: header + &node_errors::declarations(&kinds)?,
+    });
     Ok(files)
 }
 

@@ -14,13 +14,13 @@
 use std::collections::BTreeSet;
 
 use anyhow::{bail, Context, Result};
-use heck::{ToSnakeCase, ToUpperCamelCase};
-use serde_json::Value;
+use heck::ToSnakeCase;
 
-use super::model::{
-    Api, Argument, Body, ErrorKey, Family, Kind, LocalOperation, Operation, Property, Response,
-    Schema,
+use super::model::{Api, Argument, Family, Kind, Property, Response, Schema};
+use super::surface::{
+    error_class, family_class, group_class, method_text, schema_text, tagged, Source,
 };
+use super::text::{hanging, text_lines, width, wrap};
 
 /// Where the Python files go, relative to the repository root.
 pub const DIR: &str = "bindings-python/python/weixin_kit/_generated";
@@ -262,9 +262,9 @@ pub fn stubs(api: &Api) -> Result<String> {
 /// The family mixin's class name and the sync and async clients it is mixed into.
 fn mixin(family: Family) -> (&'static str, &'static str, &'static str) {
     match family {
-        Family::Pay => ("PayOperations", "PayClient", "AsyncPayClient"),
+        Family::Pay => (family_class(family), "PayClient", "AsyncPayClient"),
         Family::MiniProgram => (
-            "MiniProgramOperations",
+            family_class(family),
             "MiniProgramClient",
             "AsyncMiniProgramClient",
         ),
@@ -280,12 +280,6 @@ struct Group<'a> {
     methods: Vec<Method<'a>>,
 }
 
-#[derive(Clone, Copy)]
-enum Source<'a> {
-    Remote(&'a Operation),
-    Local(&'a LocalOperation),
-}
-
 struct Method<'a> {
     /// The official name, passed to `_call`.
     name: &'a str,
@@ -298,10 +292,7 @@ struct Method<'a> {
 
 impl Method<'_> {
     fn summary(&self) -> &str {
-        match self.source {
-            Source::Remote(op) => &op.summary,
-            Source::Local(op) => &op.summary,
-        }
+        self.source.summary()
     }
 }
 
@@ -320,69 +311,34 @@ struct PyArg {
 /// The operation groups, sorted by tag: each tag's operations in spec order, then its local
 /// operations.
 fn groups(api: &Api) -> Result<Vec<Group<'_>>> {
-    let tags: BTreeSet<&str> = api
-        .operations
-        .iter()
-        .map(|o| o.tag.as_str())
-        .chain(api.local_operations.iter().map(|o| o.tag.as_str()))
-        .collect();
     let mut out = Vec::new();
-    for tag in tags {
+    for (tag, sources) in tagged(api) {
         let attr = tag.to_snake_case();
         if !is_identifier(&attr) || is_keyword(&attr) {
             bail!("tag `{tag}` does not make a Python attribute name (`{attr}`)");
         }
         let mut methods = Vec::new();
-        for op in api.operations.iter().filter(|o| o.tag == tag) {
-            let encoded = json_encoded_fields(api, op);
-            methods.push(Method {
-                name: &op.name,
-                method: &op.snake,
-                source: Source::Remote(op),
-                args: py_args(api, &op.name, api.arguments(op), &encoded)?,
-            });
-        }
-        for op in api.local_operations.iter().filter(|o| o.tag == tag) {
-            methods.push(Method {
-                name: &op.name,
-                method: &op.snake,
-                source: Source::Local(op),
-                args: py_args(api, &op.name, api.local_arguments(op), &BTreeSet::new())?,
-            });
-        }
-        for m in &methods {
-            if !is_identifier(m.method) || is_keyword(m.method) || m.method.starts_with('_') {
-                bail!(
-                    "{}: `{}` is not a usable Python method name",
-                    m.name,
-                    m.method
-                );
+        for source in sources {
+            let (name, method) = (source.name(), source.snake());
+            if !is_identifier(method) || is_keyword(method) || method.starts_with('_') {
+                bail!("{name}: `{method}` is not a usable Python method name");
             }
+            let encoded = source.json_encoded(api);
+            methods.push(Method {
+                name,
+                method,
+                source,
+                args: py_args(api, name, source.arguments(api), &encoded)?,
+            });
         }
         out.push(Group {
             tag,
-            class: format!("{}Operations", tag.to_upper_camel_case()),
+            class: group_class(tag),
             attr,
             methods,
         });
     }
     Ok(out)
-}
-
-/// The top-level body fields of `op` marked `x-weixin-json-encoded`: the native side also
-/// accepts the object and encodes it.
-fn json_encoded_fields(api: &Api, op: &Operation) -> BTreeSet<String> {
-    match &op.body {
-        Body::Json { schema } => match api.schemas.get(schema) {
-            Some(Schema::Object { properties }) => properties
-                .iter()
-                .filter(|p| p.json_encoded)
-                .map(|p| p.name.clone())
-                .collect(),
-            _ => BTreeSet::new(),
-        },
-        _ => BTreeSet::new(),
-    }
 }
 
 fn py_args(
@@ -507,31 +463,9 @@ fn check_top_level_names(api: &Api, groups: &[Group]) -> Result<()> {
 
 /// A schema's documentation: the English summary, the document's text, else its title.
 fn schema_doc(api: &Api, name: &str) -> Vec<String> {
-    let raw = api.raw_schemas.get(name);
-    let text = |key: &str| {
-        raw.and_then(|r| r.get(key))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    };
-    let mut lines = Vec::new();
-    for part in [text("x-description-en"), text("description")] {
-        if part.is_empty() {
-            continue;
-        }
-        if !lines.is_empty() {
-            lines.push(String::new());
-        }
-        lines.extend(part.lines().map(str::to_owned));
-    }
+    let mut lines = schema_text(api, name);
     if lines.is_empty() {
-        let title = text("title");
-        lines.push(if title.is_empty() {
-            format!("``{name}`` ({}).", api.spec_file)
-        } else {
-            title
-        });
+        lines.push(format!("``{name}`` ({}).", api.spec_file));
     }
     lines
 }
@@ -698,24 +632,8 @@ fn stub_group(api: &Api, g: &Group, asynchronous: bool) -> String {
 /// A stub method's docstring: summary, where it goes, the document's description, the
 /// arguments and the documented errors.
 fn method_doc(family: Family, m: &Method) -> Vec<String> {
-    let mut lines = vec![m.summary().to_owned(), String::new()];
-    let (description, errors) = match m.source {
-        Source::Remote(op) => {
-            lines.push(format!("``{} {}`` ({})", op.method, op.path, op.name));
-            (op.description.as_str(), op.errors.as_slice())
-        }
-        Source::Local(op) => {
-            lines.push(format!(
-                "Computed by the client, no request of its own ({}).",
-                op.name
-            ));
-            (op.description.as_str(), &[][..])
-        }
-    };
-    if !description.trim().is_empty() {
-        lines.push(String::new());
-        lines.extend(text_lines(description));
-    }
+    let text = method_text(m.source, |c| format!("``{c}``"));
+    let mut lines = text.head;
     if !m.args.is_empty() {
         lines.push(String::new());
         lines.push("Args:".to_owned());
@@ -733,25 +651,14 @@ fn method_doc(family: Family, m: &Method) -> Vec<String> {
             lines.extend(hanging(&label, 8, &text, doc_room("        ")));
         }
     }
-    if !errors.is_empty() {
+    if !text.errors.is_empty() {
         lines.push(String::new());
-        lines.push(match family {
-            Family::Pay => "Documented errors (raised as ``weixin_kit.ApiError``):".to_owned(),
-            Family::MiniProgram => {
-                "Documented errors (raised as ``weixin_kit.MiniProgramError``):".to_owned()
-            }
-        });
-        for e in errors {
-            let key = match &e.key {
-                ErrorKey::Pay { status, code } => format!("{status} {code}"),
-                ErrorKey::MiniProgram { errcode } => errcode.to_string(),
-            };
-            lines.extend(hanging(
-                "    - ",
-                6,
-                &format!("``{key}`` {}: {}", e.description, e.solution),
-                doc_room("        "),
-            ));
+        lines.push(format!(
+            "Documented errors (raised as ``weixin_kit.{}``):",
+            error_class(family)
+        ));
+        for e in &text.errors {
+            lines.extend(hanging("    - ", 6, e, doc_room("        ")));
         }
     }
     lines
@@ -893,108 +800,6 @@ fn docstring(indent: &str, lines: &[String]) -> String {
     s
 }
 
-/// `label` then `text` (which may have several lines), wrapped at `room` columns, with
-/// continuation lines indented `cont` columns.
-fn hanging(label: &str, cont: usize, text: &str, room: usize) -> Vec<String> {
-    let pad = " ".repeat(cont);
-    let rest = room.saturating_sub(cont).max(20);
-    let mut out = Vec::new();
-    for (i, line) in text_lines(text)
-        .iter()
-        .filter(|l| !l.is_empty())
-        .enumerate()
-    {
-        let first = if i == 0 {
-            room.saturating_sub(width(label)).max(20)
-        } else {
-            rest
-        };
-        for (j, w) in wrap(line, first, rest).into_iter().enumerate() {
-            if i == 0 && j == 0 {
-                out.push(format!("{label}{w}"));
-            } else {
-                out.push(format!("{pad}{w}"));
-            }
-        }
-    }
-    if out.is_empty() {
-        out.push(label.trim_end().to_owned());
-    }
-    out
-}
-
-/// A description's lines, trimmed at the end.
-fn text_lines(text: &str) -> Vec<String> {
-    text.trim()
-        .lines()
-        .map(|l| l.trim_end().to_owned())
-        .collect()
-}
-
-/// Wide (CJK) characters take two columns.
-fn is_wide(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
-        | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F
-        | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 | 0x20000..=0x3FFFD)
-}
-
-fn width(s: &str) -> usize {
-    s.chars().map(|c| if is_wide(c) { 2 } else { 1 }).sum()
-}
-
-/// Punctuation that must not start a line: it sticks to what precedes it.
-fn is_closing(c: char) -> bool {
-    ",.;:!?)]}、,。;:!?)】」』》".contains(c)
-}
-
-/// Wraps one line of text, the first line at `first` columns and the others at `rest`: between
-/// words, and between any two wide characters (Chinese has no spaces), never before closing
-/// punctuation.
-fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
-    // (token, preceded by whitespace)
-    let mut tokens: Vec<(String, bool)> = Vec::new();
-    let mut space = false;
-    for c in text.chars() {
-        if c.is_whitespace() {
-            space = true;
-            continue;
-        }
-        let glue = !space
-            && tokens.last().is_some_and(|(last, _)| {
-                is_closing(c) || !(is_wide(c) || last.chars().last().is_some_and(is_wide))
-            });
-        if glue {
-            tokens.last_mut().expect("checked").0.push(c);
-        } else {
-            tokens.push((c.to_string(), space));
-        }
-        space = false;
-    }
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for (token, spaced) in tokens {
-        let candidate = if line.is_empty() {
-            token.clone()
-        } else if spaced {
-            format!("{line} {token}")
-        } else {
-            format!("{line}{token}")
-        };
-        let room = if lines.is_empty() { first } else { rest };
-        if width(&candidate) > room && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            line = token;
-        } else {
-            line = candidate;
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
 /// A Python string literal.
 fn py_str(s: &str) -> String {
     let mut out = String::from("\"");
@@ -1038,19 +843,6 @@ mod tests {
         let text = render("    ", "", &long, "");
         assert!(text.starts_with("    f(\n        argument_0,\n"), "{text}");
         assert!(text.ends_with("        argument_19,\n    )\n"), "{text}");
-    }
-
-    #[test]
-    fn wrapping_breaks_chinese_between_characters_not_before_punctuation() {
-        let text = "批次名称,字数上限为21个,一个中文汉字/英文字母/数字均占用一个字数。".repeat(4);
-        let lines = wrap(&text, 20, 30);
-        assert!(width(&lines[0]) <= 20, "{}", lines[0]);
-        for line in &lines {
-            assert!(width(line) <= 30, "{line}");
-            assert!(!line.starts_with(is_closing), "{line}");
-        }
-        assert_eq!(lines.concat(), text);
-        assert_eq!(wrap("a b  c", 3, 3), vec!["a b", "c"]);
     }
 
     #[test]
