@@ -13,6 +13,9 @@
 //! Every call runs on napi-rs's tokio runtime, off the JS thread: signing, verification and
 //! I/O never block the event loop.
 
+// napi-derive registers the exported functions only outside `cfg(test)`.
+#![cfg_attr(test, allow(dead_code))]
+
 mod callbacks;
 mod client;
 mod crypto;

@@ -1,8 +1,9 @@
-//! The spec-to-Python promise, end to end: an operation added to a copy of the spec
+//! The spec-to-binding promise, end to end: an operation added to a copy of the spec
 //! (`xtask/fixtures/query-stock.json`) and run through the codegen becomes a method of the real
-//! `weixin_kit` package — built by maturin, installed with pip, called against the sandbox.
+//! `weixin_kit` Python package (built by maturin, installed with pip) and of the real
+//! `weixin-kit` Node package (built by its install script), called against the sandbox.
 //!
-//! `cargo xtask python-fixture` runs it on its own.
+//! `cargo xtask python-fixture` / `cargo xtask node-fixture` run them on their own.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -74,6 +75,10 @@ const CRATES: &[(&str, &[&str])] = &[
     ("core", &["tests", "benches", "examples"]),
     ("sandbox", &["tests", "benches"]),
     ("bindings-python", &["tests", "bench", "benches"]),
+    (
+        "bindings-node",
+        &["test", "bench", "node_modules", "native"],
+    ),
 ];
 
 /// Never copied from anywhere: build output and caches (a stale `_native.abi3.so` in the
@@ -81,8 +86,9 @@ const CRATES: &[(&str, &[&str])] = &[
 fn is_junk(name: &str) -> bool {
     matches!(
         name,
-        "target" | "__pycache__" | ".pytest_cache" | ".mypy_cache"
+        "target" | "__pycache__" | ".pytest_cache" | ".mypy_cache" | "node_modules"
     ) || name.ends_with(".so")
+        || name.ends_with(".node")
         || name.ends_with(".pyd")
         || name.ends_with(".egg-info")
 }
@@ -186,18 +192,16 @@ print("ok")
 /// package must not replace the real one there).
 const VENV: &str = "target/py-fixture";
 
-/// Copies core, sandbox and the binding with the fixture merged into the spec, regenerates the
-/// copy, `pip install`s its binding into `target/py-fixture` (made with `python` when missing)
-/// and calls the fixture operation from Python against the sandbox.
-///
-/// The copy lives in `target/codegen-fixture/python-workspace` and is only rewritten where it
-/// differs, so a rerun rebuilds nothing when nothing changed; its Rust builds go to
-/// `target/codegen-fixture` (shared with the Rust fixture test, never the main target dir: the
-/// copy has the same crate names).
-pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
-    let started = Instant::now();
-    let target = root.join("target/codegen-fixture");
-    let ws = target.join("python-workspace");
+/// Where the fixture copies build: `target/codegen-fixture` (shared by the Rust, Python and Node
+/// fixture tests, never the main target dir: the copy has the same crate names).
+const FIXTURE_TARGET: &str = "target/codegen-fixture";
+
+/// Copies core, sandbox and both bindings to `target/codegen-fixture/workspace` with the fixture
+/// merged into the spec and regenerates the copy; returns (its target dir, the copy). Files are
+/// only rewritten where they differ, so a rerun rebuilds nothing when nothing changed.
+fn workspace(root: &Path) -> Result<(PathBuf, PathBuf)> {
+    let target = root.join(FIXTURE_TARGET);
+    let ws = target.join("workspace");
 
     spec_with_fixture(root, &ws)?;
     let mut members = Vec::new();
@@ -223,9 +227,23 @@ pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
     let files = codegen::generate(&ws, SPECS)?;
     codegen::apply(&ws, &files, false)?;
     eprintln!(
-        "copied core, sandbox, bindings-python to {} and regenerated them from the spec + {FIXTURE}",
+        "copied {} to {} and regenerated them from the spec + {FIXTURE}",
+        CRATES
+            .iter()
+            .map(|(c, _)| *c)
+            .collect::<Vec<_>>()
+            .join(", "),
         ws.display()
     );
+    Ok((target, ws))
+}
+
+/// Prepares the fixture workspace ([`workspace`]), `pip install`s its Python binding into
+/// `target/py-fixture` (made with `python` when missing) and calls the fixture operation from
+/// Python against the sandbox.
+pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
+    let started = Instant::now();
+    let (target, ws) = workspace(root)?;
 
     let venv = root.join(VENV);
     let venv_python = venv.join("bin/python");
@@ -307,3 +325,108 @@ fn mirror(root: &Path, ws: &Path, name: &str, left_out: &[&str]) -> Result<()> {
     }
     Ok(())
 }
+
+/// Prepares the fixture workspace ([`workspace`]), builds its Node package's addon with the
+/// package's own install script, and calls the fixture operation from Node against the sandbox.
+pub fn node_fixture_test(root: &Path) -> Result<()> {
+    let started = Instant::now();
+    let (target, ws) = workspace(root)?;
+    let package = ws.join("bindings-node");
+    let build = Instant::now();
+    eprintln!(
+        "debug build in {} (output shown if it fails)",
+        target.display()
+    );
+    run_captured(
+        Command::new("node")
+            .current_dir(&package)
+            .arg("scripts/build.js")
+            .env("WEIXIN_KIT_NODE_PROFILE", "dev")
+            .env("CARGO_TARGET_DIR", &target)
+            // Every crate is in the workspace's lock and already downloaded.
+            .env("CARGO_NET_OFFLINE", "true"),
+        &format!("node {}/scripts/build.js", package.display()),
+    )?;
+    eprintln!("built in {:.1?}", build.elapsed());
+
+    let script = ws.join("check_fixture.js");
+    write_if_changed(&script, CHECK_FIXTURE_IN_NODE.as_bytes())?;
+    let output = run_captured(
+        Command::new("node")
+            .current_dir(&ws)
+            .arg(&script)
+            .arg(&package)
+            // The shipped glue, for contrast.
+            .arg(root.join("bindings-node")),
+        &format!("node {}", script.display()),
+    )
+    .context("the fixture operation is not callable from Node as generated")?;
+    eprint!("{}", String::from_utf8_lossy(&output.stdout));
+    eprintln!(
+        "fixture operation callable from Node: ok ({:.1?} in all)",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+const CHECK_FIXTURE_IN_NODE: &str = r#"'use strict'
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const [pkg, shipped] = process.argv.slice(2).map((p) => path.resolve(p))
+const { ApiError, WeixinKitError } = require(pkg)
+const { Sandbox } = require(path.join(pkg, 'testing.js'))
+const generated = require(path.join(pkg, 'generated/pay.js'))
+const shippedPay = require(path.join(shipped, 'generated/pay.js'))
+
+// The method exists only because of the spec edit: the shipped package lacks exactly it.
+const methods = (m) => Object.getOwnPropertyNames(m.BusifavorOperations.prototype)
+const added = methods(generated).filter((name) => !methods(shippedPay).includes(name))
+assert.deepEqual(added, ['queryStockFixture'])
+const declarations = fs.readFileSync(path.join(pkg, 'generated/pay.d.ts'), 'utf8')
+assert.match(declarations, /export interface QueryStockFixtureArgs \{/)
+assert.match(declarations, /queryStockFixture\(args: QueryStockFixtureArgs\): Promise<StockFixture>;/)
+assert.doesNotMatch(fs.readFileSync(path.join(shipped, 'generated/pay.d.ts'), 'utf8'), /QueryStockFixture/)
+console.log('package', pkg, '- methods added by the fixture spec:', added)
+
+const SOLUTION = '请检查批次ID后重试' // the fixture operation's error table, for 404 RESOURCE_NOT_EXISTS
+
+;(async () => {
+  const sb = await Sandbox.start()
+  try {
+    const mchid = sb.credentials.mchid
+    const query = `/v3/marketing/busifavor/stocks/S1/fixture-query?belong_merchant=${mchid}&limit=5`
+    const pay = sb.payClient()
+    const e = await pay.busifavor.queryStockFixture({ stock_id: 'S1', belong_merchant: mchid, limit: 5 }).then(
+      (result) => assert.fail(`expected ApiError 404, got ${JSON.stringify(result)}`),
+      (error) => error,
+    )
+    assert.ok(e instanceof ApiError && e instanceof WeixinKitError, String(e))
+    assert.deepEqual([e.status, e.code, e.solution, e.retryable], [404, 'RESOURCE_NOT_EXISTS', SOLUTION, false])
+    const last = (await sb.requests()).at(-1)
+    assert.deepEqual(
+      { method: last.method, path: last.path, operation: last.operation, signature: last.signature, status: last.status },
+      { method: 'GET', path: query, operation: 'QueryStockFixture', signature: 'ok', status: 404 },
+    )
+    assert.equal(e.request_id, last.request_id)
+    console.log(`PayClient: GET ${query} -> ${e.status} ${e.code}, solution ${JSON.stringify(e.solution)}, signature verified by the sandbox`)
+
+    // The same request through the escape hatch carries no solution: it came from the fixture
+    // operation's spec data above.
+    const raw = await pay.request('GET', query).then(
+      () => assert.fail('expected ApiError 404 from pay.request'),
+      (error) => error,
+    )
+    assert.deepEqual([raw.status, raw.code, raw.solution], [404, 'RESOURCE_NOT_EXISTS', null])
+    const sent = (await sb.requests()).filter((r) => r.operation === 'QueryStockFixture')
+    assert.equal(sent.length, 2, JSON.stringify(sent.map((r) => r.path)))
+  } finally {
+    await sb.stop()
+  }
+  console.log('ok')
+})().catch((e) => {
+  console.error(e)
+  process.exit(1)
+})
+"#;

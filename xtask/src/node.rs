@@ -55,7 +55,9 @@ pub fn quickstart(root: &Path) -> Result<()> {
         std::fs::remove_dir_all(&project)?;
     }
     std::fs::create_dir_all(&project)?;
-    run(npm(&project).args(["init", "-y"]).stdout(std::process::Stdio::null()))?;
+    run(npm(&project)
+        .args(["init", "-y"])
+        .stdout(std::process::Stdio::null()))?;
     run(npm(&project)
         .args(["install", "--foreground-scripts"])
         .arg(package(root)))?;
@@ -71,8 +73,11 @@ pub fn test(root: &Path, progress: &mut Progress) -> Result<()> {
     install(root)?;
     progress.stage("Node: the declarations (tsc --noEmit --strict over test/types)");
     typecheck(root)?;
-    progress.stage("Node: fresh project + `npm install <repo>/bindings-node` + the README quickstart");
+    progress
+        .stage("Node: fresh project + `npm install <repo>/bindings-node` + the README quickstart");
     quickstart(root)?;
     progress.stage("Node: weixin-kit (node --test)");
-    suite(root)
+    suite(root)?;
+    progress.stage("Node: an operation added to a fixture spec is callable from weixin-kit");
+    crate::fixture::node_fixture_test(root)
 }
