@@ -8,11 +8,13 @@
 //! - [`errors`]: core errors → the bridge's error description, which `lib/native.js` turns
 //!   into the class its kind names (`generated/errors.js`).
 //! - [`crypto`]: the four crypto functions, over `weixin_kit::bridge::crypto`.
+//! - [`bench`]: the crypto floor the benchmark (`bench/`) compares client CPU with.
 //! - [`sandbox`]: the in-process sandbox behind `weixin-kit/testing` (feature `sandbox`).
 //!
 //! Every call runs on napi-rs's tokio runtime, off the JS thread: signing, verification and
 //! I/O never block the event loop.
 
+mod bench;
 mod callbacks;
 mod client;
 mod crypto;
