@@ -484,7 +484,9 @@ function printSummary(results, floors, n, usable, pinned) {
       const busy = c + s + others
       if (busy >= 0.9 * usable) {
         verdict =
-          `the machine was saturated (client ${c.toFixed(2)} + sandbox ${s.toFixed(2)} + others ${others.toFixed(2)} of ${usable} cores): ` +
+          `the machine was saturated (client ${c.toFixed(2)} + sandbox ${s.toFixed(2)} + others ${others.toFixed(2)} of ${usable} cores` +
+          (others >= 0.5 ? `; other processes took ${others.toFixed(2)} cores, which both sides did not get` : '') +
+          '): ' +
           (s >= 0.8 * c
             ? 'the sandbox (one sign + one verify per call, like the client) took about as much as the client, so on this box it is as much the limit as the client: more cores would raise the rate, and this row understates the client'
             : 'the client took most of it; the sandbox, with less, was not the limit')
@@ -496,11 +498,25 @@ function printSummary(results, floors, n, usable, pinned) {
         verdict = `no core was full (client ${c.toFixed(2)}, JS thread ${fixed(js, 2)}, sandbox ${s.toFixed(2)}, others ${others.toFixed(2)} of ${usable}): waiting (latency), not CPU`
       }
     }
-    const flat = scale !== null && scale < 1.2 && c < 0.8 && (js === null || js < 0.8)
+    // Flat from 1 to n in flight while neither the client nor other processes kept the cores
+    // busy: the limit is outside the client.
+    const flat = scale !== null && scale < 1.2 && c < 0.8 && (js === null || js < 0.8) && s !== null && c + s + others < 0.9 * usable
     console.log(
       `  ${client}, ${n} in flight: ${verdict}` +
         (scale !== null ? `; throughput ${scale.toFixed(2)}x the sequential rate` : '') +
         (flat ? ' — flat while the client is not busy: something outside the client (the sandbox?) limits it' : '')
+    )
+  }
+  const o = find('weixin-kit', n)
+  const a = find('axios-plugin', n)
+  if (!pinned && o && a && o.serverCpu !== null && a.serverCpu !== null) {
+    const costO = us(o) + perCall(o.serverCpu, o)
+    const costA = us(a) + perCall(a.serverCpu, a)
+    console.log(
+      `  when client and sandbox share saturated cores, a call costs the machine client + sandbox CPU: weixin-kit ${costO.toFixed(0)} µs, ` +
+        `axios-plugin ${costA.toFixed(0)} µs, so the ${n}-in-flight rate ratio tends to ${(costA / costO).toFixed(2)}x: the sandbox's ` +
+        `~${perCall(o.serverCpu, o).toFixed(0)} µs per call, paid on the same cores, dilutes the client's advantage; with the sandbox on cores of its own ` +
+        `(--pin, or another machine) the ratio can reach the client-CPU ratio, ${(us(a) / us(o)).toFixed(2)}x`
     )
   }
 }
