@@ -8,6 +8,7 @@
 //! - [`errors`]: core errors → the bridge's error description, which `lib/native.js` turns
 //!   into the class its kind names (`generated/errors.js`).
 //! - [`crypto`]: the four crypto functions, over `weixin_kit::bridge::crypto`.
+//! - [`bench`]: the crypto floor the benchmark (`bench/`) compares client CPU with.
 //! - [`sandbox`]: the in-process sandbox behind `weixin-kit/testing` (feature `sandbox`).
 //!
 //! Every call runs on napi-rs's tokio runtime, off the JS thread: signing, verification and
@@ -16,6 +17,7 @@
 // napi-derive registers the exported functions only outside `cfg(test)`.
 #![cfg_attr(test, allow(dead_code))]
 
+mod bench;
 mod callbacks;
 mod client;
 mod crypto;

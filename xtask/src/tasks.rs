@@ -189,6 +189,42 @@ pub fn bench(root: &Path) -> Result<()> {
             root.join("target/release/weixin-kit-sandbox"),
         )
         .args(["bindings-python/bench/modify_stock_info.py", "--pin"]))?;
+
+    // bindings-node/bench/README.md: the release addon (what `npm install` builds), the same
+    // sandbox binary as a separate process, wechatpay-axios-plugin from npm as the baseline.
+    node_bench(root, &mut progress)?;
     progress.finish("cargo xtask bench");
+    Ok(())
+}
+
+/// The Node part of `cargo xtask bench`: ModifyStockInfo through weixin-kit and through
+/// wechatpay-axios-plugin (pinned in `bindings-node/bench/package-lock.json`), sequential and 16
+/// in flight, against the sandbox binary built above; then again with the sandbox pinned.
+fn node_bench(root: &Path, progress: &mut Progress) -> Result<()> {
+    let node = root.join("bindings-node");
+    let bench = node.join("bench");
+    progress.stage("Node: release build of the native addon (node scripts/build.js)");
+    run(Command::new("node")
+        .current_dir(&node)
+        .env("WEIXIN_KIT_NODE_PROFILE", "release")
+        .arg("scripts/build.js"))?;
+    progress.stage("Node: npm install in bindings-node/bench (wechatpay-axios-plugin from npm)");
+    run(Command::new("npm")
+        .current_dir(&bench)
+        .args(["install", "--no-audit", "--no-fund"]))?;
+    let sandbox = root.join("target/release/weixin-kit-sandbox");
+    progress.stage(
+        "Node: ModifyStockInfo calls/s and client CPU per call, weixin-kit vs wechatpay-axios-plugin",
+    );
+    run(Command::new("node")
+        .current_dir(&bench)
+        .env("WEIXIN_KIT_SANDBOX_BIN", &sandbox)
+        .arg("modify_stock_info.js"))?;
+    // Again with the sandbox on a core of its own: its CPU column then shows its headroom.
+    progress.stage("Node: the same with the sandbox pinned to a core of its own (--pin)");
+    run(Command::new("node")
+        .current_dir(&bench)
+        .env("WEIXIN_KIT_SANDBOX_BIN", &sandbox)
+        .args(["modify_stock_info.js", "--pin"]))?;
     Ok(())
 }
