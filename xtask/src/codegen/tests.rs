@@ -105,7 +105,7 @@ fn every_generated_file_is_stamped_with_command_spec_and_hash() {
         let comment = if f
             .path
             .extension()
-            .is_some_and(|e| e == "rs" || e == "js" || e == "ts")
+            .is_some_and(|e| e == "rs" || e == "js" || e == "ts" || e == "kt")
         {
             "//"
         } else {
@@ -143,7 +143,11 @@ fn every_generated_file_is_stamped_with_command_spec_and_hash() {
 fn spec_with_fixture(dir: &Path) {
     let root = project_root();
     crate::fixture::spec_with_fixture(&root, dir).unwrap();
-    for table in [bridge::ACTIONS_FILE, bridge::ERRORS_FILE] {
+    for table in [
+        bridge::ACTIONS_FILE,
+        bridge::ERRORS_FILE,
+        bridge::CONFIG_FILE,
+    ] {
         let to = dir.join(table);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(root.join(table), to).unwrap();
