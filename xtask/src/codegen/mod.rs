@@ -271,4 +271,6 @@ pub fn apply(root: &Path, files: &[GeneratedFile], check: bool) -> Result<Vec<St
 }
 
 #[cfg(test)]
+mod kotlin_tests;
+#[cfg(test)]
 mod tests;
