@@ -18,6 +18,7 @@ use super::bridge::{Action, ACTIONS_FILE};
 use super::kotlin_types::{ident, kdoc, kotlin_type, kt_str, preamble, serializer};
 use super::model::{Api, Body, Family, Kind, Response, Schema};
 use super::surface::{error_class, family_class, group_class, method_text, tagged, Source};
+use super::text::call_layout;
 
 /// Where the Kotlin files go, relative to the repository root.
 pub const DIR: &str = "bindings-kotlin/generated";
@@ -167,16 +168,7 @@ fn declaration(p: &Param) -> String {
 
 /// `fun name(params): returns` opening, one parameter a line when they do not fit on one.
 fn signature(indent: &str, head: &str, params: &[String], tail: &str) -> String {
-    let line = format!("{indent}{head}({}){tail}\n", params.join(", "));
-    if line.chars().count() <= 101 || params.is_empty() {
-        return line;
-    }
-    let mut s = format!("{indent}{head}(\n");
-    for p in params {
-        s.push_str(&format!("{indent}    {p},\n"));
-    }
-    s.push_str(&format!("{indent}){tail}\n"));
-    s
+    call_layout(indent, "    ", head, params, tail, 100)
 }
 
 /// The body of a method: the wire-named arguments, the call, the decoded answer.

@@ -23,7 +23,8 @@ const FIELD_TYPES: &[(&str, &str, &str)] = &[
     ("request_id", "String?", "text(\"request_id\")"),
     ("solution", "String?", "text(\"solution\")"),
     ("advice", "String?", "text(\"advice\")"),
-    ("retryable", "Boolean", "flag(\"retryable\")"),
+    // read with the kind's default: `flag("retryable", default)`
+    ("retryable", "Boolean", "flag"),
     ("retry_after", "Double?", "number(\"retry_after\")"),
     ("field", "String?", "text(\"field\")"),
     ("rule", "String?", "text(\"rule\")"),
@@ -156,8 +157,6 @@ pub fn errors(kinds: &[ErrorKind]) -> Result<String> {
             let (_, read) = field_type(&kind.class_name, f)?;
             let read = if f == "retryable" {
                 format!("flag(\"retryable\", {})", kind.retryable_by_default)
-            } else if f == "detail" {
-                "detail".to_owned()
             } else {
                 read.to_owned()
             };

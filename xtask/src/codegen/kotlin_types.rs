@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::bridge::{ConfigStruct, CONFIG_FILE};
 use super::js::jsdoc;
 use super::model::{Api, Kind, Property, Schema};
-use super::surface::schema_text;
+use super::surface::{is_binary, raw_property, schema_text};
 use super::text::text_lines;
 
 /// Kotlin's hard keywords: a name that is one is written in backticks.
@@ -140,21 +140,15 @@ pub fn serializer(ty: &str) -> String {
 
 /// A property's Kotlin type (not null), or `None` for binary data (not JSON: passed as bytes).
 fn property_type(api: &Api, schema: &str, p: &Property) -> Option<String> {
-    let raw = api
-        .raw_schemas
-        .get(schema)
-        .and_then(|s| s.pointer(&format!("/properties/{}", p.name.replace('~', "~0"))));
-    let text = |key: &str| raw.and_then(|r| r.get(key)).and_then(Value::as_str);
-    if p.kind == Kind::String
-        && (text("format") == Some("binary")
-            || text("contentMediaType") == Some("application/octet-stream"))
-    {
+    let raw = raw_property(api, schema, p);
+    if raw.is_some_and(|r| is_binary(p, r)) {
         return None;
     }
     if p.json_encoded {
         return Some("JsonElement".into());
     }
-    if p.kind == Kind::Integer && text("format") == Some("int32") {
+    let int32 = raw.and_then(|r| r.get("format")).and_then(Value::as_str) == Some("int32");
+    if p.kind == Kind::Integer && int32 {
         return Some("Int".into());
     }
     Some(kotlin_type(&p.kind))
