@@ -12,11 +12,7 @@ use super::kotlin_types::{kdoc, kt_str, preamble};
 /// read from the description: `(field, type, reader)`. A field missing here fails the
 /// generation naming it.
 const FIELD_TYPES: &[(&str, &str, &str)] = &[
-    (
-        "detail",
-        "JsonElement?",
-        "description[\"detail\"]?.takeIf { it !is JsonNull }",
-    ),
+    ("detail", "JsonElement?", "detail"),
     ("status", "Int?", "number(\"status\")?.toInt()"),
     ("code", "String?", "text(\"code\")"),
     ("msg", "String?", "text(\"msg\")"),
