@@ -195,18 +195,9 @@ fn call_body(name: &str, params: &[Param], returns: Option<&str>) -> String {
             Pass::Bytes { wire } => bytes.push(format!("{} to {}", kt_str(wire), p.name)),
         }
     }
-    let mut s = String::new();
-    if pairs.is_empty() {
-        s.push_str(&format!("        val args = wireArgs({body})\n"));
-    } else {
-        s.push_str(&format!(
-            "        val args = wireArgs(\n            {body},\n"
-        ));
-        for pair in &pairs {
-            s.push_str(&format!("            {pair},\n"));
-        }
-        s.push_str("        )\n");
-    }
+    let mut args = vec![body];
+    args.extend(pairs);
+    let mut s = signature("        ", "val args = wireArgs", &args, "");
     let bytes = if bytes.is_empty() {
         String::new()
     } else {

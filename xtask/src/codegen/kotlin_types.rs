@@ -208,9 +208,13 @@ pub fn data_class(name: &str, doc: &[String], fields: &[Field]) -> Result<String
             })
             .collect();
         s.push_str(&format!(
-            "    override fun toString(): String =\n        \"{name}({})\"\n}}\n",
-            parts.join(", ")
+            "    override fun toString(): String =\n        \"{name}(\" +\n"
         ));
+        for (i, part) in parts.iter().enumerate() {
+            let sep = if i + 1 < parts.len() { ", " } else { "" };
+            s.push_str(&format!("            \"{part}{sep}\" +\n"));
+        }
+        s.push_str("            \")\"\n}\n");
     } else {
         s.push_str(")\n");
     }
@@ -241,7 +245,7 @@ fn open_enum(name: &str, doc: &[String], values: &[super::model::EnumValue]) -> 
     ));
     s.push_str("    /** Equal when the values are: `Unknown(\"X\")` equals the known `X`. */\n");
     s.push_str(&format!(
-        "    final override fun equals(other: Any?): Boolean = other is {name} && other.value == value\n\n"
+        "    final override fun equals(other: Any?): Boolean =\n        other is {name} && other.value == value\n\n"
     ));
     s.push_str("    final override fun hashCode(): Int = value.hashCode()\n\n");
     s.push_str("    final override fun toString(): String = value\n\n");
@@ -253,10 +257,10 @@ fn open_enum(name: &str, doc: &[String], values: &[super::model::EnumValue]) -> 
     ));
     s.push_str("        /** The known value `value` names, else `Unknown(value)`. */\n");
     s.push_str(&format!(
-        "        @JvmStatic\n        fun of(value: String): {name} = known.firstOrNull {{ it.value == value }} ?: Unknown(value)\n    }}\n\n"
+        "        @JvmStatic\n        fun of(value: String): {name} =\n            known.firstOrNull {{ it.value == value }} ?: Unknown(value)\n    }}\n\n"
     ));
     s.push_str(&format!(
-        "    internal object Serializer : KSerializer<{name}> {{\n        override val descriptor: SerialDescriptor =\n            PrimitiveSerialDescriptor({}, PrimitiveKind.STRING)\n\n        override fun serialize(encoder: Encoder, value: {name}) = encoder.encodeString(value.value)\n\n        override fun deserialize(decoder: Decoder): {name} = of(decoder.decodeString())\n    }}\n}}\n",
+        "    internal object Serializer : KSerializer<{name}> {{\n        override val descriptor: SerialDescriptor =\n            PrimitiveSerialDescriptor({}, PrimitiveKind.STRING)\n\n        override fun serialize(encoder: Encoder, value: {name}) =\n            encoder.encodeString(value.value)\n\n        override fun deserialize(decoder: Decoder): {name} =\n            of(decoder.decodeString())\n    }}\n}}\n",
         kt_str(&format!("{PACKAGE}.{name}"))
     ));
     Ok(s)

@@ -60,7 +60,22 @@ data class PayConfig(
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
-        "PayConfig(mchid=${mchid}, serialNo=${serialNo}, privateKey=${if (privateKey == null) "null" else "***"}, wechatpayPublicKeyId=${wechatpayPublicKeyId}, wechatpayPublicKey=${wechatpayPublicKey}, platformCertificates=${platformCertificates}, apiv3Key=${if (apiv3Key == null) "null" else "***"}, baseUrl=${baseUrl}, backupBaseUrl=${backupBaseUrl}, downloadCertificates=${downloadCertificates}, timeout=${timeout}, connectTimeout=${connectTimeout}, maxAttempts=${maxAttempts}, callbackTimeout=${callbackTimeout})"
+        "PayConfig(" +
+            "mchid=${mchid}, " +
+            "serialNo=${serialNo}, " +
+            "privateKey=${if (privateKey == null) "null" else "***"}, " +
+            "wechatpayPublicKeyId=${wechatpayPublicKeyId}, " +
+            "wechatpayPublicKey=${wechatpayPublicKey}, " +
+            "platformCertificates=${platformCertificates}, " +
+            "apiv3Key=${if (apiv3Key == null) "null" else "***"}, " +
+            "baseUrl=${baseUrl}, " +
+            "backupBaseUrl=${backupBaseUrl}, " +
+            "downloadCertificates=${downloadCertificates}, " +
+            "timeout=${timeout}, " +
+            "connectTimeout=${connectTimeout}, " +
+            "maxAttempts=${maxAttempts}, " +
+            "callbackTimeout=${callbackTimeout}" +
+            ")"
 }
 
 /**
@@ -98,5 +113,17 @@ data class MiniProgramConfig(
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
-        "MiniProgramConfig(appid=${appid}, secret=${if (secret == null) "null" else "***"}, cardAppid=${cardAppid}, cardSecret=${if (cardSecret == null) "null" else "***"}, tokenStore=${if (tokenStore == null) "null" else "***"}, baseUrl=${baseUrl}, tokenEndpoint=${tokenEndpoint}, timeout=${timeout}, connectTimeout=${connectTimeout}, maxAttempts=${maxAttempts}, callbackTimeout=${callbackTimeout})"
+        "MiniProgramConfig(" +
+            "appid=${appid}, " +
+            "secret=${if (secret == null) "null" else "***"}, " +
+            "cardAppid=${cardAppid}, " +
+            "cardSecret=${if (cardSecret == null) "null" else "***"}, " +
+            "tokenStore=${if (tokenStore == null) "null" else "***"}, " +
+            "baseUrl=${baseUrl}, " +
+            "tokenEndpoint=${tokenEndpoint}, " +
+            "timeout=${timeout}, " +
+            "connectTimeout=${connectTimeout}, " +
+            "maxAttempts=${maxAttempts}, " +
+            "callbackTimeout=${callbackTimeout}" +
+            ")"
 }

@@ -134,7 +134,9 @@ class AuthOperations internal constructor(private val caller: Caller) {
     suspend fun getStableAccessToken(
         body: GetStableAccessTokenRequest,
     ): GetStableAccessTokenResponse {
-        val args = wireArgs(caller.json.encodeToJsonElement(GetStableAccessTokenRequest.serializer(), body))
+        val args = wireArgs(
+            caller.json.encodeToJsonElement(GetStableAccessTokenRequest.serializer(), body),
+        )
         val answer = caller.call("getStableAccessToken", args)
         return caller.json.decodeFromJsonElement(GetStableAccessTokenResponse.serializer(), answer)
     }
@@ -189,10 +191,7 @@ class CardOperations internal constructor(private val caller: Caller) {
      * @param type ticket 类型,jsapi 为 js-sdk 凭证;wx_card 为微信卡券凭证
      */
     suspend fun getTicket(type: GetTicketType): GetTicketResponse {
-        val args = wireArgs(
-            null,
-            "type" to JsonPrimitive(type.value),
-        )
+        val args = wireArgs(null, "type" to JsonPrimitive(type.value))
         val answer = caller.call("getTicket", args)
         return caller.json.decodeFromJsonElement(GetTicketResponse.serializer(), answer)
     }
@@ -238,7 +237,9 @@ class CardOperations internal constructor(private val caller: Caller) {
      * @param body The request body (`DecryptCardCodeRequest`).
      */
     suspend fun decryptCardCode(body: DecryptCardCodeRequest): DecryptCardCodeResponse {
-        val args = wireArgs(caller.json.encodeToJsonElement(DecryptCardCodeRequest.serializer(), body))
+        val args = wireArgs(
+            caller.json.encodeToJsonElement(DecryptCardCodeRequest.serializer(), body),
+        )
         val answer = caller.call("decryptCardCode", args)
         return caller.json.decodeFromJsonElement(DecryptCardCodeResponse.serializer(), answer)
     }
@@ -372,7 +373,9 @@ class ServiceCardOperations internal constructor(private val caller: Caller) {
      * @param body The request body (`SetUserNotifyRequest`).
      */
     suspend fun setUserNotify(body: SetUserNotifyRequest): SetUserNotifyResponse {
-        val args = wireArgs(caller.json.encodeToJsonElement(SetUserNotifyRequest.serializer(), body))
+        val args = wireArgs(
+            caller.json.encodeToJsonElement(SetUserNotifyRequest.serializer(), body),
+        )
         val answer = caller.call("setUserNotify", args)
         return caller.json.decodeFromJsonElement(SetUserNotifyResponse.serializer(), answer)
     }
@@ -440,7 +443,9 @@ class ServiceCardOperations internal constructor(private val caller: Caller) {
      * @param body The request body (`SetUserNotifyExtRequest`).
      */
     suspend fun setUserNotifyExt(body: SetUserNotifyExtRequest): SetUserNotifyExtResponse {
-        val args = wireArgs(caller.json.encodeToJsonElement(SetUserNotifyExtRequest.serializer(), body))
+        val args = wireArgs(
+            caller.json.encodeToJsonElement(SetUserNotifyExtRequest.serializer(), body),
+        )
         val answer = caller.call("setUserNotifyExt", args)
         return caller.json.decodeFromJsonElement(SetUserNotifyExtResponse.serializer(), answer)
     }
@@ -494,7 +499,9 @@ class ServiceCardOperations internal constructor(private val caller: Caller) {
      * @param body The request body (`GetUserNotifyRequest`).
      */
     suspend fun getUserNotify(body: GetUserNotifyRequest): GetUserNotifyResponse {
-        val args = wireArgs(caller.json.encodeToJsonElement(GetUserNotifyRequest.serializer(), body))
+        val args = wireArgs(
+            caller.json.encodeToJsonElement(GetUserNotifyRequest.serializer(), body),
+        )
         val answer = caller.call("getUserNotify", args)
         return caller.json.decodeFromJsonElement(GetUserNotifyResponse.serializer(), answer)
     }

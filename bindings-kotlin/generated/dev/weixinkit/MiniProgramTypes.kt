@@ -127,7 +127,8 @@ sealed class ClientCredentialGrantType(val value: String) {
     class Unknown(value: String) : ClientCredentialGrantType(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is ClientCredentialGrantType && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is ClientCredentialGrantType && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -139,16 +140,19 @@ sealed class ClientCredentialGrantType(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): ClientCredentialGrantType = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): ClientCredentialGrantType =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<ClientCredentialGrantType> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.ClientCredentialGrantType", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: ClientCredentialGrantType) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: ClientCredentialGrantType) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): ClientCredentialGrantType = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): ClientCredentialGrantType =
+            of(decoder.decodeString())
     }
 }
 
@@ -230,7 +234,12 @@ data class GetAccessTokenResponse(
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
-        "GetAccessTokenResponse(accessToken=${if (accessToken == null) "null" else "***"}, expiresIn=${expiresIn}, errcode=${errcode}, errmsg=${errmsg})"
+        "GetAccessTokenResponse(" +
+            "accessToken=${if (accessToken == null) "null" else "***"}, " +
+            "expiresIn=${expiresIn}, " +
+            "errcode=${errcode}, " +
+            "errmsg=${errmsg}" +
+            ")"
 }
 
 /**
@@ -266,7 +275,12 @@ data class GetStableAccessTokenRequest(
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
-        "GetStableAccessTokenRequest(grantType=${grantType}, appid=${appid}, secret=***, forceRefresh=${forceRefresh})"
+        "GetStableAccessTokenRequest(" +
+            "grantType=${grantType}, " +
+            "appid=${appid}, " +
+            "secret=***, " +
+            "forceRefresh=${forceRefresh}" +
+            ")"
 }
 
 /**
@@ -303,7 +317,12 @@ data class GetStableAccessTokenResponse(
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
-        "GetStableAccessTokenResponse(accessToken=${if (accessToken == null) "null" else "***"}, expiresIn=${expiresIn}, errcode=${errcode}, errmsg=${errmsg})"
+        "GetStableAccessTokenResponse(" +
+            "accessToken=${if (accessToken == null) "null" else "***"}, " +
+            "expiresIn=${expiresIn}, " +
+            "errcode=${errcode}, " +
+            "errmsg=${errmsg}" +
+            ")"
 }
 
 /**
@@ -340,7 +359,12 @@ data class GetTicketResponse(
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
-        "GetTicketResponse(errcode=${errcode}, errmsg=${errmsg}, ticket=${if (ticket == null) "null" else "***"}, expiresIn=${expiresIn})"
+        "GetTicketResponse(" +
+            "errcode=${errcode}, " +
+            "errmsg=${errmsg}, " +
+            "ticket=${if (ticket == null) "null" else "***"}, " +
+            "expiresIn=${expiresIn}" +
+            ")"
 }
 
 /**
@@ -363,7 +387,8 @@ sealed class GetTicketType(val value: String) {
     class Unknown(value: String) : GetTicketType(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is GetTicketType && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is GetTicketType && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -375,16 +400,19 @@ sealed class GetTicketType(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): GetTicketType = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): GetTicketType =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<GetTicketType> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.GetTicketType", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: GetTicketType) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: GetTicketType) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): GetTicketType = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): GetTicketType =
+            of(decoder.decodeString())
     }
 }
 

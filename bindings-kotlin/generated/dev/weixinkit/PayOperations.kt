@@ -96,7 +96,9 @@ class BusifavorOperations internal constructor(private val caller: Caller) {
      * @param body The request body (`SetCouponNotifyRequest`).
      */
     suspend fun setCouponNotify(body: SetCouponNotifyRequest): SetCouponNotifyResponse {
-        val args = wireArgs(caller.json.encodeToJsonElement(SetCouponNotifyRequest.serializer(), body))
+        val args = wireArgs(
+            caller.json.encodeToJsonElement(SetCouponNotifyRequest.serializer(), body),
+        )
         val answer = caller.call("SetCouponNotify", args)
         return caller.json.decodeFromJsonElement(SetCouponNotifyResponse.serializer(), answer)
     }
@@ -128,10 +130,7 @@ class MediaOperations internal constructor(private val caller: Caller) {
      * @param file The file's bytes; `meta.sha256` is computed from them.
      */
     suspend fun marketingImageUpload(filename: String, file: ByteArray): ImageUploadResponse {
-        val args = wireArgs(
-            null,
-            "filename" to JsonPrimitive(filename),
-        )
+        val args = wireArgs(null, "filename" to JsonPrimitive(filename))
         val answer = caller.call("MarketingImageUpload", args, mapOf("file" to file))
         return caller.json.decodeFromJsonElement(ImageUploadResponse.serializer(), answer)
     }

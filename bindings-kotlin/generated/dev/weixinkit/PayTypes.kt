@@ -140,7 +140,8 @@ sealed class BusifavorCouponEventType(val value: String) {
     class Unknown(value: String) : BusifavorCouponEventType(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is BusifavorCouponEventType && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is BusifavorCouponEventType && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -152,16 +153,19 @@ sealed class BusifavorCouponEventType(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): BusifavorCouponEventType = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): BusifavorCouponEventType =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<BusifavorCouponEventType> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.BusifavorCouponEventType", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: BusifavorCouponEventType) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: BusifavorCouponEventType) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): BusifavorCouponEventType = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): BusifavorCouponEventType =
+            of(decoder.decodeString())
     }
 }
 
@@ -231,7 +235,8 @@ sealed class BusifavorSendChannel(val value: String) {
     class Unknown(value: String) : BusifavorSendChannel(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is BusifavorSendChannel && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is BusifavorSendChannel && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -243,16 +248,19 @@ sealed class BusifavorSendChannel(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): BusifavorSendChannel = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): BusifavorSendChannel =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<BusifavorSendChannel> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.BusifavorSendChannel", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: BusifavorSendChannel) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: BusifavorSendChannel) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): BusifavorSendChannel = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): BusifavorSendChannel =
+            of(decoder.decodeString())
     }
 }
 
@@ -279,7 +287,8 @@ sealed class CodeDisplayMode(val value: String) {
     class Unknown(value: String) : CodeDisplayMode(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is CodeDisplayMode && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is CodeDisplayMode && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -291,16 +300,19 @@ sealed class CodeDisplayMode(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): CodeDisplayMode = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): CodeDisplayMode =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<CodeDisplayMode> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.CodeDisplayMode", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: CodeDisplayMode) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: CodeDisplayMode) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): CodeDisplayMode = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): CodeDisplayMode =
+            of(decoder.decodeString())
     }
 }
 
@@ -330,7 +342,8 @@ sealed class CouponUseMethod(val value: String) {
     class Unknown(value: String) : CouponUseMethod(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is CouponUseMethod && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is CouponUseMethod && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -342,16 +355,19 @@ sealed class CouponUseMethod(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): CouponUseMethod = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): CouponUseMethod =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<CouponUseMethod> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.CouponUseMethod", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: CouponUseMethod) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: CouponUseMethod) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): CouponUseMethod = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): CouponUseMethod =
+            of(decoder.decodeString())
     }
 }
 
@@ -727,7 +743,8 @@ sealed class NotificationAlgorithm(val value: String) {
     class Unknown(value: String) : NotificationAlgorithm(value)
 
     /** Equal when the values are: `Unknown("X")` equals the known `X`. */
-    final override fun equals(other: Any?): Boolean = other is NotificationAlgorithm && other.value == value
+    final override fun equals(other: Any?): Boolean =
+        other is NotificationAlgorithm && other.value == value
 
     final override fun hashCode(): Int = value.hashCode()
 
@@ -739,16 +756,19 @@ sealed class NotificationAlgorithm(val value: String) {
 
         /** The known value `value` names, else `Unknown(value)`. */
         @JvmStatic
-        fun of(value: String): NotificationAlgorithm = known.firstOrNull { it.value == value } ?: Unknown(value)
+        fun of(value: String): NotificationAlgorithm =
+            known.firstOrNull { it.value == value } ?: Unknown(value)
     }
 
     internal object Serializer : KSerializer<NotificationAlgorithm> {
         override val descriptor: SerialDescriptor =
             PrimitiveSerialDescriptor("dev.weixinkit.NotificationAlgorithm", PrimitiveKind.STRING)
 
-        override fun serialize(encoder: Encoder, value: NotificationAlgorithm) = encoder.encodeString(value.value)
+        override fun serialize(encoder: Encoder, value: NotificationAlgorithm) =
+            encoder.encodeString(value.value)
 
-        override fun deserialize(decoder: Decoder): NotificationAlgorithm = of(decoder.decodeString())
+        override fun deserialize(decoder: Decoder): NotificationAlgorithm =
+            of(decoder.decodeString())
     }
 }
 
