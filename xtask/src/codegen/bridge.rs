@@ -1,6 +1,7 @@
 //! The core's binding tables the generated bindings follow — the client-level actions
-//! (`ACTIONS` in `core/src/bridge/client.rs`) and the error kinds (`ERROR_KINDS` in
-//! `core/src/bridge/errors.rs`) — read from the Rust source with `syn`. xtask does not depend on
+//! (`ACTIONS` in `core/src/bridge/client.rs`), the error kinds (`ERROR_KINDS` in
+//! `core/src/bridge/errors.rs`) and the client configurations (`PayConfig`, `MiniProgramConfig`
+//! and their `CommonConfig` in `core/src/bridge/config.rs`) — read from the Rust source with `syn`. xtask does not depend on
 //! the core crate: the core contains generated code, and a broken generation must not stop the
 //! generator from compiling.
 
@@ -8,7 +9,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context, Result};
-use syn::{Expr, Item, Lit};
+use quote::ToTokens;
+use syn::{Attribute, Expr, Item, Lit};
 
 use super::model::Family;
 
@@ -16,6 +18,32 @@ use super::model::Family;
 pub const ACTIONS_FILE: &str = "core/src/bridge/client.rs";
 /// Where the error kinds are declared, relative to the repository root.
 pub const ERRORS_FILE: &str = "core/src/bridge/errors.rs";
+
+/// Where the client configurations are declared, relative to the repository root.
+pub const CONFIG_FILE: &str = "core/src/bridge/config.rs";
+
+/// The configuration structures every binding generates, in this order; each also takes the keys
+/// of [`COMMON_CONFIG`] (a `#[serde(skip)]` field there, read apart by the core).
+pub const CONFIGS: &[&str] = &["PayConfig", "MiniProgramConfig"];
+/// The keys every client has.
+pub const COMMON_CONFIG: &str = "CommonConfig";
+
+/// A client configuration: its keys as the Rust structure declares them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigStruct {
+    pub name: String,
+    pub doc: String,
+    pub fields: Vec<ConfigField>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigField {
+    /// The key (the Rust field name).
+    pub name: String,
+    /// The Rust type as written, without spaces (`Option<Vec<String>>`).
+    pub ty: String,
+    pub doc: String,
+}
 
 /// One row of `ACTIONS`.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +84,81 @@ pub fn load_actions(root: &Path) -> Result<Vec<Action>> {
 pub fn load_error_kinds(root: &Path) -> Result<Vec<ErrorKind>> {
     let source = read(root, ERRORS_FILE)?;
     error_kinds(&source).with_context(|| format!("reading ERROR_KINDS in {ERRORS_FILE}"))
+}
+
+/// [`CONFIGS`] of `root/core/src/bridge/config.rs`, each followed by the keys of
+/// [`COMMON_CONFIG`].
+pub fn load_configs(root: &Path) -> Result<Vec<ConfigStruct>> {
+    let source = read(root, CONFIG_FILE)?;
+    configs(&source).with_context(|| format!("reading the configurations in {CONFIG_FILE}"))
+}
+
+pub fn configs(source: &str) -> Result<Vec<ConfigStruct>> {
+    let file = syn::parse_file(source).context("not valid Rust")?;
+    let find = |name: &str| -> Result<ConfigStruct> {
+        let s = file
+            .items
+            .iter()
+            .find_map(|item| match item {
+                Item::Struct(s) if s.ident == name => Some(s),
+                _ => None,
+            })
+            .ok_or_else(|| anyhow!("no `struct {name}`"))?;
+        let mut fields = Vec::new();
+        for f in &s.fields {
+            let Some(ident) = &f.ident else {
+                bail!("`{name}` is not a struct with named fields");
+            };
+            if f.attrs.iter().any(serde_skip) {
+                continue;
+            }
+            fields.push(ConfigField {
+                name: ident.to_string(),
+                ty: f.ty.to_token_stream().to_string().replace(' ', ""),
+                doc: doc_text(&f.attrs),
+            });
+        }
+        Ok(ConfigStruct {
+            name: name.to_owned(),
+            doc: doc_text(&s.attrs),
+            fields,
+        })
+    };
+    let common = find(COMMON_CONFIG)?;
+    CONFIGS
+        .iter()
+        .map(|name| {
+            let mut config = find(name)?;
+            config.fields.extend(common.fields.iter().cloned());
+            Ok(config)
+        })
+        .collect()
+}
+
+/// `#[serde(skip)]`.
+fn serde_skip(attr: &Attribute) -> bool {
+    attr.path().is_ident("serde") && {
+        let mut skip = false;
+        let _ = attr.parse_nested_meta(|meta| {
+            skip |= meta.path.is_ident("skip");
+            Ok(())
+        });
+        skip
+    }
+}
+
+/// The `///` comments, one line each (the space after `///` removed).
+fn doc_text(attrs: &[Attribute]) -> String {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => string(&nv.value).ok(),
+            _ => None,
+        })
+        .map(|l| l.strip_prefix(' ').unwrap_or(&l).trim_end().to_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn read(root: &Path, rel: &str) -> Result<String> {
@@ -242,6 +345,24 @@ mod tests {
         assert_eq!(kinds[0].class_name, "WeixinKitError");
         let api = kinds.iter().find(|k| k.class_name == "ApiError").unwrap();
         assert!(api.fields.contains(&"request_id".to_owned()));
+    }
+
+    #[test]
+    fn the_configurations_take_the_common_keys_and_skip_the_skipped() {
+        let configs = load_configs(&crate::project_root()).unwrap();
+        let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, CONFIGS);
+        let pay = &configs[0];
+        let key = pay.fields.iter().find(|f| f.name == "private_key").unwrap();
+        assert_eq!(key.ty, "Option<SecretString>");
+        assert!(
+            key.doc.starts_with("The merchant private key PEM"),
+            "{}",
+            key.doc
+        );
+        assert!(pay.fields.iter().all(|f| f.name != "common"));
+        assert!(pay.fields.iter().any(|f| f.name == "callback_timeout"));
+        assert!(pay.doc.contains("PayClient"), "{}", pay.doc);
     }
 
     #[test]

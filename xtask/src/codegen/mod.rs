@@ -5,6 +5,9 @@
 
 pub mod bridge;
 mod js;
+pub mod kotlin;
+mod kotlin_errors;
+mod kotlin_types;
 pub mod model;
 pub mod node;
 mod node_errors;
@@ -27,7 +30,7 @@ pub const SPECS: &[&str] = &["spec/wechatpay.json", "spec/miniprogram.json"];
 
 /// Folders that hold nothing but generated files: anything else in them is stale.
 /// (Python's `__pycache__` folders are not ours: they are skipped.)
-pub const GENERATED_DIRS: &[&str] = &["core/src/generated", python::DIR, node::DIR];
+pub const GENERATED_DIRS: &[&str] = &["core/src/generated", python::DIR, node::DIR, kotlin::DIR];
 
 #[derive(Debug)]
 pub struct GeneratedFile {
@@ -147,6 +150,47 @@ pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
         path: node_dir.join("errors.d.ts"),
         contents: header + &node_errors::declarations(&kinds)?,
     });
+
+    // Kotlin: types and operations per family, the configurations and the error classes.
+    let kt_dir = PathBuf::from(kotlin::DIR).join(kotlin::PACKAGE_DIR);
+    for api in &apis {
+        let prefix = kotlin::prefix(api.family);
+        let notification =
+            kotlin::parses_notifications(api, &actions).then(|| kotlin::notification_resource(api));
+        files.push(GeneratedFile {
+            path: kt_dir.join(format!("{prefix}Types.kt")),
+            contents: self::header(&[api], "//")
+                + &kotlin_types::types(api, notification.as_deref())
+                    .with_context(|| format!("Kotlin types of {}", api.spec_file))?,
+        });
+        files.push(GeneratedFile {
+            path: kt_dir.join(format!("{prefix}Operations.kt")),
+            contents: format!(
+                "{}// actions: {} (ACTIONS)\n",
+                self::header(&[api], "//"),
+                bridge::ACTIONS_FILE
+            ) + &kotlin::operations(api, &actions)
+                .with_context(|| format!("Kotlin operations of {}", api.spec_file))?,
+        });
+    }
+    let configs = bridge::load_configs(root)?;
+    files.push(GeneratedFile {
+        path: kt_dir.join("Config.kt"),
+        contents: format!(
+            "{}// configuration: {} ({})\n",
+            self::header(&refs, "//"),
+            bridge::CONFIG_FILE,
+            bridge::CONFIGS.join(", ")
+        ) + &kotlin_types::config(&configs)?,
+    });
+    files.push(GeneratedFile {
+        path: kt_dir.join("Errors.kt"),
+        contents: format!(
+            "{}// error kinds: {} (ERROR_KINDS)\n",
+            self::header(&refs, "//"),
+            bridge::ERRORS_FILE
+        ) + &kotlin_errors::errors(&kinds)?,
+    });
     Ok(files)
 }
 
@@ -226,5 +270,7 @@ pub fn apply(root: &Path, files: &[GeneratedFile], check: bool) -> Result<Vec<St
     Ok(problems)
 }
 
+#[cfg(test)]
+mod kotlin_tests;
 #[cfg(test)]
 mod tests;

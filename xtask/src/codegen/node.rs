@@ -18,9 +18,10 @@ use super::bridge::Action;
 use super::js::{checked_name, exports, js_str, jsdoc, key, WIDTH};
 use super::model::{Api, Family, Kind, Property, Response, Schema};
 use super::surface::{
-    error_class, family_class, group_class, method_text, schema_text, tagged, Source,
+    error_class, family_class, group_class, is_binary, method_text, raw_property, schema_text,
+    tagged, Source,
 };
-use super::text::{text_lines, width};
+use super::text::{call_layout, text_lines, width};
 
 /// Where the Node files go, relative to the repository root.
 pub const DIR: &str = "bindings-node/generated";
@@ -527,16 +528,7 @@ fn union_alias(name: &str, literals: &[String], base: &str) -> String {
 
 /// `  name(params): returns;` (or its opening `{`), one parameter a line when it does not fit.
 fn signature(indent: &str, name: &str, params: &[String], tail: &str) -> String {
-    let line = format!("{indent}{name}({}){tail}\n", params.join(", "));
-    if width(&line) <= WIDTH + 1 || params.is_empty() {
-        return line;
-    }
-    let mut s = format!("{indent}{name}(\n");
-    for p in params {
-        s.push_str(&format!("{indent}  {p},\n"));
-    }
-    s.push_str(&format!("{indent}){tail}\n"));
-    s
+    call_layout(indent, "  ", name, params, tail, WIDTH)
 }
 
 fn ts_type(kind: &Kind) -> String {
@@ -560,16 +552,10 @@ fn ts_type(kind: &Kind) -> String {
 /// A schema property's type, from the raw schema where the model does not carry it: binary
 /// strings (`format: binary`, an octet-stream `contentMediaType`) and integer enums.
 fn property_type(api: &Api, schema: &str, p: &Property) -> String {
-    let raw = api
-        .raw_schemas
-        .get(schema)
-        .and_then(|s| s.pointer(&format!("/properties/{}", p.name.replace('~', "~0"))));
-    let Some(raw) = raw else {
+    let Some(raw) = raw_property(api, schema, p) else {
         return ts_type(&p.kind);
     };
-    let binary = raw.get("format").and_then(Value::as_str) == Some("binary")
-        || raw.get("contentMediaType").and_then(Value::as_str) == Some("application/octet-stream");
-    if p.kind == Kind::String && binary {
+    if is_binary(p, raw) {
         return "Buffer | Uint8Array".into();
     }
     if matches!(p.kind, Kind::Integer | Kind::Number) {

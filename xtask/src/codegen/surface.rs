@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use heck::ToUpperCamelCase;
 use serde_json::Value;
 
-use super::model::{Api, Argument, Body, ErrorKey, Family, LocalOperation, Operation, Schema};
+use super::model::{
+    Api, Argument, Body, ErrorKey, Family, Kind, LocalOperation, Operation, Property, Schema,
+};
 use super::text::text_lines;
 
 /// The class holding a family's operation groups (Python's mixin, Node's family class).
@@ -191,4 +193,21 @@ pub fn schema_text(api: &Api, name: &str) -> Vec<String> {
         }
     }
     lines
+}
+
+/// A property of a schema as the spec writes it, for what the model does not carry (formats,
+/// media types, integer enums).
+pub fn raw_property<'a>(api: &'a Api, schema: &str, p: &Property) -> Option<&'a Value> {
+    api.raw_schemas
+        .get(schema)
+        .and_then(|s| s.pointer(&format!("/properties/{}", p.name.replace('~', "~0"))))
+}
+
+/// Raw bytes rather than text: a string with `format: binary` or an octet-stream
+/// `contentMediaType` (the media upload's `file`).
+pub fn is_binary(p: &Property, raw: &Value) -> bool {
+    p.kind == Kind::String
+        && (raw.get("format").and_then(Value::as_str) == Some("binary")
+            || raw.get("contentMediaType").and_then(Value::as_str)
+                == Some("application/octet-stream"))
 }

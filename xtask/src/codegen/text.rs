@@ -104,6 +104,28 @@ pub fn wrap(text: &str, first: usize, rest: usize) -> Vec<String> {
     lines
 }
 
+/// `{indent}{head}(params){tail}` on one line when it fits in `limit` columns (or has no
+/// parameters), else one parameter a line, indented `step` further, each with a trailing comma.
+pub fn call_layout(
+    indent: &str,
+    step: &str,
+    head: &str,
+    params: &[String],
+    tail: &str,
+    limit: usize,
+) -> String {
+    let line = format!("{indent}{head}({}){tail}\n", params.join(", "));
+    if width(&line) <= limit + 1 || params.is_empty() {
+        return line;
+    }
+    let mut s = format!("{indent}{head}(\n");
+    for p in params {
+        s.push_str(&format!("{indent}{step}{p},\n"));
+    }
+    s.push_str(&format!("{indent}){tail}\n"));
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
