@@ -10,6 +10,7 @@ mod kotlin_errors;
 mod kotlin_types;
 pub mod model;
 pub mod node;
+mod node_config;
 mod node_errors;
 pub mod python;
 pub mod rust;
@@ -151,6 +152,17 @@ pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
         contents: header + &node_errors::declarations(&kinds)?,
     });
 
+    let configs = bridge::load_configs(root)?;
+    files.push(GeneratedFile {
+        path: node_dir.join("config.d.ts"),
+        contents: format!(
+            "{}// configuration: {} ({})\n",
+            self::header(&refs, "//"),
+            bridge::CONFIG_FILE,
+            bridge::CONFIGS.join(", ")
+        ) + &node_config::declarations(&configs)?,
+    });
+
     // Kotlin: types and operations per family, the configurations and the error classes.
     let kt_dir = PathBuf::from(kotlin::DIR).join(kotlin::PACKAGE_DIR);
     for api in &apis {
@@ -173,7 +185,6 @@ pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
                 .with_context(|| format!("Kotlin operations of {}", api.spec_file))?,
         });
     }
-    let configs = bridge::load_configs(root)?;
     files.push(GeneratedFile {
         path: kt_dir.join("Config.kt"),
         contents: format!(
