@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Result};
 
-use super::text::{width, wrap};
+use super::text::{width, wrap_block};
 
 /// Line width of the generated JS and declarations.
 pub const WIDTH: usize = 100;
@@ -113,32 +113,7 @@ pub fn key(name: &str) -> String {
 /// escaped.
 pub fn jsdoc(indent: &str, lines: &[String]) -> String {
     let room = WIDTH.saturating_sub(width(indent) + 3).max(40);
-    let mut wrapped: Vec<String> = Vec::new();
-    for line in lines {
-        let line = line.trim_end().replace("*/", "*\\/");
-        if width(&line) <= room {
-            wrapped.push(line);
-            continue;
-        }
-        let lead = line.len() - line.trim_start().len();
-        let (head, body) = line.split_at(lead);
-        let cont = lead + if body.starts_with("- ") { 2 } else { 0 };
-        let pieces = wrap(body, room.saturating_sub(lead), room.saturating_sub(cont));
-        for (i, w) in pieces.into_iter().enumerate() {
-            let pad = if i == 0 {
-                head.to_owned()
-            } else {
-                " ".repeat(cont)
-            };
-            wrapped.push(format!("{pad}{w}"));
-        }
-    }
-    while wrapped.last().is_some_and(String::is_empty) {
-        wrapped.pop();
-    }
-    while wrapped.first().is_some_and(String::is_empty) {
-        wrapped.remove(0);
-    }
+    let wrapped = wrap_block(lines, room, |line| line.replace("*/", "*\\/"));
     match wrapped.as_slice() {
         [] => String::new(),
         [only] if width(indent) + width(only) + 7 <= WIDTH => format!("{indent}/** {only} */\n"),

@@ -20,7 +20,7 @@ use super::model::{Api, Argument, Family, Kind, Property, Response, Schema};
 use super::surface::{
     error_class, family_class, group_class, method_text, schema_text, tagged, Source,
 };
-use super::text::{hanging, text_lines, width, wrap};
+use super::text::{hanging, text_lines, width, wrap_block};
 
 /// Where the Python files go, relative to the repository root.
 pub const DIR: &str = "bindings-python/python/weixin_kit/_generated";
@@ -751,35 +751,9 @@ fn doc_room(indent: &str) -> usize {
 /// own indentation (and a list item's, two columns more, on its continuation lines).
 fn docstring(indent: &str, lines: &[String]) -> String {
     let room = doc_room(indent);
-    let mut wrapped = Vec::new();
-    for line in lines {
-        let line = line
-            .trim_end()
-            .replace('\\', "\\\\")
-            .replace("\"\"\"", "\\\"\\\"\\\"");
-        if width(&line) <= room {
-            wrapped.push(line);
-            continue;
-        }
-        let lead = line.len() - line.trim_start().len();
-        let (head, body) = line.split_at(lead);
-        let cont = lead + if body.starts_with("- ") { 2 } else { 0 };
-        let ws = wrap(body, room.saturating_sub(lead), room.saturating_sub(cont));
-        for (i, w) in ws.into_iter().enumerate() {
-            let pad = if i == 0 {
-                head.to_owned()
-            } else {
-                " ".repeat(cont)
-            };
-            wrapped.push(format!("{pad}{w}"));
-        }
-    }
-    while wrapped.last().is_some_and(String::is_empty) {
-        wrapped.pop();
-    }
-    while wrapped.first().is_some_and(String::is_empty) {
-        wrapped.remove(0);
-    }
+    let mut wrapped = wrap_block(lines, room, |line| {
+        line.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"")
+    });
     if wrapped.is_empty() {
         wrapped.push(String::new());
     }

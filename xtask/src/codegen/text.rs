@@ -143,3 +143,37 @@ mod tests {
         assert_eq!(wrap("a b  c", 3, 3), vec!["a b", "c"]);
     }
 }
+
+/// Documentation lines wrapped to `room` columns for a comment block: each line escaped by
+/// `escape` and trimmed; a line too long is wrapped keeping its own indentation (a list item's
+/// continuation two columns further); blank lines (paragraph breaks) kept inside, dropped at
+/// both ends.
+pub fn wrap_block(lines: &[String], room: usize, escape: impl Fn(&str) -> String) -> Vec<String> {
+    let mut wrapped: Vec<String> = Vec::new();
+    for line in lines {
+        let line = escape(line.trim_end());
+        if width(&line) <= room {
+            wrapped.push(line);
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let (head, body) = line.split_at(lead);
+        let cont = lead + if body.starts_with("- ") { 2 } else { 0 };
+        let pieces = wrap(body, room.saturating_sub(lead), room.saturating_sub(cont));
+        for (i, w) in pieces.into_iter().enumerate() {
+            let pad = if i == 0 {
+                head.to_owned()
+            } else {
+                " ".repeat(cont)
+            };
+            wrapped.push(format!("{pad}{w}"));
+        }
+    }
+    while wrapped.last().is_some_and(String::is_empty) {
+        wrapped.pop();
+    }
+    while wrapped.first().is_some_and(String::is_empty) {
+        wrapped.remove(0);
+    }
+    wrapped
+}
