@@ -126,24 +126,6 @@ pub fn call_layout(
     s
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wrapping_breaks_chinese_between_characters_not_before_punctuation() {
-        let text = "批次名称,字数上限为21个,一个中文汉字/英文字母/数字均占用一个字数。".repeat(4);
-        let lines = wrap(&text, 20, 30);
-        assert!(width(&lines[0]) <= 20, "{}", lines[0]);
-        for line in &lines {
-            assert!(width(line) <= 30, "{line}");
-            assert!(!line.starts_with(is_closing), "{line}");
-        }
-        assert_eq!(lines.concat(), text);
-        assert_eq!(wrap("a b  c", 3, 3), vec!["a b", "c"]);
-    }
-}
-
 /// Documentation lines wrapped to `room` columns for a comment block: each line escaped by
 /// `escape` and trimmed; a line too long is wrapped keeping its own indentation (a list item's
 /// continuation two columns further); blank lines (paragraph breaks) kept inside, dropped at
@@ -176,4 +158,22 @@ pub fn wrap_block(lines: &[String], room: usize, escape: impl Fn(&str) -> String
         wrapped.remove(0);
     }
     wrapped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_breaks_chinese_between_characters_not_before_punctuation() {
+        let text = "批次名称,字数上限为21个,一个中文汉字/英文字母/数字均占用一个字数。".repeat(4);
+        let lines = wrap(&text, 20, 30);
+        assert!(width(&lines[0]) <= 20, "{}", lines[0]);
+        for line in &lines {
+            assert!(width(line) <= 30, "{line}");
+            assert!(!line.starts_with(is_closing), "{line}");
+        }
+        assert_eq!(lines.concat(), text);
+        assert_eq!(wrap("a b  c", 3, 3), vec!["a b", "c"]);
+    }
 }
