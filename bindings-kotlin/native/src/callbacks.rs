@@ -57,8 +57,9 @@ impl weixin_kit::bridge::HostFunction for Foreign {
                 .call(Value::Array(args).to_string())
                 .await
                 .map_err(|e| e.to_string())?;
-            serde_json::from_str(&answer)
-                .map_err(|e| format!("answered text that is not JSON ({e}; the package's wrapper broke)"))
+            serde_json::from_str(&answer).map_err(|e| {
+                format!("answered text that is not JSON ({e}; the package's wrapper broke)")
+            })
         })
     }
 }

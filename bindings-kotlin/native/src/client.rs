@@ -52,8 +52,7 @@ impl ClientCore {
             card_token_provider: adapt(card_token_provider),
         };
         // The client's connection pool and timers belong to the runtime that drives its calls.
-        let client =
-            runtime::enter(|| Client::new(family, config, &callbacks, USER_AGENT_SUFFIX))?;
+        let client = runtime::enter(|| Client::new(family, config, &callbacks, USER_AGENT_SUFFIX))?;
         Ok(Arc::new(ClientCore { client }))
     }
 

@@ -37,8 +37,12 @@ impl std::error::Error for NativeError {}
 impl NativeError {
     fn describe(description: &ErrorDescription) -> Self {
         NativeError::Failure {
-            description: serde_json::to_string(description)
-                .unwrap_or_else(|_| format!("{{\"kind\":\"WeixinKitError\",\"text\":{:?},\"retryable\":false}}", description.text)),
+            description: serde_json::to_string(description).unwrap_or_else(|_| {
+                format!(
+                    "{{\"kind\":\"WeixinKitError\",\"text\":{:?},\"retryable\":false}}",
+                    description.text
+                )
+            }),
         }
     }
 }
