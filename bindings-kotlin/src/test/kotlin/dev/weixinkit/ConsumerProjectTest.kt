@@ -26,5 +26,17 @@ class ConsumerProjectTest {
         assertTrue(process.waitFor(300, TimeUnit.SECONDS), "the consumer project did not finish")
         assertEquals(0, process.exitValue(), output)
         assertTrue(output.contains("consumer: ModifyStockInfo ok"), output)
+        assertTrue(output.contains("consumer: 404 RESOURCE_NOT_EXISTS"), output)
+    }
+}
+
+/** The README's quickstart is the consumer project's source, as run above. */
+class QuickstartTest {
+    @Test
+    fun `the README quickstart is the consumer's source`() {
+        val readme = java.nio.file.Files.readString(repo.resolve("bindings-kotlin/README.md"))
+        val block = readme.substringAfter("<!-- quickstart-kotlin -->\n```kotlin\n").substringBefore("```")
+        val source = java.nio.file.Files.readString(repo.resolve("bindings-kotlin/consumer/src/main/kotlin/Consumer.kt"))
+        assertEquals(source, block)
     }
 }
