@@ -60,6 +60,17 @@ class CallbackTest {
     }
 
     @Test
+    fun `a signer that does not answer within callbackTimeout is a TimeoutError`() = runBlocking<Unit> {
+        sb.payClient(signer = { delay(10_000); "never" }) { it.copy(callbackTimeout = 0.2) }.use { pay ->
+            val started = System.nanoTime()
+            assertThrows<TimeoutError> {
+                runBlocking { pay.busifavor.setCouponNotify(SetCouponNotifyRequest(notifyUrl = "https://example.com/n")) }
+            }
+            assertTrue(System.nanoTime() - started < 5_000_000_000L)
+        }
+    }
+
+    @Test
     fun `a token provider supplies the access token`() = runBlocking<Unit> {
         val real = sb.mpClient().use { it.accessToken() }
         val calls = AtomicInteger()
