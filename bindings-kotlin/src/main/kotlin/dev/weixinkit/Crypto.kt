@@ -40,10 +40,12 @@ object WeixinKitCrypto {
     ): Boolean = native { nativeVerifySignature(publicKey, timestamp, nonce, body, signature) }
 
     /** Decrypts a notification `resource` with the APIv3 key (AEAD_AES_256_GCM). */
+    @JvmStatic
     fun decryptResource(apiv3Key: String, nonce: String, associatedData: String, ciphertext: String): String =
         native { nativeDecryptResource(apiv3Key, nonce, associatedData, ciphertext) }
 
     /** 卡券签名: SHA1 hex of the sorted values of the ticket, card id, timestamp, nonce and, when given, code and openid. */
+    @JvmStatic
     fun signCardExt(
         apiTicket: String,
         cardId: String,
@@ -52,4 +54,5 @@ object WeixinKitCrypto {
         code: String? = null,
         openid: String? = null,
     ): String = nativeSignCardExt(apiTicket, cardId, timestamp, nonceStr, code, openid)
+    // (Java: signCardExt has no overloads for the optional code/openid: pass null.)
 }
