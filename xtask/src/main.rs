@@ -2,6 +2,7 @@
 
 mod codegen;
 mod fixture;
+mod kotlin;
 mod node;
 mod tasks;
 mod util;

@@ -10,7 +10,7 @@ use crate::fixture;
 use crate::util::{cargo, pip_install, python_env, readme_block, run, Progress};
 
 /// Every suite, in the order a failure is cheapest to see: drift, Rust, spec, sandbox, Python,
-/// Node.
+/// Node, Kotlin.
 pub fn test(root: &Path) -> Result<()> {
     let mut progress = Progress::start();
     progress.stage("codegen drift check");
@@ -113,6 +113,7 @@ pub fn test(root: &Path) -> Result<()> {
     fixture::python_fixture_test(root, Path::new("python3"))?;
 
     crate::node::test(root, &mut progress)?;
+    crate::kotlin::test(root, &mut progress)?;
     progress.finish("cargo xtask test");
     Ok(())
 }

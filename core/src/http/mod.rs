@@ -78,6 +78,20 @@ pub struct HttpClient {
     retry: RetryPolicy,
 }
 
+/// Mozilla's root certificates (feature `webpki-roots`), parsed once.
+#[cfg(feature = "webpki-roots")]
+fn webpki_roots() -> Vec<reqwest::Certificate> {
+    static ROOTS: std::sync::OnceLock<Vec<reqwest::Certificate>> = std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            webpki_root_certs::TLS_SERVER_ROOT_CERTS
+                .iter()
+                .filter_map(|der| reqwest::Certificate::from_der(der.as_ref()).ok())
+                .collect()
+        })
+        .clone()
+}
+
 impl HttpClient {
     /// `main` and `backup` are base URLs (`https://api.mch.weixin.qq.com`), without a trailing
     /// slash.
@@ -102,6 +116,11 @@ impl HttpClient {
                 detail: format!("invalid proxy URL: {}", without_url(&e)),
             })?;
             builder = builder.proxy(proxy);
+        }
+        // Otherwise reqwest verifies with the platform's verifier (rustls-platform-verifier).
+        #[cfg(feature = "webpki-roots")]
+        {
+            builder = builder.tls_certs_only(webpki_roots());
         }
         let client = builder.build().map_err(|e| Error::Config {
             detail: format!("cannot build the HTTP client: {}", without_url(&e)),

@@ -1,0 +1,25 @@
+//! The Kotlin binding's stage of `cargo xtask test`: the Maven build of `bindings-kotlin/`
+//! (cargo build of both uniffi libraries, uniffi-bindgen, Kotlin, the JUnit suite under Surefire,
+//! install, and the dependency-only consumer project run against the installed artifacts).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result};
+
+use crate::util::{run, Progress};
+
+/// `mvn -B -f bindings-kotlin/pom.xml -Dcargo.profile=dev install` (Maven ≥ 3.8, JDK ≥ 17).
+pub fn test(root: &Path, progress: &mut Progress) -> Result<()> {
+    progress.stage(
+        "Kotlin: mvn -f bindings-kotlin/pom.xml -Dcargo.profile=dev install (JUnit + consumer project)",
+    );
+    run(Command::new("mvn").current_dir(root).args([
+        "-B",
+        "-f",
+        "bindings-kotlin/pom.xml",
+        "-Dcargo.profile=dev",
+        "install",
+    ]))
+    .context("the Kotlin binding's Maven build failed (needs mvn and a JDK 17 on PATH)")
+}
