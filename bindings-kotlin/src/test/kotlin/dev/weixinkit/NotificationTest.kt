@@ -42,7 +42,7 @@ class NotificationTest {
                     assertEquals("COUPON.SEND", event.eventType)
                     assertEquals("encrypt-resource", event.resourceType)
                     // resource: the decrypted coupon (stock_id, coupon_code …).
-                    assertEquals(stockId, event.resource.getValue("stock_id").jsonPrimitive.content, event.resource.toString())
+                    assertEquals(stockId, event.resource.stockId, event.resource.toString())
 
                     // A tampered body fails verification.
                     val tampered = delivery.body.copyOf().also { it[it.size / 2] = (it[it.size / 2] + 1).toByte() }
