@@ -30,13 +30,16 @@ class ConsumerProjectTest {
     }
 }
 
-/** The README's quickstart is the consumer project's source, as run above. */
+/** The READMEs' quickstart is the consumer project's source, as run above. */
 class QuickstartTest {
     @Test
-    fun `the README quickstart is the consumer's source`() {
-        val readme = java.nio.file.Files.readString(repo.resolve("bindings-kotlin/README.md"))
-        val block = readme.substringAfter("<!-- quickstart-kotlin -->\n```kotlin\n").substringBefore("```")
+    fun `the README quickstarts are the consumer's source`() {
         val source = java.nio.file.Files.readString(repo.resolve("bindings-kotlin/consumer/src/main/kotlin/Consumer.kt"))
-        assertEquals(source, block)
+        for (readme in listOf("README.md", "bindings-kotlin/README.md")) {
+            val text = java.nio.file.Files.readString(repo.resolve(readme))
+            val marker = "<!-- quickstart-kotlin -->\n```kotlin\n"
+            assertTrue(text.contains(marker), "$readme has no Kotlin quickstart")
+            assertEquals(source, text.substringAfter(marker).substringBefore("```"), readme)
+        }
     }
 }
