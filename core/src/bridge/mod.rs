@@ -10,12 +10,14 @@
 //!   table of kinds ([`ERROR_KINDS`]) each binding maps to its classes;
 //! - [`callbacks`]: functions of the host language — a token provider and a signer — designed
 //!   once ([`HostFunction`]) and adapted to the core's traits;
-//! - [`crypto`]: the crypto functions every binding exports, with plain arguments.
+//! - [`crypto`]: the crypto functions every binding exports, with plain arguments;
+//! - [`bench`]: the crypto floor the bindings' benchmarks compare client CPU with.
 //!
 //! The sandbox's part (start, stop, one generic control call) is in the `weixin-kit-sandbox`
 //! crate (`Sandbox::control`), which depends on this one; bindings that ship it enable their
 //! `sandbox` feature.
 
+pub mod bench;
 pub mod callbacks;
 pub mod client;
 pub mod config;
