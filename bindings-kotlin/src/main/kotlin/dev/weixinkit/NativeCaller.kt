@@ -20,12 +20,25 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
     /** The client's [ClientCore.infoJson] (nothing secret). */
     val info: JsonObject by lazy { Json.parseToJsonElement(core.infoJson()).jsonObject }
 
+    @Volatile
+    private var closed = false
+
     override suspend fun call(name: String, args: JsonObject, bytes: Map<String, ByteArray>): JsonElement {
-        val answer = native { core.call(name, args.toString(), bytes) }
+        if (closed) throw closedError(name)
+        val answer = try {
+            native { core.call(name, args.toString(), bytes) }
+        } catch (e: IllegalStateException) {
+            // uniffi's "object has already been destroyed": closed between the check and the call
+            if (closed) throw closedError(name) else throw e
+        }
         return Json.parseToJsonElement(answer)
     }
 
+    /** A call on a closed client: a failure of the binding's use, never a JVM exception. */
+    private fun closedError(name: String) = WeixinKitError("the client is closed (close() was called): cannot call $name")
+
     override fun close() {
+        closed = true
         scope.cancel()
         core.close()
     }
