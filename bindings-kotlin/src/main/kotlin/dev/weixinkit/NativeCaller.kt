@@ -15,7 +15,13 @@ import kotlinx.serialization.json.jsonObject
 /** The [Caller] over the native `ClientCore` (JSON text across the FFI). */
 internal class NativeCaller private constructor(private val core: ClientCore) : Caller, AutoCloseable {
     override val json: Json get() = WeixinKitJson
-    override val scope: CoroutineScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    private val liveScope: CoroutineScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
+    /**
+     * The client's scope; once closed, a scope that still runs new `…Async` calls so that they
+     * fail with the closed client's [WeixinKitError] rather than a bare cancellation.
+     */
+    override val scope: CoroutineScope get() = if (closed) closedScope else liveScope
 
     /** The client's [ClientCore.infoJson] (nothing secret). */
     val info: JsonObject by lazy { Json.parseToJsonElement(core.infoJson()).jsonObject }
@@ -39,7 +45,7 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
 
     override fun close() {
         closed = true
-        scope.cancel()
+        liveScope.cancel()
         core.close()
     }
 
@@ -56,6 +62,9 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
         )
     }
 }
+
+/** Where calls on a closed client run (to fail at once with a [WeixinKitError]). */
+private val closedScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
 /** Runs a native call, turning its failure into the [WeixinKitError] its kind names. */
 internal inline fun <T> native(call: () -> T): T =

@@ -245,6 +245,10 @@ class ErrorsTest : SandboxTest() {
         pay.close()
         val e = failsWith<WeixinKitError>(secrets) { pay.busifavor.setCouponNotify(SetCouponNotifyRequest(notifyUrl = "https://example.com/closed")) }
         assertTrue(e.message!!.contains("closed"), e.message)
+        // the CompletableFuture form (Java): the future fails with it, not with a cancellation
+        val future = pay.busifavor.setCouponNotifyAsync(SetCouponNotifyRequest(notifyUrl = "https://example.com/closed"))
+        val cause = runCatching { future.get() }.exceptionOrNull()
+        assertTrue(cause is java.util.concurrent.ExecutionException && cause.cause is WeixinKitError, cause.toString())
         val mp = sb.mpClient()
         mp.close()
         failsWith<WeixinKitError>(secrets) { mp.accessToken() }
