@@ -26,7 +26,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * What a Java caller (a Spring service) writes: the sandbox from Java, a PayClient built with
- * PayConfigBuilder and a Java lambda signer, the generated operations' CompletableFuture forms,
+ * PayConfig.Builder and a Java lambda signer, the generated operations' CompletableFuture forms,
  * an ApiError as the ExecutionException's cause, the crypto functions' futures.
  */
 class JavaCallerTest {
@@ -66,8 +66,8 @@ class JavaCallerTest {
     }
 
     private static ModifyStockInfoRequest modifyRequest(String outRequestNo, String comment) {
-        // The generated data class from Java: every property in order (null = absent).
-        return new ModifyStockInfoRequest(null, null, comment, null, outRequestNo, null, null, null, null, null);
+        // The generated data class from Java: its Builder (required properties in the constructor).
+        return new ModifyStockInfoRequest.Builder(outRequestNo).comment(comment).build();
     }
 
     @Test
@@ -80,7 +80,7 @@ class JavaCallerTest {
         PrivateKey key = merchantKey();
         AtomicInteger signed = new AtomicInteger();
         var c = sb.getCredentials();
-        PayConfig config = new PayConfigBuilder(c.getMchid(), c.getSerialNo())
+        PayConfig config = new PayConfig.Builder(c.getMchid(), c.getSerialNo())
                 .wechatpayPublicKeyId(c.getWechatpayPublicKeyId())
                 .wechatpayPublicKey(c.getWechatpayPublicKey())
                 .apiv3Key(c.getApiv3Key())
@@ -111,7 +111,7 @@ class JavaCallerTest {
             assertNotNull(api.getRequestId());
             assertTrue(!api.getMessage().contains(c.getMerchantPrivateKey()));
 
-            SetCouponNotifyResponse r = pay.getBusifavor().setCouponNotifyAsync(new SetCouponNotifyRequest(null, "https://example.com/java")).get();
+            SetCouponNotifyResponse r = pay.getBusifavor().setCouponNotifyAsync(new SetCouponNotifyRequest.Builder("https://example.com/java").build()).get();
             assertEquals("https://example.com/java", r.getNotifyUrl());
         }
     }
@@ -119,13 +119,13 @@ class JavaCallerTest {
     @Test
     void asyncSignerAndTokenProviderLambdas() throws Exception {
         PrivateKey key = merchantKey();
-        PayConfig config = PayConfigBuilder.from(sb.getPayConfig()).privateKey(null).build();
+        PayConfig config = sb.getPayConfig().toBuilder().privateKey(null).build();
         try (PayClient pay = new PayClient(config, Signer.async(m -> CompletableFuture.supplyAsync(() -> rsaSign(key, m))))) {
-            pay.getBusifavor().setCouponNotifyAsync(new SetCouponNotifyRequest(null, "https://example.com/async")).get();
+            pay.getBusifavor().setCouponNotifyAsync(new SetCouponNotifyRequest.Builder("https://example.com/async").build()).get();
         }
         try (PayClient failing = new PayClient(config, Signer.blocking(m -> { throw new IllegalStateException("KMS down"); }))) {
             ExecutionException e = assertThrows(ExecutionException.class,
-                    () -> failing.getBusifavor().setCouponNotifyAsync(new SetCouponNotifyRequest(null, "https://example.com/x")).get());
+                    () -> failing.getBusifavor().setCouponNotifyAsync(new SetCouponNotifyRequest.Builder("https://example.com/x").build()).get());
             CallbackError cb = assertInstanceOf(CallbackError.class, e.getCause());
             assertEquals("signer", cb.getCallback());
         }
@@ -134,7 +134,7 @@ class JavaCallerTest {
         try (MiniProgramClient mp = new MiniProgramClient(sb.getMpConfig())) {
             token = mp.accessTokenAsync().get();
         }
-        MiniProgramConfig mpConfig = MiniProgramConfigBuilder.from(sb.getMpConfig()).secret(null).build();
+        MiniProgramConfig mpConfig = sb.getMpConfig().toBuilder().secret(null).build();
         final String t = token;
         try (MiniProgramClient mp = new MiniProgramClient(mpConfig, TokenProvider.blocking(() -> t))) {
             assertEquals(token, mp.accessTokenAsync().get());

@@ -187,7 +187,7 @@ class CryptoTest {
 
     @Test
     fun `parseNotification refuses every public-key vector at today's clock - all signed long ago`() = runBlocking<Unit> {
-        val config = PayConfigBuilder(keys.s("mchid"), keys.s("merchant_serial_no"))
+        val config = PayConfig.Builder(keys.s("mchid"), keys.s("merchant_serial_no"))
             .privateKey(merchant.s("private_key_pkcs8_pem"))
             .wechatpayPublicKeyId(keys.s("public_key_id")).wechatpayPublicKey(platformKey)
             .apiv3Key(notifications.s("apiv3_key")).baseUrl("http://127.0.0.1:9").downloadCertificates(false)

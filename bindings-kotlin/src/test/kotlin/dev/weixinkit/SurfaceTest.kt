@@ -5,6 +5,7 @@ import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonObject
 import kotlinx.serialization.json.jsonPrimitive
+import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
@@ -34,19 +35,26 @@ class SurfaceTest {
     }
 
     @Test
-    fun `the config builders have a setter for every configuration property`() {
-        for ((config, builder) in listOf(
-            PayConfig::class.java to PayConfigBuilder::class.java,
-            MiniProgramConfig::class.java to MiniProgramConfigBuilder::class.java,
+    fun `every generated data class has a Java Builder with a setter per property, and toBuilder round-trips`() {
+        for (cls in listOf(
+            PayConfig::class.java, MiniProgramConfig::class.java, ModifyStockInfoRequest::class.java, SetCouponNotifyRequest::class.java,
+            SetUserNotifyExtRequest::class.java, GetStableAccessTokenRequest::class.java, AddCardListItem::class.java,
         )) {
-            // the data class's properties (its component functions' names are the getters')
-            val properties = config.declaredFields.filter { !java.lang.reflect.Modifier.isStatic(it.modifiers) }.map { it.name }
-            assertTrue(properties.size >= 5, config.simpleName)
+            val builder = Class.forName(cls.name + "\$Builder")
+            val properties = cls.declaredFields.filter { !java.lang.reflect.Modifier.isStatic(it.modifiers) }.map { it.name }
+            assertTrue(properties.isNotEmpty(), cls.simpleName)
             val setters = builder.methods.filter { it.parameterCount == 1 && it.returnType == builder }.map { it.name }.toSet()
-            for (p in properties) assertTrue(p in setters, "${builder.simpleName}.$p")
-            assertNotNull(builder.getMethod("build"))
-            assertNotNull(builder.getMethod("from", config))
+            assertEquals(properties.toSet(), setters, "${cls.simpleName}.Builder")
+            assertEquals(cls, builder.getMethod("build").returnType)
+            assertEquals(builder, cls.getMethod("toBuilder").returnType)
         }
+        val config = PayConfig(mchid = "1", serialNo = "2", privateKey = "k", maxAttempts = 2, platformCertificates = listOf("c"))
+        assertEquals(config, config.toBuilder().build())
+        assertEquals(config.copy(timeout = 1.5), config.toBuilder().timeout(1.5).build())
+        assertEquals(
+            ModifyStockInfoRequest(outRequestNo = "n", comment = "c"),
+            ModifyStockInfoRequest.Builder("n").comment("c").build(),
+        )
     }
 
     @Test
