@@ -36,6 +36,11 @@ fn an_operation_added_to_the_spec_becomes_a_kotlin_method() {
     let types = generated_kotlin(&files, "PayTypes.kt");
     for expected in [
         "@Serializable\ndata class StockFixture(\n",
+        // Java callers: a builder with the required properties in its constructor
+        "    class Builder(\n        private var stockId: String,\n",
+        "        fun stockId(value: String): Builder = apply { this.stockId = value }\n",
+        "        fun build(): StockFixture = StockFixture(\n            stockId = stockId,\n",
+        "    fun toBuilder(): Builder = Builder(stockId",
         "    @SerialName(\"stock_id\") val stockId: String,\n",
         "    @SerialName(\"stock_state\") val stockState: StockStateFixture,\n",
         "@Serializable(with = StockStateFixture.Serializer::class)\nsealed class StockStateFixture(val value: String) {\n",
@@ -60,7 +65,11 @@ fn an_unmapped_config_field_type_fails_naming_it() {
     );
     assert_ne!(added, source);
     std::fs::write(&config, added).unwrap();
-    let err = format!("{:#}", generate(tmp.path(), SPECS).unwrap_err());
+    // the whole generation fails (Node's config generator, which runs first, names it too) …
+    assert!(generate(tmp.path(), SPECS).is_err());
+    // … and so does Kotlin's, naming the field, its type and where to map it
+    let configs = bridge::load_configs(tmp.path()).unwrap();
+    let err = format!("{:#}", super::kotlin_types::config(&configs).unwrap_err());
     assert!(
         err.contains("`PayConfig.pool_size`")
             && err.contains("`Option<u8>`")

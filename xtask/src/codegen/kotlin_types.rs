@@ -214,11 +214,72 @@ pub fn data_class(name: &str, doc: &[String], fields: &[Field]) -> Result<String
             let sep = if i + 1 < parts.len() { ", " } else { "" };
             s.push_str(&format!("            \"{part}{sep}\" +\n"));
         }
-        s.push_str("            \")\"\n}\n");
+        s.push_str("            \")\"\n");
     } else {
-        s.push_str(")\n");
+        s.push_str(") {\n");
     }
+    s.push_str(&java_builder(name, fields));
+    s.push_str("}\n");
     Ok(s)
+}
+
+/// The Java caller's way to build a data class (Kotlin's default arguments are invisible to
+/// Java): `new Name.Builder(required…).optional(…).build()`, and `toBuilder()` to change a value.
+fn java_builder(name: &str, fields: &[Field]) -> String {
+    let required: Vec<&Field> = fields.iter().filter(|f| !f.ty.ends_with('?')).collect();
+    let mut s = String::new();
+    if fields.iter().any(|f| f.secret) {
+        s.push('\n');
+    }
+    s.push_str("    /**\n");
+    s.push_str(&format!(
+        "     * Builds a [{name}] from Java, where default arguments are not visible:\n"
+    ));
+    s.push_str("     * the required properties in the constructor, every property by setter\n");
+    s.push_str(&format!(
+        "     * (`new {name}.Builder(…).aProperty(…).build()`).\n"
+    ));
+    s.push_str("     */\n");
+    if required.is_empty() {
+        s.push_str("    class Builder {\n");
+    } else {
+        s.push_str("    class Builder(\n");
+        for f in &required {
+            s.push_str(&format!("        private var {}: {},\n", f.prop, f.ty));
+        }
+        s.push_str("    ) {\n");
+    }
+    for f in fields.iter().filter(|f| f.ty.ends_with('?')) {
+        s.push_str(&format!(
+            "        private var {}: {} = null\n",
+            f.prop, f.ty
+        ));
+    }
+    if required.len() < fields.len() {
+        s.push('\n');
+    }
+    for f in fields {
+        s.push_str(&format!(
+            "        fun {p}(value: {t}): Builder = apply {{ this.{p} = value }}\n\n",
+            p = f.prop,
+            t = f.ty
+        ));
+    }
+    s.push_str(&format!("        fun build(): {name} = {name}(\n"));
+    for f in fields {
+        s.push_str(&format!("            {p} = {p},\n", p = f.prop));
+    }
+    s.push_str("        )\n    }\n\n");
+    let required_args: Vec<&str> = required.iter().map(|f| f.prop.as_str()).collect();
+    let mut chain = format!("Builder({})", required_args.join(", "));
+    for f in fields.iter().filter(|f| f.ty.ends_with('?')) {
+        chain.push_str(&format!("\n        .{p}({p})", p = f.prop));
+    }
+    s.push_str(
+        "    /** A [Builder] holding this value's properties (to change some from Java). */\n",
+    );
+    s.push_str(&format!("    fun toBuilder(): Builder = {chain}\n"));
+    s
 }
 
 /// An open enum: an object per known value, `Unknown` carrying any other, equal by value.

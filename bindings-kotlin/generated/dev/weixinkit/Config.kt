@@ -76,6 +76,89 @@ data class PayConfig(
             "maxAttempts=${maxAttempts}, " +
             "callbackTimeout=${callbackTimeout}" +
             ")"
+
+    /**
+     * Builds a [PayConfig] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new PayConfig.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var mchid: String,
+        private var serialNo: String,
+    ) {
+        private var privateKey: String? = null
+        private var wechatpayPublicKeyId: String? = null
+        private var wechatpayPublicKey: String? = null
+        private var platformCertificates: List<String>? = null
+        private var apiv3Key: String? = null
+        private var baseUrl: String? = null
+        private var backupBaseUrl: String? = null
+        private var downloadCertificates: Boolean? = null
+        private var timeout: Double? = null
+        private var connectTimeout: Double? = null
+        private var maxAttempts: Int? = null
+        private var callbackTimeout: Double? = null
+
+        fun mchid(value: String): Builder = apply { this.mchid = value }
+
+        fun serialNo(value: String): Builder = apply { this.serialNo = value }
+
+        fun privateKey(value: String?): Builder = apply { this.privateKey = value }
+
+        fun wechatpayPublicKeyId(value: String?): Builder = apply { this.wechatpayPublicKeyId = value }
+
+        fun wechatpayPublicKey(value: String?): Builder = apply { this.wechatpayPublicKey = value }
+
+        fun platformCertificates(value: List<String>?): Builder = apply { this.platformCertificates = value }
+
+        fun apiv3Key(value: String?): Builder = apply { this.apiv3Key = value }
+
+        fun baseUrl(value: String?): Builder = apply { this.baseUrl = value }
+
+        fun backupBaseUrl(value: String?): Builder = apply { this.backupBaseUrl = value }
+
+        fun downloadCertificates(value: Boolean?): Builder = apply { this.downloadCertificates = value }
+
+        fun timeout(value: Double?): Builder = apply { this.timeout = value }
+
+        fun connectTimeout(value: Double?): Builder = apply { this.connectTimeout = value }
+
+        fun maxAttempts(value: Int?): Builder = apply { this.maxAttempts = value }
+
+        fun callbackTimeout(value: Double?): Builder = apply { this.callbackTimeout = value }
+
+        fun build(): PayConfig = PayConfig(
+            mchid = mchid,
+            serialNo = serialNo,
+            privateKey = privateKey,
+            wechatpayPublicKeyId = wechatpayPublicKeyId,
+            wechatpayPublicKey = wechatpayPublicKey,
+            platformCertificates = platformCertificates,
+            apiv3Key = apiv3Key,
+            baseUrl = baseUrl,
+            backupBaseUrl = backupBaseUrl,
+            downloadCertificates = downloadCertificates,
+            timeout = timeout,
+            connectTimeout = connectTimeout,
+            maxAttempts = maxAttempts,
+            callbackTimeout = callbackTimeout,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(mchid, serialNo)
+        .privateKey(privateKey)
+        .wechatpayPublicKeyId(wechatpayPublicKeyId)
+        .wechatpayPublicKey(wechatpayPublicKey)
+        .platformCertificates(platformCertificates)
+        .apiv3Key(apiv3Key)
+        .baseUrl(baseUrl)
+        .backupBaseUrl(backupBaseUrl)
+        .downloadCertificates(downloadCertificates)
+        .timeout(timeout)
+        .connectTimeout(connectTimeout)
+        .maxAttempts(maxAttempts)
+        .callbackTimeout(callbackTimeout)
 }
 
 /**
@@ -126,4 +209,73 @@ data class MiniProgramConfig(
             "maxAttempts=${maxAttempts}, " +
             "callbackTimeout=${callbackTimeout}" +
             ")"
+
+    /**
+     * Builds a [MiniProgramConfig] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new MiniProgramConfig.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var appid: String,
+    ) {
+        private var secret: String? = null
+        private var cardAppid: String? = null
+        private var cardSecret: String? = null
+        private var tokenStore: String? = null
+        private var baseUrl: String? = null
+        private var tokenEndpoint: String? = null
+        private var timeout: Double? = null
+        private var connectTimeout: Double? = null
+        private var maxAttempts: Int? = null
+        private var callbackTimeout: Double? = null
+
+        fun appid(value: String): Builder = apply { this.appid = value }
+
+        fun secret(value: String?): Builder = apply { this.secret = value }
+
+        fun cardAppid(value: String?): Builder = apply { this.cardAppid = value }
+
+        fun cardSecret(value: String?): Builder = apply { this.cardSecret = value }
+
+        fun tokenStore(value: String?): Builder = apply { this.tokenStore = value }
+
+        fun baseUrl(value: String?): Builder = apply { this.baseUrl = value }
+
+        fun tokenEndpoint(value: String?): Builder = apply { this.tokenEndpoint = value }
+
+        fun timeout(value: Double?): Builder = apply { this.timeout = value }
+
+        fun connectTimeout(value: Double?): Builder = apply { this.connectTimeout = value }
+
+        fun maxAttempts(value: Int?): Builder = apply { this.maxAttempts = value }
+
+        fun callbackTimeout(value: Double?): Builder = apply { this.callbackTimeout = value }
+
+        fun build(): MiniProgramConfig = MiniProgramConfig(
+            appid = appid,
+            secret = secret,
+            cardAppid = cardAppid,
+            cardSecret = cardSecret,
+            tokenStore = tokenStore,
+            baseUrl = baseUrl,
+            tokenEndpoint = tokenEndpoint,
+            timeout = timeout,
+            connectTimeout = connectTimeout,
+            maxAttempts = maxAttempts,
+            callbackTimeout = callbackTimeout,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(appid)
+        .secret(secret)
+        .cardAppid(cardAppid)
+        .cardSecret(cardSecret)
+        .tokenStore(tokenStore)
+        .baseUrl(baseUrl)
+        .tokenEndpoint(tokenEndpoint)
+        .timeout(timeout)
+        .connectTimeout(connectTimeout)
+        .maxAttempts(maxAttempts)
+        .callbackTimeout(callbackTimeout)
 }

@@ -37,7 +37,29 @@ data class AddCardListItem(
      * JSON-encoded on the wire: an object (encoded for you) or a string sent as given.
      */
     @SerialName("cardExt") val cardExt: JsonElement,
-)
+) {
+    /**
+     * Builds a [AddCardListItem] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new AddCardListItem.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var cardId: String,
+        private var cardExt: JsonElement,
+    ) {
+        fun cardId(value: String): Builder = apply { this.cardId = value }
+
+        fun cardExt(value: JsonElement): Builder = apply { this.cardExt = value }
+
+        fun build(): AddCardListItem = AddCardListItem(
+            cardId = cardId,
+            cardExt = cardExt,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(cardId, cardExt)
+}
 
 /**
  * wx.addCard's cardExt object, serialized to a JSON string (AddCardListItem.cardExt). signature =
@@ -109,7 +131,55 @@ data class CardExt(
      * SHA1 hex signature (卡券签名); not itself an input of the signature.
      */
     @SerialName("signature") val signature: String,
-)
+) {
+    /**
+     * Builds a [CardExt] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new CardExt.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var timestamp: String,
+        private var signature: String,
+    ) {
+        private var code: String? = null
+        private var openid: String? = null
+        private var nonceStr: String? = null
+        private var fixedBegintimestamp: Long? = null
+        private var outerStr: String? = null
+
+        fun code(value: String?): Builder = apply { this.code = value }
+
+        fun openid(value: String?): Builder = apply { this.openid = value }
+
+        fun timestamp(value: String): Builder = apply { this.timestamp = value }
+
+        fun nonceStr(value: String?): Builder = apply { this.nonceStr = value }
+
+        fun fixedBegintimestamp(value: Long?): Builder = apply { this.fixedBegintimestamp = value }
+
+        fun outerStr(value: String?): Builder = apply { this.outerStr = value }
+
+        fun signature(value: String): Builder = apply { this.signature = value }
+
+        fun build(): CardExt = CardExt(
+            code = code,
+            openid = openid,
+            timestamp = timestamp,
+            nonceStr = nonceStr,
+            fixedBegintimestamp = fixedBegintimestamp,
+            outerStr = outerStr,
+            signature = signature,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(timestamp, signature)
+        .code(code)
+        .openid(openid)
+        .nonceStr(nonceStr)
+        .fixedBegintimestamp(fixedBegintimestamp)
+        .outerStr(outerStr)
+}
 
 /**
  * grant_type of the token endpoints: always client_credential.
@@ -170,7 +240,25 @@ data class DecryptCardCodeRequest(
      * string(128).
      */
     @SerialName("encrypt_code") val encryptCode: String,
-)
+) {
+    /**
+     * Builds a [DecryptCardCodeRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new DecryptCardCodeRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var encryptCode: String,
+    ) {
+        fun encryptCode(value: String): Builder = apply { this.encryptCode = value }
+
+        fun build(): DecryptCardCodeRequest = DecryptCardCodeRequest(
+            encryptCode = encryptCode,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(encryptCode)
+}
 
 /**
  * Response of the card code decrypt API.
@@ -197,7 +285,36 @@ data class DecryptCardCodeResponse(
      * The decrypted (real) card code, as wx.openCard's cardList[].code takes it.
      */
     @SerialName("code") val code: String? = null,
-)
+) {
+    /**
+     * Builds a [DecryptCardCodeResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new DecryptCardCodeResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+        private var code: String? = null
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun code(value: String?): Builder = apply { this.code = value }
+
+        fun build(): DecryptCardCodeResponse = DecryptCardCodeResponse(
+            errcode = errcode,
+            errmsg = errmsg,
+            code = code,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .errcode(errcode)
+        .errmsg(errmsg)
+        .code(code)
+}
 
 /**
  * Response of getAccessToken. On success only access_token and expires_in are returned; on failure
@@ -240,6 +357,40 @@ data class GetAccessTokenResponse(
             "errcode=${errcode}, " +
             "errmsg=${errmsg}" +
             ")"
+
+    /**
+     * Builds a [GetAccessTokenResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new GetAccessTokenResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var accessToken: String? = null
+        private var expiresIn: Int? = null
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+
+        fun accessToken(value: String?): Builder = apply { this.accessToken = value }
+
+        fun expiresIn(value: Int?): Builder = apply { this.expiresIn = value }
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun build(): GetAccessTokenResponse = GetAccessTokenResponse(
+            accessToken = accessToken,
+            expiresIn = expiresIn,
+            errcode = errcode,
+            errmsg = errmsg,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .accessToken(accessToken)
+        .expiresIn(expiresIn)
+        .errcode(errcode)
+        .errmsg(errmsg)
 }
 
 /**
@@ -281,6 +432,38 @@ data class GetStableAccessTokenRequest(
             "secret=***, " +
             "forceRefresh=${forceRefresh}" +
             ")"
+
+    /**
+     * Builds a [GetStableAccessTokenRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new GetStableAccessTokenRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var grantType: ClientCredentialGrantType,
+        private var appid: String,
+        private var secret: String,
+    ) {
+        private var forceRefresh: Boolean? = null
+
+        fun grantType(value: ClientCredentialGrantType): Builder = apply { this.grantType = value }
+
+        fun appid(value: String): Builder = apply { this.appid = value }
+
+        fun secret(value: String): Builder = apply { this.secret = value }
+
+        fun forceRefresh(value: Boolean?): Builder = apply { this.forceRefresh = value }
+
+        fun build(): GetStableAccessTokenRequest = GetStableAccessTokenRequest(
+            grantType = grantType,
+            appid = appid,
+            secret = secret,
+            forceRefresh = forceRefresh,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(grantType, appid, secret)
+        .forceRefresh(forceRefresh)
 }
 
 /**
@@ -323,6 +506,40 @@ data class GetStableAccessTokenResponse(
             "errcode=${errcode}, " +
             "errmsg=${errmsg}" +
             ")"
+
+    /**
+     * Builds a [GetStableAccessTokenResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new GetStableAccessTokenResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var accessToken: String? = null
+        private var expiresIn: Int? = null
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+
+        fun accessToken(value: String?): Builder = apply { this.accessToken = value }
+
+        fun expiresIn(value: Int?): Builder = apply { this.expiresIn = value }
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun build(): GetStableAccessTokenResponse = GetStableAccessTokenResponse(
+            accessToken = accessToken,
+            expiresIn = expiresIn,
+            errcode = errcode,
+            errmsg = errmsg,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .accessToken(accessToken)
+        .expiresIn(expiresIn)
+        .errcode(errcode)
+        .errmsg(errmsg)
 }
 
 /**
@@ -365,6 +582,40 @@ data class GetTicketResponse(
             "ticket=${if (ticket == null) "null" else "***"}, " +
             "expiresIn=${expiresIn}" +
             ")"
+
+    /**
+     * Builds a [GetTicketResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new GetTicketResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+        private var ticket: String? = null
+        private var expiresIn: Int? = null
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun ticket(value: String?): Builder = apply { this.ticket = value }
+
+        fun expiresIn(value: Int?): Builder = apply { this.expiresIn = value }
+
+        fun build(): GetTicketResponse = GetTicketResponse(
+            errcode = errcode,
+            errmsg = errmsg,
+            ticket = ticket,
+            expiresIn = expiresIn,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .errcode(errcode)
+        .errmsg(errmsg)
+        .ticket(ticket)
+        .expiresIn(expiresIn)
 }
 
 /**
@@ -441,7 +692,33 @@ data class GetUserNotifyRequest(
      * Card id (notify_type).
      */
     @SerialName("notify_type") val notifyType: Int,
-)
+) {
+    /**
+     * Builds a [GetUserNotifyRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new GetUserNotifyRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var openid: String,
+        private var notifyCode: String,
+        private var notifyType: Int,
+    ) {
+        fun openid(value: String): Builder = apply { this.openid = value }
+
+        fun notifyCode(value: String): Builder = apply { this.notifyCode = value }
+
+        fun notifyType(value: Int): Builder = apply { this.notifyType = value }
+
+        fun build(): GetUserNotifyRequest = GetUserNotifyRequest(
+            openid = openid,
+            notifyCode = notifyCode,
+            notifyType = notifyType,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(openid, notifyCode, notifyType)
+}
 
 /**
  * Response of getUserNotify.
@@ -463,7 +740,36 @@ data class GetUserNotifyResponse(
      */
     @SerialName("errmsg") val errmsg: String? = null,
     @SerialName("notify_info") val notifyInfo: UserNotifyInfo? = null,
-)
+) {
+    /**
+     * Builds a [GetUserNotifyResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new GetUserNotifyResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+        private var notifyInfo: UserNotifyInfo? = null
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun notifyInfo(value: UserNotifyInfo?): Builder = apply { this.notifyInfo = value }
+
+        fun build(): GetUserNotifyResponse = GetUserNotifyResponse(
+            errcode = errcode,
+            errmsg = errmsg,
+            notifyInfo = notifyInfo,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .errcode(errcode)
+        .errmsg(errmsg)
+        .notifyInfo(notifyInfo)
+}
 
 /**
  * The common {errcode, errmsg} shape of mini-program API answers (errcode 0 is success). Every
@@ -485,7 +791,31 @@ data class MpErrcodeResult(
      * Error message.
      */
     @SerialName("errmsg") val errmsg: String? = null,
-)
+) {
+    /**
+     * Builds a [MpErrcodeResult] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new MpErrcodeResult.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun build(): MpErrcodeResult = MpErrcodeResult(
+            errcode = errcode,
+            errmsg = errmsg,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .errcode(errcode)
+        .errmsg(errmsg)
+}
 
 /**
  * Request body of setUserNotifyExt (update a service card's extension info).
@@ -525,7 +855,37 @@ data class SetUserNotifyExtRequest(
      * JSON-encoded on the wire: an object (encoded for you) or a string sent as given.
      */
     @SerialName("ext_json") val extJson: JsonElement,
-)
+) {
+    /**
+     * Builds a [SetUserNotifyExtRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new SetUserNotifyExtRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var openid: String,
+        private var notifyType: Int,
+        private var notifyCode: String,
+        private var extJson: JsonElement,
+    ) {
+        fun openid(value: String): Builder = apply { this.openid = value }
+
+        fun notifyType(value: Int): Builder = apply { this.notifyType = value }
+
+        fun notifyCode(value: String): Builder = apply { this.notifyCode = value }
+
+        fun extJson(value: JsonElement): Builder = apply { this.extJson = value }
+
+        fun build(): SetUserNotifyExtRequest = SetUserNotifyExtRequest(
+            openid = openid,
+            notifyType = notifyType,
+            notifyCode = notifyCode,
+            extJson = extJson,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(openid, notifyType, notifyCode, extJson)
+}
 
 /**
  * Response of setUserNotifyExt.
@@ -546,7 +906,31 @@ data class SetUserNotifyExtResponse(
      * Error message.
      */
     @SerialName("errmsg") val errmsg: String? = null,
-)
+) {
+    /**
+     * Builds a [SetUserNotifyExtResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new SetUserNotifyExtResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun build(): SetUserNotifyExtResponse = SetUserNotifyExtResponse(
+            errcode = errcode,
+            errmsg = errmsg,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .errcode(errcode)
+        .errmsg(errmsg)
+}
 
 /**
  * Request body of setUserNotify (activate or update a service card).
@@ -595,7 +979,43 @@ data class SetUserNotifyRequest(
      * JSON-encoded on the wire: an object (encoded for you) or a string sent as given.
      */
     @SerialName("check_json") val checkJson: JsonElement? = null,
-)
+) {
+    /**
+     * Builds a [SetUserNotifyRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new SetUserNotifyRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var openid: String,
+        private var notifyType: Int,
+        private var notifyCode: String,
+        private var contentJson: JsonElement,
+    ) {
+        private var checkJson: JsonElement? = null
+
+        fun openid(value: String): Builder = apply { this.openid = value }
+
+        fun notifyType(value: Int): Builder = apply { this.notifyType = value }
+
+        fun notifyCode(value: String): Builder = apply { this.notifyCode = value }
+
+        fun contentJson(value: JsonElement): Builder = apply { this.contentJson = value }
+
+        fun checkJson(value: JsonElement?): Builder = apply { this.checkJson = value }
+
+        fun build(): SetUserNotifyRequest = SetUserNotifyRequest(
+            openid = openid,
+            notifyType = notifyType,
+            notifyCode = notifyCode,
+            contentJson = contentJson,
+            checkJson = checkJson,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(openid, notifyType, notifyCode, contentJson)
+        .checkJson(checkJson)
+}
 
 /**
  * Response of setUserNotify.
@@ -616,7 +1036,31 @@ data class SetUserNotifyResponse(
      * Error message.
      */
     @SerialName("errmsg") val errmsg: String? = null,
-)
+) {
+    /**
+     * Builds a [SetUserNotifyResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new SetUserNotifyResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var errcode: Int? = null
+        private var errmsg: String? = null
+
+        fun errcode(value: Int?): Builder = apply { this.errcode = value }
+
+        fun errmsg(value: String?): Builder = apply { this.errmsg = value }
+
+        fun build(): SetUserNotifyResponse = SetUserNotifyResponse(
+            errcode = errcode,
+            errmsg = errmsg,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .errcode(errcode)
+        .errmsg(errmsg)
+}
 
 /**
  * Decoded content of SetUserNotifyRequest.check_json (serialize it to a JSON string before
@@ -645,7 +1089,35 @@ data class UserNotifyCheckJson(
      * Order channel: 0 ordinary WeChat Pay, 1001 WeChat Pay Score (uint32, optional).
      */
     @SerialName("pay_channel") val payChannel: Long? = null,
-)
+) {
+    /**
+     * Builds a [UserNotifyCheckJson] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new UserNotifyCheckJson.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var payAmount: Long,
+        private var payTime: Long,
+    ) {
+        private var payChannel: Long? = null
+
+        fun payAmount(value: Long): Builder = apply { this.payAmount = value }
+
+        fun payTime(value: Long): Builder = apply { this.payTime = value }
+
+        fun payChannel(value: Long?): Builder = apply { this.payChannel = value }
+
+        fun build(): UserNotifyCheckJson = UserNotifyCheckJson(
+            payAmount = payAmount,
+            payTime = payTime,
+            payChannel = payChannel,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(payAmount, payTime)
+        .payChannel(payChannel)
+}
 
 /**
  * Card state returned by getUserNotify (Res.notify_info).
@@ -681,4 +1153,38 @@ data class UserNotifyInfo(
      * Code expiry, Unix timestamp in seconds.
      */
     @SerialName("code_expire_time") val codeExpireTime: Long? = null,
-)
+) {
+    /**
+     * Builds a [UserNotifyInfo] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new UserNotifyInfo.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var notifyType: Int? = null
+        private var contentJson: JsonElement? = null
+        private var codeState: Int? = null
+        private var codeExpireTime: Long? = null
+
+        fun notifyType(value: Int?): Builder = apply { this.notifyType = value }
+
+        fun contentJson(value: JsonElement?): Builder = apply { this.contentJson = value }
+
+        fun codeState(value: Int?): Builder = apply { this.codeState = value }
+
+        fun codeExpireTime(value: Long?): Builder = apply { this.codeExpireTime = value }
+
+        fun build(): UserNotifyInfo = UserNotifyInfo(
+            notifyType = notifyType,
+            contentJson = contentJson,
+            codeState = codeState,
+            codeExpireTime = codeExpireTime,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .notifyType(notifyType)
+        .contentJson(contentJson)
+        .codeState(codeState)
+        .codeExpireTime(codeExpireTime)
+}

@@ -69,7 +69,56 @@ data class BusifavorCouponAttachInfo(
      * Member-gift activity ID (member-card channel only).
      */
     @SerialName("activity_id") val activityId: String? = null,
-)
+) {
+    /**
+     * Builds a [BusifavorCouponAttachInfo] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new BusifavorCouponAttachInfo.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var transactionId: String? = null
+        private var actCode: String? = null
+        private var hallCode: String? = null
+        private var hallBelongMchId: Long? = null
+        private var cardId: String? = null
+        private var code: String? = null
+        private var activityId: String? = null
+
+        fun transactionId(value: String?): Builder = apply { this.transactionId = value }
+
+        fun actCode(value: String?): Builder = apply { this.actCode = value }
+
+        fun hallCode(value: String?): Builder = apply { this.hallCode = value }
+
+        fun hallBelongMchId(value: Long?): Builder = apply { this.hallBelongMchId = value }
+
+        fun cardId(value: String?): Builder = apply { this.cardId = value }
+
+        fun code(value: String?): Builder = apply { this.code = value }
+
+        fun activityId(value: String?): Builder = apply { this.activityId = value }
+
+        fun build(): BusifavorCouponAttachInfo = BusifavorCouponAttachInfo(
+            transactionId = transactionId,
+            actCode = actCode,
+            hallCode = hallCode,
+            hallBelongMchId = hallBelongMchId,
+            cardId = cardId,
+            code = code,
+            activityId = activityId,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .transactionId(transactionId)
+        .actCode(actCode)
+        .hallCode(hallCode)
+        .hallBelongMchId(hallBelongMchId)
+        .cardId(cardId)
+        .code(code)
+        .activityId(activityId)
+}
 
 /**
  * Decrypted resource of the COUPON.SEND notification (a user received a merchant coupon).
@@ -122,7 +171,61 @@ data class BusifavorCouponEvent(
      */
     @SerialName("send_merchant") val sendMerchant: String,
     @SerialName("attach_info") val attachInfo: BusifavorCouponAttachInfo? = null,
-)
+) {
+    /**
+     * Builds a [BusifavorCouponEvent] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new BusifavorCouponEvent.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var eventType: BusifavorCouponEventType,
+        private var couponCode: String,
+        private var stockId: String,
+        private var sendTime: String,
+        private var sendChannel: BusifavorSendChannel,
+        private var sendMerchant: String,
+    ) {
+        private var openid: String? = null
+        private var unionid: String? = null
+        private var attachInfo: BusifavorCouponAttachInfo? = null
+
+        fun eventType(value: BusifavorCouponEventType): Builder = apply { this.eventType = value }
+
+        fun couponCode(value: String): Builder = apply { this.couponCode = value }
+
+        fun stockId(value: String): Builder = apply { this.stockId = value }
+
+        fun sendTime(value: String): Builder = apply { this.sendTime = value }
+
+        fun openid(value: String?): Builder = apply { this.openid = value }
+
+        fun unionid(value: String?): Builder = apply { this.unionid = value }
+
+        fun sendChannel(value: BusifavorSendChannel): Builder = apply { this.sendChannel = value }
+
+        fun sendMerchant(value: String): Builder = apply { this.sendMerchant = value }
+
+        fun attachInfo(value: BusifavorCouponAttachInfo?): Builder = apply { this.attachInfo = value }
+
+        fun build(): BusifavorCouponEvent = BusifavorCouponEvent(
+            eventType = eventType,
+            couponCode = couponCode,
+            stockId = stockId,
+            sendTime = sendTime,
+            openid = openid,
+            unionid = unionid,
+            sendChannel = sendChannel,
+            sendMerchant = sendMerchant,
+            attachInfo = attachInfo,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(eventType, couponCode, stockId, sendTime, sendChannel, sendMerchant)
+        .openid(openid)
+        .unionid(unionid)
+        .attachInfo(attachInfo)
+}
 
 /**
  * Business event type inside the decrypted payload (the envelope's event_type is COUPON.SEND).
@@ -419,7 +522,51 @@ data class DisplayPatternInfo(
      */
     @SerialName("coupon_image_url") val couponImageUrl: String? = null,
     @SerialName("finder_info") val finderInfo: FinderInfo? = null,
-)
+) {
+    /**
+     * Builds a [DisplayPatternInfo] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new DisplayPatternInfo.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var description: String? = null
+        private var merchantLogoUrl: String? = null
+        private var merchantName: String? = null
+        private var backgroundColor: String? = null
+        private var couponImageUrl: String? = null
+        private var finderInfo: FinderInfo? = null
+
+        fun description(value: String?): Builder = apply { this.description = value }
+
+        fun merchantLogoUrl(value: String?): Builder = apply { this.merchantLogoUrl = value }
+
+        fun merchantName(value: String?): Builder = apply { this.merchantName = value }
+
+        fun backgroundColor(value: String?): Builder = apply { this.backgroundColor = value }
+
+        fun couponImageUrl(value: String?): Builder = apply { this.couponImageUrl = value }
+
+        fun finderInfo(value: FinderInfo?): Builder = apply { this.finderInfo = value }
+
+        fun build(): DisplayPatternInfo = DisplayPatternInfo(
+            description = description,
+            merchantLogoUrl = merchantLogoUrl,
+            merchantName = merchantName,
+            backgroundColor = backgroundColor,
+            couponImageUrl = couponImageUrl,
+            finderInfo = finderInfo,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .description(description)
+        .merchantLogoUrl(merchantLogoUrl)
+        .merchantName(merchantName)
+        .backgroundColor(backgroundColor)
+        .couponImageUrl(couponImageUrl)
+        .finderInfo(finderInfo)
+}
 
 /**
  * Optional error detail. All members optional; WeChat may add others (e.g. sign_information on
@@ -455,7 +602,41 @@ data class ErrorDetail(
      * only; the rules text does not describe it, so this description is ours.
      */
     @SerialName("location") val location: String? = null,
-)
+) {
+    /**
+     * Builds a [ErrorDetail] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ErrorDetail.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var field: String? = null
+        private var value: String? = null
+        private var issue: String? = null
+        private var location: String? = null
+
+        fun field(value: String?): Builder = apply { this.field = value }
+
+        fun value(value: String?): Builder = apply { this.value = value }
+
+        fun issue(value: String?): Builder = apply { this.issue = value }
+
+        fun location(value: String?): Builder = apply { this.location = value }
+
+        fun build(): ErrorDetail = ErrorDetail(
+            field = field,
+            value = value,
+            issue = issue,
+            location = location,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .field(field)
+        .value(value)
+        .issue(issue)
+        .location(location)
+}
 
 /**
  * WeChat Pay APIv3 error body returned with every 4xx/5xx status.
@@ -477,7 +658,35 @@ data class ErrorResponse(
      */
     @SerialName("message") val message: String,
     @SerialName("detail") val detail: ErrorDetail? = null,
-)
+) {
+    /**
+     * Builds a [ErrorResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ErrorResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var code: String,
+        private var message: String,
+    ) {
+        private var detail: ErrorDetail? = null
+
+        fun code(value: String): Builder = apply { this.code = value }
+
+        fun message(value: String): Builder = apply { this.message = value }
+
+        fun detail(value: ErrorDetail?): Builder = apply { this.detail = value }
+
+        fun build(): ErrorResponse = ErrorResponse(
+            code = code,
+            message = message,
+            detail = detail,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(code, message)
+        .detail(detail)
+}
 
 /**
  * WeChat Channels (视频号) information shown on the coupon.
@@ -508,7 +717,36 @@ data class FinderInfo(
      * changelog (2021-12) changed the size to 1074x603 px; the SDK text still says 716x402.
      */
     @SerialName("finder_video_cover_image_url") val finderVideoCoverImageUrl: String? = null,
-)
+) {
+    /**
+     * Builds a [FinderInfo] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new FinderInfo.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var finderId: String? = null
+        private var finderVideoId: String? = null
+        private var finderVideoCoverImageUrl: String? = null
+
+        fun finderId(value: String?): Builder = apply { this.finderId = value }
+
+        fun finderVideoId(value: String?): Builder = apply { this.finderVideoId = value }
+
+        fun finderVideoCoverImageUrl(value: String?): Builder = apply { this.finderVideoCoverImageUrl = value }
+
+        fun build(): FinderInfo = FinderInfo(
+            finderId = finderId,
+            finderVideoId = finderVideoId,
+            finderVideoCoverImageUrl = finderVideoCoverImageUrl,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .finderId(finderId)
+        .finderVideoId(finderVideoId)
+        .finderVideoCoverImageUrl(finderVideoCoverImageUrl)
+}
 
 /**
  * Metadata part of the upload, sent as a JSON string in the multipart field 'meta'; this exact JSON
@@ -532,7 +770,29 @@ data class ImageUploadMeta(
      * characters).
      */
     @SerialName("sha256") val sha256: String,
-)
+) {
+    /**
+     * Builds a [ImageUploadMeta] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ImageUploadMeta.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var filename: String,
+        private var sha256: String,
+    ) {
+        fun filename(value: String): Builder = apply { this.filename = value }
+
+        fun sha256(value: String): Builder = apply { this.sha256 = value }
+
+        fun build(): ImageUploadMeta = ImageUploadMeta(
+            filename = filename,
+            sha256 = sha256,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(filename, sha256)
+}
 
 /**
  * multipart/form-data body: part 'meta' (JSON, ImageUploadMeta) and part 'file' (the image bytes).
@@ -542,7 +802,25 @@ data class ImageUploadMeta(
 @Serializable
 data class ImageUploadRequest(
     @SerialName("meta") val meta: ImageUploadMeta,
-)
+) {
+    /**
+     * Builds a [ImageUploadRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ImageUploadRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var meta: ImageUploadMeta,
+    ) {
+        fun meta(value: ImageUploadMeta): Builder = apply { this.meta = value }
+
+        fun build(): ImageUploadRequest = ImageUploadRequest(
+            meta = meta,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(meta)
+}
 
 /**
  * Response of MarketingImageUpload (wechatpay-go calls it MarketingImageUploadResponse).
@@ -558,7 +836,25 @@ data class ImageUploadResponse(
      * finder_video_cover_image_url.
      */
     @SerialName("media_url") val mediaUrl: String,
-)
+) {
+    /**
+     * Builds a [ImageUploadResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ImageUploadResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var mediaUrl: String,
+    ) {
+        fun mediaUrl(value: String): Builder = apply { this.mediaUrl = value }
+
+        fun build(): ImageUploadResponse = ImageUploadResponse(
+            mediaUrl = mediaUrl,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(mediaUrl)
+}
 
 /**
  * Redemption rule.
@@ -582,7 +878,36 @@ data class ModifyCouponUseRule(
      * document.
      */
     @SerialName("mini_programs_path") val miniProgramsPath: String? = null,
-)
+) {
+    /**
+     * Builds a [ModifyCouponUseRule] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ModifyCouponUseRule.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var useMethod: CouponUseMethod? = null
+        private var miniProgramsAppid: String? = null
+        private var miniProgramsPath: String? = null
+
+        fun useMethod(value: CouponUseMethod?): Builder = apply { this.useMethod = value }
+
+        fun miniProgramsAppid(value: String?): Builder = apply { this.miniProgramsAppid = value }
+
+        fun miniProgramsPath(value: String?): Builder = apply { this.miniProgramsPath = value }
+
+        fun build(): ModifyCouponUseRule = ModifyCouponUseRule(
+            useMethod = useMethod,
+            miniProgramsAppid = miniProgramsAppid,
+            miniProgramsPath = miniProgramsPath,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .useMethod(useMethod)
+        .miniProgramsAppid(miniProgramsAppid)
+        .miniProgramsPath(miniProgramsPath)
+}
 
 /**
  * Custom entrances shown on the coupon detail page.
@@ -608,7 +933,41 @@ data class ModifyCustomEntrance(
      */
     @SerialName("hall_id") val hallId: String? = null,
     @SerialName("code_display_mode") val codeDisplayMode: CodeDisplayMode? = null,
-)
+) {
+    /**
+     * Builds a [ModifyCustomEntrance] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ModifyCustomEntrance.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var miniProgramsInfo: ModifyMiniAppInfo? = null
+        private var appid: String? = null
+        private var hallId: String? = null
+        private var codeDisplayMode: CodeDisplayMode? = null
+
+        fun miniProgramsInfo(value: ModifyMiniAppInfo?): Builder = apply { this.miniProgramsInfo = value }
+
+        fun appid(value: String?): Builder = apply { this.appid = value }
+
+        fun hallId(value: String?): Builder = apply { this.hallId = value }
+
+        fun codeDisplayMode(value: CodeDisplayMode?): Builder = apply { this.codeDisplayMode = value }
+
+        fun build(): ModifyCustomEntrance = ModifyCustomEntrance(
+            miniProgramsInfo = miniProgramsInfo,
+            appid = appid,
+            hallId = hallId,
+            codeDisplayMode = codeDisplayMode,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .miniProgramsInfo(miniProgramsInfo)
+        .appid(appid)
+        .hallId(hallId)
+        .codeDisplayMode(codeDisplayMode)
+}
 
 /**
  * Mini-program entrance on the coupon detail page. To jump to a mini program, mini_programs_appid,
@@ -646,7 +1005,41 @@ data class ModifyMiniAppInfo(
      * 用一个字数).
      */
     @SerialName("guiding_words") val guidingWords: String? = null,
-)
+) {
+    /**
+     * Builds a [ModifyMiniAppInfo] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ModifyMiniAppInfo.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var miniProgramsAppid: String? = null
+        private var miniProgramsPath: String? = null
+        private var entranceWords: String? = null
+        private var guidingWords: String? = null
+
+        fun miniProgramsAppid(value: String?): Builder = apply { this.miniProgramsAppid = value }
+
+        fun miniProgramsPath(value: String?): Builder = apply { this.miniProgramsPath = value }
+
+        fun entranceWords(value: String?): Builder = apply { this.entranceWords = value }
+
+        fun guidingWords(value: String?): Builder = apply { this.guidingWords = value }
+
+        fun build(): ModifyMiniAppInfo = ModifyMiniAppInfo(
+            miniProgramsAppid = miniProgramsAppid,
+            miniProgramsPath = miniProgramsPath,
+            entranceWords = entranceWords,
+            guidingWords = guidingWords,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .miniProgramsAppid(miniProgramsAppid)
+        .miniProgramsPath(miniProgramsPath)
+        .entranceWords(entranceWords)
+        .guidingWords(guidingWords)
+}
 
 /**
  * Body of ModifyStockInfo (PATCH): only the fields present are changed; out_request_no is required.
@@ -697,7 +1090,71 @@ data class ModifyStockInfoRequest(
      * Whether marketing subsidy is allowed; may only change from false to true; not yet open.
      */
     @SerialName("subsidy") val subsidy: Boolean? = null,
-)
+) {
+    /**
+     * Builds a [ModifyStockInfoRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ModifyStockInfoRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var outRequestNo: String,
+    ) {
+        private var customEntrance: ModifyCustomEntrance? = null
+        private var stockName: String? = null
+        private var comment: String? = null
+        private var goodsName: String? = null
+        private var displayPatternInfo: DisplayPatternInfo? = null
+        private var couponUseRule: ModifyCouponUseRule? = null
+        private var stockSendRule: ModifyStockSendRule? = null
+        private var notifyConfig: NotifyConfig? = null
+        private var subsidy: Boolean? = null
+
+        fun customEntrance(value: ModifyCustomEntrance?): Builder = apply { this.customEntrance = value }
+
+        fun stockName(value: String?): Builder = apply { this.stockName = value }
+
+        fun comment(value: String?): Builder = apply { this.comment = value }
+
+        fun goodsName(value: String?): Builder = apply { this.goodsName = value }
+
+        fun outRequestNo(value: String): Builder = apply { this.outRequestNo = value }
+
+        fun displayPatternInfo(value: DisplayPatternInfo?): Builder = apply { this.displayPatternInfo = value }
+
+        fun couponUseRule(value: ModifyCouponUseRule?): Builder = apply { this.couponUseRule = value }
+
+        fun stockSendRule(value: ModifyStockSendRule?): Builder = apply { this.stockSendRule = value }
+
+        fun notifyConfig(value: NotifyConfig?): Builder = apply { this.notifyConfig = value }
+
+        fun subsidy(value: Boolean?): Builder = apply { this.subsidy = value }
+
+        fun build(): ModifyStockInfoRequest = ModifyStockInfoRequest(
+            customEntrance = customEntrance,
+            stockName = stockName,
+            comment = comment,
+            goodsName = goodsName,
+            outRequestNo = outRequestNo,
+            displayPatternInfo = displayPatternInfo,
+            couponUseRule = couponUseRule,
+            stockSendRule = stockSendRule,
+            notifyConfig = notifyConfig,
+            subsidy = subsidy,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(outRequestNo)
+        .customEntrance(customEntrance)
+        .stockName(stockName)
+        .comment(comment)
+        .goodsName(goodsName)
+        .displayPatternInfo(displayPatternInfo)
+        .couponUseRule(couponUseRule)
+        .stockSendRule(stockSendRule)
+        .notifyConfig(notifyConfig)
+        .subsidy(subsidy)
+}
 
 /**
  * Distribution rule.
@@ -720,7 +1177,31 @@ data class ModifyStockSendRule(
      * Block suspicious accounts; default false.
      */
     @SerialName("prevent_api_abuse") val preventApiAbuse: Boolean? = null,
-)
+) {
+    /**
+     * Builds a [ModifyStockSendRule] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ModifyStockSendRule.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var naturalPersonLimit: Boolean? = null
+        private var preventApiAbuse: Boolean? = null
+
+        fun naturalPersonLimit(value: Boolean?): Builder = apply { this.naturalPersonLimit = value }
+
+        fun preventApiAbuse(value: Boolean?): Builder = apply { this.preventApiAbuse = value }
+
+        fun build(): ModifyStockSendRule = ModifyStockSendRule(
+            naturalPersonLimit = naturalPersonLimit,
+            preventApiAbuse = preventApiAbuse,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .naturalPersonLimit(naturalPersonLimit)
+        .preventApiAbuse(preventApiAbuse)
+}
 
 /**
  * Encryption algorithm of a notification resource. Key = the 32-byte APIv3 key, nonce =
@@ -821,7 +1302,47 @@ data class NotificationEnvelope(
      */
     @SerialName("summary") val summary: String? = null,
     @SerialName("resource") val resource: NotificationResource,
-)
+) {
+    /**
+     * Builds a [NotificationEnvelope] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new NotificationEnvelope.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var id: String,
+        private var createTime: String,
+        private var eventType: String,
+        private var resourceType: String,
+        private var resource: NotificationResource,
+    ) {
+        private var summary: String? = null
+
+        fun id(value: String): Builder = apply { this.id = value }
+
+        fun createTime(value: String): Builder = apply { this.createTime = value }
+
+        fun eventType(value: String): Builder = apply { this.eventType = value }
+
+        fun resourceType(value: String): Builder = apply { this.resourceType = value }
+
+        fun summary(value: String?): Builder = apply { this.summary = value }
+
+        fun resource(value: NotificationResource): Builder = apply { this.resource = value }
+
+        fun build(): NotificationEnvelope = NotificationEnvelope(
+            id = id,
+            createTime = createTime,
+            eventType = eventType,
+            resourceType = resourceType,
+            summary = summary,
+            resource = resource,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(id, createTime, eventType, resourceType, resource)
+        .summary(summary)
+}
 
 /**
  * Body the merchant returns with a 4XX/5XX status when it could not accept a notification; WeChat
@@ -843,7 +1364,31 @@ data class NotificationFailureReply(
      * Reason, if any.
      */
     @SerialName("message") val message: String? = null,
-)
+) {
+    /**
+     * Builds a [NotificationFailureReply] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new NotificationFailureReply.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var code: String,
+    ) {
+        private var message: String? = null
+
+        fun code(value: String): Builder = apply { this.code = value }
+
+        fun message(value: String?): Builder = apply { this.message = value }
+
+        fun build(): NotificationFailureReply = NotificationFailureReply(
+            code = code,
+            message = message,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(code)
+        .message(message)
+}
 
 /**
  * Encrypted resource of a notification. The official attribute table was not retrievable; members
@@ -883,7 +1428,44 @@ data class NotificationResource(
      * 12-byte nonce used for encryption.
      */
     @SerialName("nonce") val nonce: String,
-)
+) {
+    /**
+     * Builds a [NotificationResource] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new NotificationResource.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var algorithm: NotificationAlgorithm,
+        private var ciphertext: String,
+        private var nonce: String,
+    ) {
+        private var associatedData: String? = null
+        private var originalType: String? = null
+
+        fun algorithm(value: NotificationAlgorithm): Builder = apply { this.algorithm = value }
+
+        fun ciphertext(value: String): Builder = apply { this.ciphertext = value }
+
+        fun associatedData(value: String?): Builder = apply { this.associatedData = value }
+
+        fun originalType(value: String?): Builder = apply { this.originalType = value }
+
+        fun nonce(value: String): Builder = apply { this.nonce = value }
+
+        fun build(): NotificationResource = NotificationResource(
+            algorithm = algorithm,
+            ciphertext = ciphertext,
+            associatedData = associatedData,
+            originalType = originalType,
+            nonce = nonce,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(algorithm, ciphertext, nonce)
+        .associatedData(associatedData)
+        .originalType(originalType)
+}
 
 /**
  * Event notification settings of the stock.
@@ -900,7 +1482,26 @@ data class NotifyConfig(
      * without it those fields are empty.
      */
     @SerialName("notify_appid") val notifyAppid: String? = null,
-)
+) {
+    /**
+     * Builds a [NotifyConfig] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new NotifyConfig.Builder(…).aProperty(…).build()`).
+     */
+    class Builder {
+        private var notifyAppid: String? = null
+
+        fun notifyAppid(value: String?): Builder = apply { this.notifyAppid = value }
+
+        fun build(): NotifyConfig = NotifyConfig(
+            notifyAppid = notifyAppid,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder()
+        .notifyAppid(notifyAppid)
+}
 
 /**
  * Body of SetCouponNotify.
@@ -923,7 +1524,31 @@ data class SetCouponNotifyRequest(
      * carry no query parameters.
      */
     @SerialName("notify_url") val notifyUrl: String,
-)
+) {
+    /**
+     * Builds a [SetCouponNotifyRequest] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new SetCouponNotifyRequest.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var notifyUrl: String,
+    ) {
+        private var mchid: String? = null
+
+        fun mchid(value: String?): Builder = apply { this.mchid = value }
+
+        fun notifyUrl(value: String): Builder = apply { this.notifyUrl = value }
+
+        fun build(): SetCouponNotifyRequest = SetCouponNotifyRequest(
+            mchid = mchid,
+            notifyUrl = notifyUrl,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(notifyUrl)
+        .mchid(mchid)
+}
 
 /**
  * Response of SetCouponNotify. mchid is optional per the seed document (wechatpay-go marks it
@@ -952,7 +1577,35 @@ data class SetCouponNotifyResponse(
      * Merchant ID.
      */
     @SerialName("mchid") val mchid: String? = null,
-)
+) {
+    /**
+     * Builds a [SetCouponNotifyResponse] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new SetCouponNotifyResponse.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var updateTime: String,
+        private var notifyUrl: String,
+    ) {
+        private var mchid: String? = null
+
+        fun updateTime(value: String): Builder = apply { this.updateTime = value }
+
+        fun notifyUrl(value: String): Builder = apply { this.notifyUrl = value }
+
+        fun mchid(value: String?): Builder = apply { this.mchid = value }
+
+        fun build(): SetCouponNotifyResponse = SetCouponNotifyResponse(
+            updateTime = updateTime,
+            notifyUrl = notifyUrl,
+            mchid = mchid,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(updateTime, notifyUrl)
+        .mchid(mchid)
+}
 
 /**
  * A verified notification with its `resource` decrypted: what `parseNotification` answers.
@@ -972,4 +1625,42 @@ data class Notification(
     @SerialName("summary") val summary: String,
     /** The decrypted resource. */
     @SerialName("resource") val resource: BusifavorCouponEvent,
-)
+) {
+    /**
+     * Builds a [Notification] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new Notification.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var id: String,
+        private var createTime: String,
+        private var eventType: String,
+        private var resourceType: String,
+        private var summary: String,
+        private var resource: BusifavorCouponEvent,
+    ) {
+        fun id(value: String): Builder = apply { this.id = value }
+
+        fun createTime(value: String): Builder = apply { this.createTime = value }
+
+        fun eventType(value: String): Builder = apply { this.eventType = value }
+
+        fun resourceType(value: String): Builder = apply { this.resourceType = value }
+
+        fun summary(value: String): Builder = apply { this.summary = value }
+
+        fun resource(value: BusifavorCouponEvent): Builder = apply { this.resource = value }
+
+        fun build(): Notification = Notification(
+            id = id,
+            createTime = createTime,
+            eventType = eventType,
+            resourceType = resourceType,
+            summary = summary,
+            resource = resource,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(id, createTime, eventType, resourceType, summary, resource)
+}

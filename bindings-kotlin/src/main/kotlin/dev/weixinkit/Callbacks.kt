@@ -3,10 +3,14 @@ package dev.weixinkit
 import dev.weixinkit.internal.CallbackFailure
 import dev.weixinkit.internal.HostFunction
 import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.future.await
+import kotlinx.coroutines.withContext
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonPrimitive
 import kotlinx.serialization.json.jsonArray
 import kotlinx.serialization.json.jsonPrimitive
+import java.util.concurrent.CompletableFuture
 
 /**
  * Signs requests for a [PayClient] instead of `privateKey` (a key kept in a KMS or HSM):
@@ -16,6 +20,27 @@ import kotlinx.serialization.json.jsonPrimitive
  */
 fun interface Signer {
     suspend fun sign(signingString: String): String
+
+    /** Java callers implement [BlockingSigner] or [AsyncSigner] (lambdas) and adapt them here. */
+    companion object {
+        /** A [Signer] over a blocking Java function (run on [Dispatchers.IO]). */
+        @JvmStatic
+        fun blocking(signer: BlockingSigner): Signer = Signer { s -> withContext(Dispatchers.IO) { signer.sign(s) } }
+
+        /** A [Signer] over a Java function answering a [CompletableFuture]. */
+        @JvmStatic
+        fun async(signer: AsyncSigner): Signer = Signer { s -> signer.sign(s).await() }
+    }
+}
+
+/** A [Signer] for Java: `Signer.blocking(s -> kms.sign(s))`. */
+fun interface BlockingSigner {
+    fun sign(signingString: String): String
+}
+
+/** A [Signer] for Java answering later: `Signer.async(s -> kmsClient.signAsync(s))`. */
+fun interface AsyncSigner {
+    fun sign(signingString: String): CompletableFuture<String>
 }
 
 /**
@@ -26,6 +51,28 @@ fun interface Signer {
  */
 fun interface TokenProvider {
     suspend fun token(): String
+
+    /** Java callers implement [BlockingTokenProvider] or [AsyncTokenProvider] (lambdas) and adapt them here. */
+    companion object {
+        /** A [TokenProvider] over a blocking Java function (run on [Dispatchers.IO]). */
+        @JvmStatic
+        fun blocking(provider: BlockingTokenProvider): TokenProvider =
+            TokenProvider { withContext(Dispatchers.IO) { provider.token() } }
+
+        /** A [TokenProvider] over a Java function answering a [CompletableFuture]. */
+        @JvmStatic
+        fun async(provider: AsyncTokenProvider): TokenProvider = TokenProvider { provider.token().await() }
+    }
+}
+
+/** A [TokenProvider] for Java: `TokenProvider.blocking(() -> tokenService.current())`. */
+fun interface BlockingTokenProvider {
+    fun token(): String
+}
+
+/** A [TokenProvider] for Java answering later. */
+fun interface AsyncTokenProvider {
+    fun token(): CompletableFuture<String>
 }
 
 /** A user callback as the native `HostFunction`: a JSON array of arguments in, JSON out. */

@@ -15,18 +15,37 @@ import kotlinx.serialization.json.jsonObject
 /** The [Caller] over the native `ClientCore` (JSON text across the FFI). */
 internal class NativeCaller private constructor(private val core: ClientCore) : Caller, AutoCloseable {
     override val json: Json get() = WeixinKitJson
-    override val scope: CoroutineScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+    private val liveScope: CoroutineScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
+    /**
+     * The client's scope; once closed, a scope that still runs new `…Async` calls so that they
+     * fail with the closed client's [WeixinKitError] rather than a bare cancellation.
+     */
+    override val scope: CoroutineScope get() = if (closed) closedScope else liveScope
 
     /** The client's [ClientCore.infoJson] (nothing secret). */
     val info: JsonObject by lazy { Json.parseToJsonElement(core.infoJson()).jsonObject }
 
+    @Volatile
+    private var closed = false
+
     override suspend fun call(name: String, args: JsonObject, bytes: Map<String, ByteArray>): JsonElement {
-        val answer = native { core.call(name, args.toString(), bytes) }
+        if (closed) throw closedError(name)
+        val answer = try {
+            native { core.call(name, args.toString(), bytes) }
+        } catch (e: IllegalStateException) {
+            // uniffi's "object has already been destroyed": closed between the check and the call
+            if (closed) throw closedError(name) else throw e
+        }
         return Json.parseToJsonElement(answer)
     }
 
+    /** A call on a closed client: a failure of the binding's use, never a JVM exception. */
+    private fun closedError(name: String) = WeixinKitError("the client is closed (close() was called): cannot call $name")
+
     override fun close() {
-        scope.cancel()
+        closed = true
+        liveScope.cancel()
         core.close()
     }
 
@@ -43,6 +62,9 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
         )
     }
 }
+
+/** Where calls on a closed client run (to fail at once with a [WeixinKitError]). */
+private val closedScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
 /** Runs a native call, turning its failure into the [WeixinKitError] its kind names. */
 internal inline fun <T> native(call: () -> T): T =

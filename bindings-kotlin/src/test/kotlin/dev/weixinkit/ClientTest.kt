@@ -1,6 +1,5 @@
 package dev.weixinkit
 
-import dev.weixinkit.testing.Sandbox
 import kotlinx.coroutines.async
 import kotlinx.coroutines.awaitAll
 import kotlinx.coroutines.coroutineScope
@@ -13,30 +12,18 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertNotNull
 import org.junit.jupiter.api.Assertions.assertTrue
 import org.junit.jupiter.api.Test
-import org.junit.jupiter.api.TestInstance
 import org.junit.jupiter.api.assertThrows
 
 /** The stack end to end: typed calls through the native client against the sandbox. */
-@TestInstance(TestInstance.Lifecycle.PER_CLASS)
-class ClientTest {
-    private val sb = Sandbox.startBlocking()
+class ClientTest : SandboxTest() {
     private val pay = sb.payClient()
 
     @AfterAll
-    fun close() {
-        pay.close()
-        sb.close()
-    }
-
-    private suspend fun newStock(): String {
-        val id = (1_000_000_000L + (Math.random() * 1e9).toLong()).toString()
-        sb.createStock(id)
-        return id
-    }
+    fun closeClient() = pay.close()
 
     @Test
     fun `ModifyStockInfo answers 204 as Unit and reaches the sandbox`() = runBlocking<Unit> {
-        val stockId = newStock()
+        val stockId = sb.newStock()
         val no = uid()
         val result: Unit = pay.busifavor.modifyStockInfo(stockId, ModifyStockInfoRequest(outRequestNo = no, comment = "活动使用"))
         assertEquals(Unit, result)
@@ -70,7 +57,7 @@ class ClientTest {
 
     @Test
     fun `a field breaking its rule is a ValidationError naming it, and nothing is sent`() = runBlocking<Unit> {
-        val stockId = newStock()
+        val stockId = sb.newStock()
         val before = sb.requests().size
         val e = assertThrows<ValidationError> {
             runBlocking { pay.busifavor.modifyStockInfo(stockId, ModifyStockInfoRequest(outRequestNo = uid(), comment = "一".repeat(21))) }
@@ -96,7 +83,7 @@ class ClientTest {
 
     @Test
     fun `100 concurrent coroutine calls on one client`() = runBlocking<Unit> {
-        val stockId = newStock()
+        val stockId = sb.newStock()
         sb.resetLog()
         coroutineScope {
             (1..100).map { i ->

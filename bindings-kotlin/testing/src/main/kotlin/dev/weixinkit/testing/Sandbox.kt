@@ -10,6 +10,11 @@ import dev.weixinkit.InternalWeixinKitApi
 import dev.weixinkit.errorFromNativeDescription
 import dev.weixinkit.testing.internal.NativeException
 import dev.weixinkit.testing.internal.SandboxCore
+import kotlinx.coroutines.CoroutineScope
+import kotlinx.coroutines.Dispatchers
+import kotlinx.coroutines.SupervisorJob
+import kotlinx.coroutines.cancel
+import kotlinx.coroutines.future.future
 import kotlinx.coroutines.runBlocking
 import kotlinx.serialization.json.Json
 import kotlinx.serialization.json.JsonArray
@@ -25,6 +30,7 @@ import kotlinx.serialization.json.jsonPrimitive
 import kotlinx.serialization.json.long
 import java.net.URLEncoder
 import java.nio.charset.StandardCharsets
+import java.util.concurrent.CompletableFuture
 
 /**
  * An in-process WeChat sandbox for tests — the same server the Rust, Python and Node suites use.
@@ -76,6 +82,12 @@ class Sandbox private constructor(
         @JvmStatic
         fun startBlocking(): Sandbox = runBlocking { start() }
 
+        /** [start] for Java: a `CompletableFuture`. */
+        @JvmStatic
+        fun startAsync(): CompletableFuture<Sandbox> = starter.future { start() }
+
+        private val starter = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
         private suspend fun control(core: SandboxCore, method: String, path: String, body: JsonElement?): JsonElement =
             Json.parseToJsonElement(guard { core.control(method, path, body?.toString()) })
 
@@ -123,9 +135,65 @@ class Sandbox private constructor(
 
     /** Stops the sandbox (blocking) and releases it. */
     override fun close() {
+        scope.cancel()
         runBlocking { core.stop() }
         core.close()
     }
+
+    // -- Java: CompletableFuture forms (the semantics of the suspend functions they name) ------
+
+    /** Where the `…Async` forms run; cancelled by [close]. */
+    private val scope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
+
+    /** [stop] for Java. */
+    fun stopAsync(): CompletableFuture<Unit> = scope.future { stop() }
+
+    /** [createStock] for Java. */
+    @JvmOverloads
+    fun createStockAsync(stockId: String? = null, fields: Map<String, Any?> = emptyMap()): CompletableFuture<JsonObject> =
+        scope.future { createStock(stockId, fields) }
+
+    /** [stock] for Java. */
+    fun stockAsync(stockId: String): CompletableFuture<JsonObject?> = scope.future { stock(stockId) }
+
+    /** [requests] for Java. */
+    fun requestsAsync(): CompletableFuture<JsonArray> = scope.future { requests() }
+
+    /** [counters] for Java. */
+    fun countersAsync(): CompletableFuture<JsonObject> = scope.future { counters() }
+
+    /** [resetLog] for Java. */
+    fun resetLogAsync(): CompletableFuture<Unit> = scope.future { resetLog() }
+
+    /** [injectFault] for Java. */
+    @JvmOverloads
+    fun injectFaultAsync(
+        operation: String? = null,
+        kind: String = "system_error",
+        pathPrefix: String? = null,
+        count: Int? = null,
+        fields: Map<String, Any?> = emptyMap(),
+    ): CompletableFuture<Long> = scope.future { injectFault(operation, kind, pathPrefix, count, fields) }
+
+    /** [clearFaults] for Java. */
+    fun clearFaultsAsync(): CompletableFuture<Unit> = scope.future { clearFaults() }
+
+    /** [setMainDown] for Java. */
+    fun setMainDownAsync(down: Boolean): CompletableFuture<Unit> = scope.future { setMainDown(down) }
+
+    /** [setSigningMode] for Java. */
+    fun setSigningModeAsync(mode: String): CompletableFuture<Unit> = scope.future { setSigningMode(mode) }
+
+    /** [sendCouponNotification] for Java. */
+    @JvmOverloads
+    fun sendCouponNotificationAsync(stockId: String, fields: Map<String, Any?> = emptyMap()): CompletableFuture<JsonObject> =
+        scope.future { sendCouponNotification(stockId, fields) }
+
+    /** [notifications] for Java. */
+    fun notificationsAsync(): CompletableFuture<JsonArray> = scope.future { notifications() }
+
+    /** [mpCounters] for Java. */
+    fun mpCountersAsync(): CompletableFuture<JsonObject> = scope.future { mpCounters() }
 
     // -- where -----------------------------------------------------------------------------
 
