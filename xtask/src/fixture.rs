@@ -70,14 +70,26 @@ pub fn trim_manifest(manifest: &str) -> String {
     out
 }
 
-/// The crates copied, each without what only its tests, benches and examples use.
-const CRATES: &[(&str, &[&str])] = &[
-    ("core", &["tests", "benches", "examples"]),
-    ("sandbox", &["tests", "benches"]),
-    ("bindings-python", &["tests", "bench", "benches"]),
+/// The folders copied, each without what only its tests, benches and examples use, and the
+/// workspace members (crates) in each.
+const CRATES: &[(&str, &[&str], &[&str])] = &[
+    ("core", &["tests", "benches", "examples"], &["core"]),
+    ("sandbox", &["tests", "benches"], &["sandbox"]),
+    (
+        "bindings-python",
+        &["tests", "bench", "benches"],
+        &["bindings-python"],
+    ),
     (
         "bindings-node",
         &["test", "bench", "node_modules", "native"],
+        &["bindings-node"],
+    ),
+    // The Maven build with its test module, whose suite the fixture replaces by one test.
+    (
+        "bindings-kotlin",
+        &["bench", "consumer", "src/test"],
+        &["bindings-kotlin/native", "bindings-kotlin/sandbox-native"],
     ),
 ];
 
@@ -205,14 +217,16 @@ fn workspace(root: &Path) -> Result<(PathBuf, PathBuf)> {
 
     spec_with_fixture(root, &ws)?;
     let mut members = Vec::new();
-    for (name, left_out) in CRATES {
+    for (name, left_out, crates) in CRATES {
         mirror(root, &ws, name, left_out)?;
-        let manifest = std::fs::read_to_string(root.join(name).join("Cargo.toml"))?;
-        write_if_changed(
-            &ws.join(name).join("Cargo.toml"),
-            trim_manifest(&manifest).as_bytes(),
-        )?;
-        members.push(format!("{name:?}"));
+        for member in *crates {
+            let manifest = std::fs::read_to_string(root.join(member).join("Cargo.toml"))?;
+            write_if_changed(
+                &ws.join(member).join("Cargo.toml"),
+                trim_manifest(&manifest).as_bytes(),
+            )?;
+            members.push(format!("{member:?}"));
+        }
     }
     let manifest = std::fs::read_to_string(root.join("Cargo.toml"))?;
     let members_line = manifest
@@ -230,7 +244,7 @@ fn workspace(root: &Path) -> Result<(PathBuf, PathBuf)> {
         "copied {} to {} and regenerated them from the spec + {FIXTURE}",
         CRATES
             .iter()
-            .map(|(c, _)| *c)
+            .map(|(c, ..)| *c)
             .collect::<Vec<_>>()
             .join(", "),
         ws.display()
@@ -299,7 +313,7 @@ pub fn python_fixture_test(root: &Path, python: &Path) -> Result<()> {
 fn mirror(root: &Path, ws: &Path, name: &str, left_out: &[&str]) -> Result<()> {
     let (from, to) = (root.join(name), ws.join(name));
     let written_elsewhere = |rel: &Path| {
-        rel == Path::new("Cargo.toml")
+        rel.file_name() == Some(std::ffi::OsStr::new("Cargo.toml"))
             || codegen::GENERATED_DIRS
                 .iter()
                 .any(|g| Path::new(name).join(rel).starts_with(g))
@@ -429,4 +443,110 @@ const SOLUTION = '请检查批次ID后重试' // the fixture operation's error t
   console.error(e)
   process.exit(1)
 })
+"#;
+
+/// Prepares the fixture workspace ([`workspace`]), runs its Kotlin binding's Maven build (cargo,
+/// uniffi-bindgen, the generated Kotlin compiled) with one JUnit test in place of the suite: the
+/// fixture operation called from Kotlin against the sandbox. Nothing is installed: the copy's
+/// artifacts stay in its own `target/` folders, so the real ones in `~/.m2` are untouched.
+pub fn kotlin_fixture_test(root: &Path) -> Result<()> {
+    let started = Instant::now();
+    let (target, ws) = workspace(root)?;
+    let shipped = std::fs::read_to_string(
+        root.join(codegen::kotlin::DIR)
+            .join(codegen::kotlin::PACKAGE_DIR)
+            .join("PayOperations.kt"),
+    )?;
+    anyhow::ensure!(
+        !shipped.contains("queryStockFixture"),
+        "the shipped Kotlin already has queryStockFixture: the fixture proves nothing"
+    );
+    let test = ws.join("bindings-kotlin/src/test/kotlin/dev/weixinkit/FixtureCheckTest.kt");
+    write_if_changed(&test, CHECK_FIXTURE_IN_KOTLIN.as_bytes())?;
+    std::fs::create_dir_all(ws.join("bindings-kotlin/src/test/java"))?;
+    let report = ws.join(
+        "bindings-kotlin/tests/target/surefire-reports/TEST-dev.weixinkit.FixtureCheckTest.xml",
+    );
+    let _ = std::fs::remove_file(&report);
+    eprintln!(
+        "Maven build of {} (cargo into {}; output shown if it fails)",
+        ws.join("bindings-kotlin").display(),
+        target.display()
+    );
+    run_captured(
+        Command::new("mvn")
+            .current_dir(&ws)
+            .args([
+                "-B",
+                "-q",
+                "-f",
+                "bindings-kotlin/pom.xml",
+                "-Dcargo.profile=dev",
+            ])
+            .arg("package")
+            // `cargo xtask` runs under cargo, which puts target/debug on the library path:
+            // JNA would load the main workspace's library from there instead of the jar's.
+            .env_remove("LD_LIBRARY_PATH")
+            .env("CARGO_TARGET_DIR", &target)
+            // Every crate is in the workspace's lock and already downloaded.
+            .env("CARGO_NET_OFFLINE", "true"),
+        &format!("mvn -f {}/bindings-kotlin/pom.xml package", ws.display()),
+    )
+    .context("the fixture operation is not callable from Kotlin as generated")?;
+    // A test that did not run would pass too: its report must say it ran and passed.
+    let xml = std::fs::read_to_string(&report).with_context(|| {
+        format!(
+            "no report {}: the fixture test did not run",
+            report.display()
+        )
+    })?;
+    anyhow::ensure!(
+        xml.contains(r#"tests="1""#)
+            && xml.contains(r#"failures="0""#)
+            && xml.contains(r#"errors="0""#),
+        "the fixture test did not pass: {}",
+        report.display()
+    );
+    eprintln!(
+        "fixture operation callable from Kotlin: ok ({:.1?} in all)",
+        started.elapsed()
+    );
+    Ok(())
+}
+
+const CHECK_FIXTURE_IN_KOTLIN: &str = r#"package dev.weixinkit
+
+import dev.weixinkit.testing.Sandbox
+import kotlinx.coroutines.runBlocking
+import kotlinx.serialization.json.jsonObject
+import kotlinx.serialization.json.jsonPrimitive
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.fail
+import org.junit.jupiter.api.Test
+
+/** Written by `cargo xtask kotlin-fixture` into a copy of the workspace. */
+class FixtureCheckTest {
+    @Test
+    fun `the operation added to the fixture spec is a typed suspend method`() = runBlocking {
+        Sandbox.start().use { sb ->
+            sb.payClient().use { pay ->
+                val mchid = sb.credentials.mchid
+                val e = try {
+                    val r: StockFixture = pay.busifavor.queryStockFixture(stockId = "S1", belongMerchant = mchid, limit = 5L)
+                    fail("expected ApiError 404, got $r")
+                } catch (e: ApiError) {
+                    e
+                }
+                // The fixture operation's documented error row.
+                assertEquals(listOf(404, "RESOURCE_NOT_EXISTS", "请检查批次ID后重试", false), listOf(e.status, e.code, e.solution, e.retryable))
+                val last = sb.requests().last().jsonObject
+                val seen = listOf("method", "path", "operation", "signature").map { last[it]!!.jsonPrimitive.content }
+                val path = "/v3/marketing/busifavor/stocks/S1/fixture-query?belong_merchant=$mchid&limit=5"
+                assertEquals(listOf("GET", path, "QueryStockFixture", "ok"), seen)
+                assertEquals(last["request_id"]!!.jsonPrimitive.content, e.requestId)
+                println("Kotlin: GET $path -> ${e.status} ${e.code}, solution ${e.solution}, signature verified by the sandbox")
+            }
+        }
+    }
+}
 "#;

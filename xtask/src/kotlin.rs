@@ -14,12 +14,19 @@ pub fn test(root: &Path, progress: &mut Progress) -> Result<()> {
     progress.stage(
         "Kotlin: mvn -f bindings-kotlin/pom.xml -Dcargo.profile=dev install (JUnit + consumer project)",
     );
-    run(Command::new("mvn").current_dir(root).args([
-        "-B",
-        "-f",
-        "bindings-kotlin/pom.xml",
-        "-Dcargo.profile=dev",
-        "install",
-    ]))
-    .context("the Kotlin binding's Maven build failed (needs mvn and a JDK 17 on PATH)")
+    run(Command::new("mvn")
+        .current_dir(root)
+        // `cargo xtask` runs under cargo, which puts target/debug on the library path: JNA must
+        // load the library from the jar, as a user's JVM does.
+        .env_remove("LD_LIBRARY_PATH")
+        .args([
+            "-B",
+            "-f",
+            "bindings-kotlin/pom.xml",
+            "-Dcargo.profile=dev",
+            "install",
+        ]))
+    .context("the Kotlin binding's Maven build failed (needs mvn and a JDK 17 on PATH)")?;
+    progress.stage("Kotlin: an operation added to a fixture spec is callable from dev.weixinkit");
+    crate::fixture::kotlin_fixture_test(root)
 }

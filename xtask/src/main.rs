@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         // Part of `test`; on its own for working on the codegen or the binding.
         ["python-fixture"] => fixture::python_fixture_test(&root, Path::new("python3")),
         ["node-fixture"] => fixture::node_fixture_test(&root),
+        ["kotlin-fixture"] => fixture::kotlin_fixture_test(&root),
         _ => {
             eprint!("{USAGE}");
             return ExitCode::from(2);
