@@ -65,7 +65,7 @@ const val WECHATPAY_JAVA = "wechatpay-java"
 class Options(
     var seconds: Double = 5.0,
     var warmup: Double = 2.0,
-    var jitWarmup: Double = 5.0,
+    var jitWarmup: Double = 10.0,
     var concurrency: Int = 16,
     var pin: Boolean = false,
     var floorSeconds: Double = 1.0,
@@ -74,7 +74,7 @@ class Options(
 
 fun usage(error: String? = null): Nothing {
     val text = """
-        usage: ModifyStockInfoBench [--seconds S (5)] [--warmup S (2, per case)] [--jit-warmup S (5, per client, first)]
+        usage: ModifyStockInfoBench [--seconds S (5)] [--warmup S (2, per case)] [--jit-warmup S (10, per client, first)]
                [--concurrency N (16)] [--floor-seconds S (1)] [--only weixin-kit|wechatpay-java] [--pin]
           --pin: the sandbox on the last core, this JVM (every thread) on the others (taskset; >= 2 cores)
         sandbox binary: ${'$'}WEIXIN_KIT_SANDBOX_BIN or target/release/weixin-kit-sandbox
@@ -659,6 +659,9 @@ fun main(args: Array<String>) {
                 "(${System.getProperty("java.vm.name")}) · ${System.getProperty("os.arch")} · cores: ${Runtime.getRuntime().availableProcessors()} " +
                 "(usable: $usable) · load average $load",
         )
+        // The local Maven repository may be shared: say which jar (and build) this run uses.
+        val jar = runCatching { File(PayClient::class.java.protectionDomain.codeSource.location.toURI()) }.getOrNull()
+        println("weixin-kit jar: $jar (${jar?.let { java.time.Instant.ofEpochMilli(it.lastModified()) }})")
         println("JVM flags: ${ManagementFactory.getRuntimeMXBean().inputArguments.joinToString(" ")}")
         println("sandbox: $binary (pid ${sb.proc.pid()}, a separate process) at ${sb.baseUrl}")
         if (sandboxCore != null) println("pinned: sandbox on core $sandboxCore, this JVM on cores ${all.dropLast(1).joinToString(",")} (server CPU < 1.00 = headroom)")
