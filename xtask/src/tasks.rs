@@ -194,6 +194,14 @@ pub fn bench(root: &Path) -> Result<()> {
     // bindings-node/bench/README.md: the release addon (what `npm install` builds), the same
     // sandbox binary as a separate process, wechatpay-axios-plugin from npm as the baseline.
     node_bench(root, &mut progress)?;
+
+    // bindings-kotlin/bench/README.md: the release jar (what Maven users get), the same sandbox
+    // binary as a separate process, wechatpay-java 0.2.17 from Maven Central as the baseline.
+    crate::kotlin::bench(
+        root,
+        &root.join("target/release/weixin-kit-sandbox"),
+        &mut progress,
+    )?;
     progress.finish("cargo xtask bench");
     Ok(())
 }

@@ -11,12 +11,14 @@
 //! - [`errors`]: every failure as one FFI error carrying the bridge's `ErrorDescription` as JSON.
 //! - [`crypto`]: the four crypto functions over `weixin_kit::bridge::crypto`.
 //! - [`runtime`]: the process-wide tokio runtime every call runs on.
+//! - [`bench`]: the crypto floor for `bindings-kotlin/bench/` (not public API).
 //!
 //! JSON strings cross the FFI (as serde values cross napi-rs in the Node adapter): the Kotlin
 //! side encodes and decodes them with kotlinx.serialization.
 
 uniffi::setup_scaffolding!("weixin_kit");
 
+mod bench;
 mod callbacks;
 mod client;
 mod crypto;

@@ -3,6 +3,9 @@ package dev.weixinkit
 import dev.weixinkit.internal.ClientCore
 import dev.weixinkit.internal.HostFunction
 import dev.weixinkit.internal.NativeException
+import dev.weixinkit.internal.uniffiRustFutureContinuationCallbackImpl
+import com.sun.jna.CallbackThreadInitializer
+import com.sun.jna.Native
 import kotlinx.coroutines.CoroutineScope
 import kotlinx.coroutines.Dispatchers
 import kotlinx.coroutines.SupervisorJob
@@ -66,9 +69,28 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
 /** Where calls on a closed client run (to fail at once with a [WeixinKitError]). */
 private val closedScope = CoroutineScope(SupervisorJob() + Dispatchers.Default)
 
+/**
+ * Every `suspend` native call completes by a JNA callback (uniffi's future continuation) from a
+ * thread of the native tokio runtime. By default JNA attaches such a thread to the JVM for the
+ * callback and detaches it afterwards, which creates and tears down a `java.lang.Thread` every
+ * time; the runtime's threads are long-lived, so they stay attached instead (as daemon threads;
+ * JNA detaches them when they exit).
+ */
+internal object NativeThreads {
+    init {
+        Native.setCallbackThreadInitializer(
+            uniffiRustFutureContinuationCallbackImpl,
+            CallbackThreadInitializer(true, false, "weixin-kit-native"),
+        )
+    }
+
+    fun ensure() {}
+}
+
 /** Runs a native call, turning its failure into the [WeixinKitError] its kind names. */
 internal inline fun <T> native(call: () -> T): T =
     try {
+        NativeThreads.ensure()
         call()
     } catch (e: NativeException.Failure) {
         throw errorFromDescription(Json.parseToJsonElement(e.description).jsonObject)
