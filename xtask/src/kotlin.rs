@@ -12,6 +12,17 @@ use crate::util::{run, Progress};
 
 /// `mvn -B -f bindings-kotlin/pom.xml -Dcargo.profile=dev install` (Maven ≥ 3.8, JDK ≥ 17).
 pub fn test(root: &Path, progress: &mut Progress) -> Result<()> {
+    progress.stage("Kotlin: the uniffi crates' unit tests (the Maven build's cargo features)");
+    run(crate::util::cargo().current_dir(root).args([
+        "test",
+        "-p",
+        "weixin-kit-kotlin",
+        "-p",
+        "weixin-kit-kotlin-sandbox",
+        "--features",
+        "weixin-kit-kotlin/cli",
+        "--lib",
+    ]))?;
     progress.stage(
         "Kotlin: mvn -f bindings-kotlin/pom.xml -Dcargo.profile=dev install (JUnit + consumer project)",
     );
