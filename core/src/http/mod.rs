@@ -58,6 +58,42 @@ impl Default for HttpConfig {
     }
 }
 
+/// The connection setters every client builder has (`timeout`, `connect_timeout`, `proxy`,
+/// `user_agent_suffix`), for a builder with an `http: HttpConfig` field: one definition instead
+/// of a copy per client.
+macro_rules! http_setters {
+    () => {
+        /// Time for one attempt: connect, send and read the whole response (default 30 s).
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.http.timeout = timeout;
+            self
+        }
+
+        /// Time to establish a connection (default 5 s).
+        pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.http.connect_timeout = timeout;
+            self
+        }
+
+        /// Send through this proxy (the system proxy settings are not read).
+        pub fn proxy(mut self, url: impl Into<String>) -> Self {
+            self.http.proxy = Some(url.into());
+            self
+        }
+
+        /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's
+        /// name.
+        pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
+            self.http.user_agent = format!(
+                "{} {suffix}",
+                $crate::http::HttpConfig::default().user_agent
+            );
+            self
+        }
+    };
+}
+pub(crate) use http_setters;
+
 /// The largest response body read (16 MiB): anything bigger is not a WeChat answer.
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024 * 1024;
 

@@ -4,7 +4,6 @@
 
 use std::fmt;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
 
 use super::client::{CardAccount, Inner, MiniProgramClient, RetryPolicy, TokenEndpoint};
 use crate::error::{Error, Result};
@@ -104,29 +103,7 @@ impl MiniProgramClientBuilder {
         self
     }
 
-    /// Time for one attempt: connect, send and read the whole response (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// Time to establish a connection (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
-    /// Send through this proxy (the system proxy settings are not read).
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.http.proxy = Some(url.into());
-        self
-    }
-
-    /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's name.
-    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.http.user_agent = format!("{} {suffix}", HttpConfig::default().user_agent);
-        self
-    }
+    crate::http::http_setters!();
 
     /// Retries of 5xx, 429, transport errors and the retryable errcodes (default: 3 attempts,
     /// 100 ms then 200 ms with jitter). The token refresh on 40001/42001/40014 is separate

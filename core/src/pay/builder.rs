@@ -164,35 +164,13 @@ impl PayClientBuilder {
         self
     }
 
-    /// Time for one attempt: connect, send and read the whole response (default 30 s).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.http.timeout = timeout;
-        self
-    }
-
-    /// Time to establish a connection (default 5 s).
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.http.connect_timeout = timeout;
-        self
-    }
-
     /// Retries and failover (default: 3 attempts, failover on).
     pub fn retry(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
     }
 
-    /// Send through this proxy (the system proxy settings are not read).
-    pub fn proxy(mut self, url: impl Into<String>) -> Self {
-        self.http.proxy = Some(url.into());
-        self
-    }
-
-    /// Appended to the User-Agent (`weixin-kit/VERSION (Rust) SUFFIX`), e.g. a binding's name.
-    pub fn user_agent_suffix(mut self, suffix: &str) -> Self {
-        self.http.user_agent = format!("{} {suffix}", HttpConfig::default().user_agent);
-        self
-    }
+    crate::http::http_setters!();
 
     pub fn build(self) -> Result<PayClient> {
         let mut missing = Vec::new();
