@@ -54,6 +54,12 @@ export interface PayConfig {
   max_attempts?: number;
   /** Seconds a callback (signer, token provider) may take (default 10). */
   callback_timeout?: number;
+  /**
+   * **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+   * (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+   * unencrypted (default false: such a URL is a configuration error).
+   */
+  danger_allow_insecure_http?: boolean;
 }
 
 /**
@@ -88,4 +94,10 @@ export interface MiniProgramConfig {
   max_attempts?: number;
   /** Seconds a callback (signer, token provider) may take (default 10). */
   callback_timeout?: number;
+  /**
+   * **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+   * (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+   * unencrypted (default false: such a URL is a configuration error).
+   */
+  danger_allow_insecure_http?: boolean;
 }

@@ -91,6 +91,7 @@ class _PayBase:
         max_attempts: Optional[int] = None,
         download_certificates: Optional[bool] = None,
         callback_timeout: Optional[float] = None,
+        danger_allow_insecure_http: Optional[bool] = None,
     ) -> None:
         """Configure a WeChat Pay APIv3 client. Keys are parsed here, once.
 
@@ -118,6 +119,9 @@ class _PayBase:
             download_certificates: download platform certificates from ``/v3/certificates``
                 (default: whenever ``apiv3_key`` is given).
             callback_timeout: seconds the ``signer`` may take (default 10).
+            danger_allow_insecure_http: **dangerous**: ``True`` accepts ``http://`` base URLs on
+                hosts other than loopback (127.0.0.0/8, ::1, ``localhost``), so credentials
+                and personal data travel unencrypted. Default: such a URL is a ``ConfigError``.
 
         Raises:
             ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to
@@ -225,6 +229,7 @@ class _MpBase:
         max_attempts: Optional[int] = None,
         token_endpoint: Optional[str] = None,
         callback_timeout: Optional[float] = None,
+        danger_allow_insecure_http: Optional[bool] = None,
     ) -> None:
         """Configure a mini-program API client.
 
@@ -253,6 +258,9 @@ class _MpBase:
             max_attempts: requests sent in total, retries included (default 3).
             token_endpoint: ``"stable_token"`` (getStableAccessToken, default) or ``"token"``.
             callback_timeout: seconds the ``token_provider`` may take (default 10).
+            danger_allow_insecure_http: **dangerous**: ``True`` accepts an ``http://`` base URL on
+                a host other than loopback (127.0.0.0/8, ::1, ``localhost``), so the AppSecret,
+                tokens and personal data travel unencrypted. Default: a ``ConfigError``.
 
         Raises:
             ConfigError: appid or secret missing, a bad token store URL or option.

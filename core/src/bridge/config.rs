@@ -49,7 +49,8 @@ pub struct PayConfig {
     /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
     /// given).
     pub download_certificates: Option<bool>,
-    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the signer's).
+    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the signer's),
+    /// `danger_allow_insecure_http`.
     #[serde(skip)]
     pub common: CommonConfig,
 }
@@ -65,6 +66,10 @@ pub struct CommonConfig {
     pub max_attempts: Option<u32>,
     /// Seconds a callback (signer, token provider) may take (default 10).
     pub callback_timeout: Option<f64>,
+    /// **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+    /// (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+    /// unencrypted (default false: such a URL is a configuration error).
+    pub danger_allow_insecure_http: Option<bool>,
 }
 
 /// [`CommonConfig`] checked: durations and the retry policy.
@@ -73,14 +78,16 @@ struct Common {
     connect_timeout: Option<Duration>,
     retry: Option<RetryPolicy>,
     callback_timeout: Duration,
+    danger_allow_insecure_http: bool,
 }
 
 impl CommonConfig {
-    const KEYS: [&'static str; 4] = [
+    const KEYS: [&'static str; 5] = [
         "timeout",
         "connect_timeout",
         "max_attempts",
         "callback_timeout",
+        "danger_allow_insecure_http",
     ];
 
     fn check(&self, what: &str) -> Result<Common> {
@@ -93,6 +100,7 @@ impl CommonConfig {
                 .transpose()?,
             callback_timeout: seconds(what, "callback_timeout", self.callback_timeout)?
                 .unwrap_or(DEFAULT_CALLBACK_TIMEOUT),
+            danger_allow_insecure_http: self.danger_allow_insecure_http.unwrap_or(false),
         })
     }
 }
@@ -115,7 +123,8 @@ pub struct MiniProgramConfig {
     pub base_url: Option<String>,
     /// `stable_token` (getStableAccessToken, default) or `token` (getAccessToken).
     pub token_endpoint: Option<String>,
-    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the token provider's).
+    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the token provider's),
+    /// `danger_allow_insecure_http`.
     #[serde(skip)]
     pub common: CommonConfig,
 }
@@ -202,6 +211,7 @@ impl PayConfig {
         "max_attempts",
         "download_certificates",
         "callback_timeout",
+        "danger_allow_insecure_http",
     ];
 
     /// Reads the configuration from a JSON object with [`Self::KEYS`].
@@ -269,6 +279,9 @@ impl PayConfig {
         if let Some(retry) = common.retry {
             b = b.retry(retry);
         }
+        if common.danger_allow_insecure_http {
+            b = b.danger_allow_insecure_http(true);
+        }
         if let Some(on) = self.download_certificates {
             b = b.download_certificates(on);
         }
@@ -290,6 +303,7 @@ impl MiniProgramConfig {
         "max_attempts",
         "token_endpoint",
         "callback_timeout",
+        "danger_allow_insecure_http",
     ];
 
     /// Reads the configuration from a JSON object with [`Self::KEYS`].
@@ -372,6 +386,9 @@ impl MiniProgramConfig {
         }
         if let Some(retry) = common.retry {
             b = b.retry(retry);
+        }
+        if common.danger_allow_insecure_http {
+            b = b.danger_allow_insecure_http(true);
         }
         match self.token_endpoint.as_deref() {
             None | Some("stable_token") => b = b.token_endpoint(TokenEndpoint::StableToken),

@@ -22,6 +22,7 @@ use http::HeaderMap;
 
 use crate::error::{Error, Result};
 
+mod base_url;
 mod message;
 mod retry;
 #[cfg(test)]
@@ -32,7 +33,10 @@ pub use message::{Body, Outgoing, Part, RawResponse};
 pub use retry::{ResponseVerdict, RetryPolicy};
 
 /// Connection settings of one client.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the proxy URL with its password (or a lone user name, often a token) replaced
+/// by `***`.
+#[derive(Clone)]
 pub struct HttpConfig {
     /// Time to establish a connection (TCP + TLS).
     pub connect_timeout: Duration,
@@ -44,6 +48,46 @@ pub struct HttpConfig {
     pub proxy: Option<String>,
     /// How long an idle keep-alive connection stays in the pool.
     pub pool_idle_timeout: Duration,
+    /// Accept `http://` base URLs whose host is not loopback (127.0.0.0/8, ::1, `localhost`):
+    /// AppSecret, tokens and personal data then travel unencrypted. Off by default; see
+    /// `base_url::check_base_url`.
+    pub danger_allow_insecure_http: bool,
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("proxy", &self.proxy.as_deref().map(redacted_proxy))
+            .field("pool_idle_timeout", &self.pool_idle_timeout)
+            .field(
+                "danger_allow_insecure_http",
+                &self.danger_allow_insecure_http,
+            )
+            .finish()
+    }
+}
+
+/// A proxy URL without its credentials: `http://user:***@host:port`, a lone user name (often a
+/// token) as `***`; a URL that does not parse is not shown at all (where its credentials are
+/// cannot be known).
+fn redacted_proxy(url: &str) -> String {
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return "<a proxy URL that does not parse>".into();
+    };
+    let redacted = if parsed.password().is_some() {
+        parsed.set_password(Some("***"))
+    } else if !parsed.username().is_empty() {
+        parsed.set_username("***")
+    } else {
+        Ok(())
+    };
+    match redacted {
+        Ok(()) => parsed.to_string(),
+        Err(()) => "<a proxy URL that does not parse>".into(),
+    }
 }
 
 impl Default for HttpConfig {
@@ -54,6 +98,7 @@ impl Default for HttpConfig {
             user_agent: format!("weixin-kit/{} (Rust)", env!("CARGO_PKG_VERSION")),
             proxy: None,
             pool_idle_timeout: Duration::from_secs(90),
+            danger_allow_insecure_http: false,
         }
     }
 }
@@ -78,6 +123,16 @@ macro_rules! http_setters {
         /// Send through this proxy (the system proxy settings are not read).
         pub fn proxy(mut self, url: impl Into<String>) -> Self {
             self.http.proxy = Some(url.into());
+            self
+        }
+
+        /// **Dangerous**: accept `http://` base URLs on hosts other than loopback (127.0.0.0/8,
+        /// ::1, `localhost`), so that the AppSecret, access tokens, signatures and personal data
+        /// travel unencrypted. Off by default: a non-loopback `http://` base URL is an
+        /// [`Error::Config`](crate::Error::Config) from `build`. Only for a trusted network
+        /// (a TLS-terminating sidecar on the same host is loopback and needs no opt-in).
+        pub fn danger_allow_insecure_http(mut self, allow: bool) -> Self {
+            self.http.danger_allow_insecure_http = allow;
             self
         }
 
@@ -164,8 +219,9 @@ impl HttpClient {
         let trim = |s: String| s.trim_end_matches('/').to_owned();
         let main = trim(main.into());
         let backup = backup.map(trim);
-        for url in std::iter::once(&main).chain(backup.as_ref()) {
-            check_base_url(url)?;
+        base_url::check_base_url("base_url", &main, config.danger_allow_insecure_http)?;
+        if let Some(url) = &backup {
+            base_url::check_base_url("backup_base_url", url, config.danger_allow_insecure_http)?;
         }
         Ok(HttpClient {
             client,
@@ -330,28 +386,6 @@ impl HttpClient {
             body,
         })
     }
-}
-
-/// A base URL is `scheme://host[:port]`: a path prefix would be sent but not signed (WeChat Pay
-/// signs the path), and a query or fragment would be mangled by the path appended to it.
-fn check_base_url(url: &str) -> Result<()> {
-    if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err(Error::Config {
-            detail: format!("base URL `{url}` must start with https:// or http://"),
-        });
-    }
-    let parsed = reqwest::Url::parse(url).map_err(|e| Error::Config {
-        detail: format!("base URL `{url}` is not a URL: {e}"),
-    })?;
-    if parsed.path() != "/" || parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(Error::Config {
-            detail: format!(
-                "base URL `{url}` must be scheme://host[:port] without a path, query or fragment \
-                 (a path prefix would be sent but not signed)"
-            ),
-        });
-    }
-    Ok(())
 }
 
 /// Why an attempt got no response.

@@ -186,3 +186,28 @@ async fn oversized_bodies_are_rejected() {
     );
     assert_eq!(attempts, 1);
 }
+
+#[test]
+fn http_config_debug_hides_proxy_credentials() {
+    let shown = |proxy: &str| {
+        format!(
+            "{:?}",
+            HttpConfig {
+                proxy: Some(proxy.into()),
+                ..HttpConfig::default()
+            }
+        )
+    };
+    let debug = shown("http://alice:s3cr3t-pw@proxy.corp:3128");
+    assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+    assert!(debug.contains("http://alice:***@proxy.corp:3128"), "{debug}");
+    // A lone user name is often a token.
+    let debug = shown("http://tok3n-abc@proxy.corp:3128");
+    assert!(!debug.contains("tok3n-abc"), "{debug}");
+    assert!(debug.contains("http://***@proxy.corp:3128"), "{debug}");
+    // Unparsable: not shown at all.
+    let debug = shown("http://us er:s3cr3t-pw@[bad");
+    assert!(!debug.contains("s3cr3t-pw"), "{debug}");
+    // Without credentials: as given.
+    assert!(shown("http://proxy.corp:3128").contains("http://proxy.corp:3128"));
+}

@@ -9,6 +9,7 @@ mod bridge;
 mod crypto_vectors;
 mod dispatch;
 mod generated_operations;
+mod insecure_http;
 mod mp_card;
 mod mp_client;
 mod mp_ext_json;

@@ -57,6 +57,12 @@ data class PayConfig(
     @SerialName("max_attempts") val maxAttempts: Int? = null,
     /** Seconds a callback (signer, token provider) may take (default 10). */
     @SerialName("callback_timeout") val callbackTimeout: Double? = null,
+    /**
+     * **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+     * (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+     * unencrypted (default false: such a URL is a configuration error).
+     */
+    @SerialName("danger_allow_insecure_http") val dangerAllowInsecureHttp: Boolean? = null,
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
@@ -74,7 +80,8 @@ data class PayConfig(
             "timeout=${timeout}, " +
             "connectTimeout=${connectTimeout}, " +
             "maxAttempts=${maxAttempts}, " +
-            "callbackTimeout=${callbackTimeout}" +
+            "callbackTimeout=${callbackTimeout}, " +
+            "dangerAllowInsecureHttp=${dangerAllowInsecureHttp}" +
             ")"
 
     /**
@@ -98,6 +105,7 @@ data class PayConfig(
         private var connectTimeout: Double? = null
         private var maxAttempts: Int? = null
         private var callbackTimeout: Double? = null
+        private var dangerAllowInsecureHttp: Boolean? = null
 
         fun mchid(value: String): Builder = apply { this.mchid = value }
 
@@ -127,6 +135,8 @@ data class PayConfig(
 
         fun callbackTimeout(value: Double?): Builder = apply { this.callbackTimeout = value }
 
+        fun dangerAllowInsecureHttp(value: Boolean?): Builder = apply { this.dangerAllowInsecureHttp = value }
+
         fun build(): PayConfig = PayConfig(
             mchid = mchid,
             serialNo = serialNo,
@@ -142,6 +152,7 @@ data class PayConfig(
             connectTimeout = connectTimeout,
             maxAttempts = maxAttempts,
             callbackTimeout = callbackTimeout,
+            dangerAllowInsecureHttp = dangerAllowInsecureHttp,
         )
     }
 
@@ -159,6 +170,7 @@ data class PayConfig(
         .connectTimeout(connectTimeout)
         .maxAttempts(maxAttempts)
         .callbackTimeout(callbackTimeout)
+        .dangerAllowInsecureHttp(dangerAllowInsecureHttp)
 }
 
 /**
@@ -193,6 +205,12 @@ data class MiniProgramConfig(
     @SerialName("max_attempts") val maxAttempts: Int? = null,
     /** Seconds a callback (signer, token provider) may take (default 10). */
     @SerialName("callback_timeout") val callbackTimeout: Double? = null,
+    /**
+     * **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+     * (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+     * unencrypted (default false: such a URL is a configuration error).
+     */
+    @SerialName("danger_allow_insecure_http") val dangerAllowInsecureHttp: Boolean? = null,
 ) {
     /** Secret values are shown as `***`. */
     override fun toString(): String =
@@ -207,7 +225,8 @@ data class MiniProgramConfig(
             "timeout=${timeout}, " +
             "connectTimeout=${connectTimeout}, " +
             "maxAttempts=${maxAttempts}, " +
-            "callbackTimeout=${callbackTimeout}" +
+            "callbackTimeout=${callbackTimeout}, " +
+            "dangerAllowInsecureHttp=${dangerAllowInsecureHttp}" +
             ")"
 
     /**
@@ -228,6 +247,7 @@ data class MiniProgramConfig(
         private var connectTimeout: Double? = null
         private var maxAttempts: Int? = null
         private var callbackTimeout: Double? = null
+        private var dangerAllowInsecureHttp: Boolean? = null
 
         fun appid(value: String): Builder = apply { this.appid = value }
 
@@ -251,6 +271,8 @@ data class MiniProgramConfig(
 
         fun callbackTimeout(value: Double?): Builder = apply { this.callbackTimeout = value }
 
+        fun dangerAllowInsecureHttp(value: Boolean?): Builder = apply { this.dangerAllowInsecureHttp = value }
+
         fun build(): MiniProgramConfig = MiniProgramConfig(
             appid = appid,
             secret = secret,
@@ -263,6 +285,7 @@ data class MiniProgramConfig(
             connectTimeout = connectTimeout,
             maxAttempts = maxAttempts,
             callbackTimeout = callbackTimeout,
+            dangerAllowInsecureHttp = dangerAllowInsecureHttp,
         )
     }
 
@@ -278,4 +301,5 @@ data class MiniProgramConfig(
         .connectTimeout(connectTimeout)
         .maxAttempts(maxAttempts)
         .callbackTimeout(callbackTimeout)
+        .dangerAllowInsecureHttp(dangerAllowInsecureHttp)
 }
