@@ -876,3 +876,114 @@ def test_pay_endpoints():
     op = PAY["paths"].get(url.group(2), {}).get(method.lower())
     assert op and op.get("operationId") == DOC02_OP, (
         f"doc 02: {method} {url.group(2)} is not {DOC02_OP}")
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. Fidelity: every extension key defined, every fact sourced, no contradictions
+
+
+def extension_keys(node, where="#"):
+    """(JSON pointer, key) for every `x-…` key used anywhere in `node`."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key.startswith("x-"):
+                yield where, key
+            yield from extension_keys(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from extension_keys(value, f"{where}/{i}")
+
+
+README = (REPO / "spec" / "README.md").read_text(encoding="utf-8")
+
+
+def defined_in_readme(key):
+    """The README introduces `key` in a code span: `x-key`, `x-key: …` or `"x-key": …`."""
+    return re.search(r'`"?' + re.escape(key) + r'"?[`:]', README) is not None
+
+
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_every_extension_key_is_defined_in_the_readme(name):
+    used = {}
+    for where, key in extension_keys(SPECS[name]):
+        used.setdefault(key, where)
+    undefined = {key: where for key, where in used.items() if not defined_in_readme(key)}
+    assert not undefined, (
+        f"{name}: extension keys spec/README.md does not define (first use): {undefined}")
+
+
+def test_readme_check_is_not_vacuous():
+    assert defined_in_readme("x-weixin-source") and defined_in_readme("x-weixin-account")
+    assert not defined_in_readme("x-weixin-no-such-key")
+
+
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_every_component_states_its_source(name):
+    """Every schema and security scheme (they state the protocol's facts), every local operation
+    and every tag that carries a protocol fact (an x-weixin-* key) says where it came from."""
+    spec = SPECS[name]
+    missing = [f"components/{section_name}/{key}"
+               for section_name, entries in spec.get("components", {}).items()
+               for key, value in entries.items() if not value.get("x-weixin-source")]
+    missing += [f"x-weixin-local-operations/{key}"
+                for key, value in spec.get("x-weixin-local-operations", {}).items()
+                if not value.get("x-weixin-source")]
+    missing += [f"tags/{tag['name']}" for tag in spec.get("tags", [])
+                if any(k.startswith("x-weixin-") for k in tag) and not tag.get("x-weixin-source")]
+    assert not missing, f"{name}: without x-weixin-source: {missing}"
+
+
+RETRY_WORDS = ("重试", "重新调用", "再试", "retry")
+
+
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_retryable_only_where_the_document_says_retry(name):
+    """`retryable: true` only where the row's text says to send again (spec/README.md): "lower
+    the call rate" (FREQUENCY_LIMITED, doc 02) is not an instruction to retry."""
+    wrong = []
+    for path, method, op in operations(SPECS[name]):
+        for e in op.get("x-weixin-errors", []):
+            text = " ".join(str(e.get(k, "")) for k in ("description", "solution", "errmsg"))
+            if e.get("retryable") and not any(w in text.lower() for w in RETRY_WORDS):
+                wrong.append((op["operationId"], e.get("code", e.get("errcode")), text))
+    assert not wrong, f"{name}: retryable without a documented retry: {wrong}"
+
+
+def doc02_frequency_limited():
+    rows = [r for r in DOC02_ERRORS if r["错误码"] == "FREQUENCY_LIMITED"]
+    assert len(rows) == 1, "doc 02 lists FREQUENCY_LIMITED once"
+    return rows[0]
+
+
+def test_frequency_limited_is_not_retryable():
+    row = doc02_frequency_limited()
+    assert not any(w in row["解决方案"] for w in RETRY_WORDS), row
+    entries = [e for e in operation(PAY, DOC02_OP)["x-weixin-errors"]
+               if e["code"] == "FREQUENCY_LIMITED"]
+    assert entries and all(e["retryable"] is False for e in entries), entries
+
+
+IMAGE_SIZE = re.compile(r"(\d{2,5})\s*(?:像素|px)?\s*[（(]?宽[)）]?\s*[*x×]\s*(\d{2,5})"
+                        r"|(\d{2,5})\s*[x×]\s*(\d{2,5})\s*px")
+
+
+def image_sizes(text):
+    return {tuple(int(n) for n in m.groups() if n) for m in IMAGE_SIZE.finditer(text or "")}
+
+
+def test_image_size_pattern():
+    assert image_sizes("1.图片尺寸：716像素（宽）*402像素（高）") == {(716, 402)}
+    assert image_sizes("1074像素(宽)*603像素(高)") == {(1074, 603)}
+    assert image_sizes("Coupon detail image, 1074x603 px, <=2M") == {(1074, 603)}
+
+
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_no_property_states_two_image_sizes(name):
+    """A property's texts (description, x-description-en) state one image size, not two."""
+    wrong = []
+    for schema_name, node in SPECS[name]["components"]["schemas"].items():
+        for prop_name, prop in node.get("properties", {}).items():
+            sizes = image_sizes(prop.get("description")) | image_sizes(prop.get("x-description-en"))
+            if len(sizes) > 1:
+                wrong.append((f"{schema_name}.{prop_name}", sorted(sizes)))
+    assert not wrong, f"{name}: properties stating different image sizes: {wrong}"

@@ -31,6 +31,24 @@ pub fn sign_card_ext(
     hex::encode(crate::crypto::sha1(values.concat().as_bytes()))
 }
 
+/// The rule for a `nonce_str` the caller chooses: 1 to 32 ASCII letters and digits. Document 03
+/// (wx.addCard, cardExt table) says nonce_str is signed, 不长于 32 位, 推荐使用大小写字母和数字, and
+/// that leaving it out allows the request to be replayed (若不填写可能被重放请求); an empty one
+/// signs exactly like an absent one, so it is refused, as is anything but letters and digits.
+pub fn check_nonce_str(nonce_str: &str) -> Result<()> {
+    if nonce_str.is_empty()
+        || nonce_str.len() > 32
+        || !nonce_str.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Error::validation(
+            "cardExt.nonce_str",
+            "must be 1 to 32 ASCII letters and digits (an empty nonce_str signs like an absent \
+             one, which can be replayed)",
+        ));
+    }
+    Ok(())
+}
+
 /// Builds one element of `wx.addCard`'s `cardList`: `{cardId, cardExt}` with `cardExt` the JSON
 /// string of a signed [`CardExt`].
 ///
@@ -55,13 +73,14 @@ impl CardExtBuilder {
         }
     }
 
-    /// Unix seconds; signed. Default: the current time.
+    /// Unix seconds, positive; signed. Default: the current time.
     pub fn timestamp(mut self, timestamp: i64) -> Self {
         self.timestamp = Some(timestamp);
         self
     }
 
-    /// At most 32 characters; signed. Default: 32 random alphanumerics from the OS CSPRNG.
+    /// 1–32 ASCII letters and digits ([`check_nonce_str`]); signed. Default: 32 random
+    /// alphanumerics from the OS CSPRNG.
     pub fn nonce_str(mut self, nonce_str: impl Into<String>) -> Self {
         self.nonce_str = Some(nonce_str.into());
         self
@@ -107,7 +126,19 @@ impl CardExtBuilder {
             crate::validate::not_empty("cardExt", "openid", openid)?;
         }
         let timestamp = self.timestamp.unwrap_or_else(unix_now);
-        let nonce_str = self.nonce_str.clone().unwrap_or_else(crate::crypto::nonce);
+        if timestamp <= 0 {
+            return Err(Error::validation(
+                "cardExt.timestamp",
+                "must be a positive number of Unix seconds",
+            ));
+        }
+        let nonce_str = match &self.nonce_str {
+            Some(nonce) => {
+                check_nonce_str(nonce)?;
+                nonce.clone()
+            }
+            None => crate::crypto::nonce(),
+        };
         let signature = sign_card_ext(
             api_ticket,
             &self.card_id,
