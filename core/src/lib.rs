@@ -19,7 +19,7 @@ pub mod time;
 pub mod validate;
 
 pub use error::{ApiError, Error, MiniProgramError, Result};
-pub use secret::SecretString;
+pub use secret::{SecretJson, SecretString};
 
 /// A boxed, `Send` future: what the object-safe callback traits return
 /// ([`pay::Signer`], [`mp::TokenProvider`], [`mp::TokenStore`]).

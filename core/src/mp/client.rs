@@ -42,7 +42,7 @@ use zeroize::Zeroize;
 use crate::dispatch::{self, JsonArgs};
 use crate::error::{Error, Result};
 pub use crate::http::RetryPolicy;
-use crate::http::{HttpClient, Outgoing};
+use crate::http::{Body, HttpClient, Outgoing};
 pub use crate::mp::builder::MiniProgramClientBuilder;
 use crate::mp::card::CardExtBuilder;
 use crate::mp::errors::{
@@ -460,8 +460,15 @@ impl MiniProgramClient {
                 |response| verdict(op, response),
             )
             .await;
-        // The token was in the query: wipe our copy.
+        // The token (or, for the token request, the AppSecret) was in the query or the body:
+        // wipe our copies. The body's bytes are wiped when no one else holds them any more
+        // (the HTTP stack has finished with them once the response was read).
         outgoing.path_and_query.zeroize();
+        if let Body::Bytes(bytes) = std::mem::replace(&mut outgoing.body, Body::Empty) {
+            if let Ok(mut bytes) = bytes.try_into_mut() {
+                bytes.as_mut().zeroize();
+            }
+        }
         result
     }
 }

@@ -8,6 +8,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use super::OperationSpec;
 use crate::error::{Error, Result};
@@ -25,6 +26,18 @@ pub struct PreparedRequest {
     pub path_and_query: String,
     pub body: RequestBody,
 }
+
+/// Path, query and body are wiped on drop: the token request carries the AppSecret in its query
+/// (`/cgi-bin/token?…&secret=`) or its body (`/cgi-bin/stable_token`), other requests personal
+/// data.
+impl Drop for PreparedRequest {
+    fn drop(&mut self) {
+        self.path_and_query.zeroize();
+        self.body.zeroize();
+    }
+}
+
+impl ZeroizeOnDrop for PreparedRequest {}
 
 impl std::fmt::Debug for PreparedRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -61,6 +74,20 @@ impl std::fmt::Debug for RequestBody {
                     meta.len(),
                     file.len()
                 )
+            }
+        }
+    }
+}
+
+impl Zeroize for RequestBody {
+    /// Overwrites the bytes (the JSON body, or a media upload's meta and file).
+    fn zeroize(&mut self) {
+        match self {
+            RequestBody::Empty => {}
+            RequestBody::Json(bytes) => bytes.zeroize(),
+            RequestBody::MediaUpload { meta, file, .. } => {
+                meta.zeroize();
+                file.zeroize();
             }
         }
     }
@@ -115,13 +142,24 @@ impl PathBuilder {
         })
     }
 
+    /// Appends `name=value`, percent-encoded, without leaving a copy behind: no temporary
+    /// string, and when the buffer must grow, the old one is wiped (a value may be the
+    /// AppSecret).
     pub fn query(mut self, name: &str, value: &str) -> Self {
+        let encoded = |s| utf8_percent_encode(s, PATH_SEGMENT);
+        let needed = 2
+            + encoded(name).map(str::len).sum::<usize>()
+            + encoded(value).map(str::len).sum::<usize>();
+        if self.out.capacity() - self.out.len() < needed {
+            let mut grown = String::with_capacity(self.out.len() + needed);
+            grown.push_str(&self.out);
+            std::mem::swap(&mut grown, &mut self.out);
+            grown.zeroize();
+        }
         self.out.push(if self.has_query { '&' } else { '?' });
-        self.out
-            .push_str(&utf8_percent_encode(name, PATH_SEGMENT).to_string());
+        self.out.extend(encoded(name));
         self.out.push('=');
-        self.out
-            .push_str(&utf8_percent_encode(value, PATH_SEGMENT).to_string());
+        self.out.extend(encoded(value));
         self.has_query = true;
         self
     }

@@ -222,3 +222,32 @@ fn non_json_error_body_is_unexpected_response() {
         "{err:?}"
     );
 }
+
+#[test]
+fn prepared_requests_are_wiped_on_drop() {
+    fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+    wiped_on_drop::<PreparedRequest>();
+    // What the Drop does, observed in place on a live value: the buffers holding the
+    // AppSecret are overwritten and emptied.
+    let mut request = crate::mp::prepare_get_access_token(
+        crate::mp::ClientCredentialGrantType::ClientCredential,
+        "wx1234567890abcdef",
+        "APPSECRET0123456789",
+    )
+    .unwrap();
+    assert!(request
+        .path_and_query
+        .ends_with("&appid=wx1234567890abcdef&secret=APPSECRET0123456789"));
+    zeroize::Zeroize::zeroize(&mut request.path_and_query);
+    assert!(request.path_and_query.is_empty());
+    let mut body = RequestBody::Json(br#"{"secret":"APPSECRET0123456789"}"#.to_vec());
+    zeroize::Zeroize::zeroize(&mut body);
+    assert_eq!(body, RequestBody::Json(Vec::new()));
+}
+
+#[test]
+fn query_encoding_is_unchanged_by_the_wiping_builder() {
+    let builder = PathBuilder::new("/cgi-bin/token", &[]).unwrap();
+    let builder = builder.query("secret", "a b/c");
+    assert_eq!(builder.finish(), "/cgi-bin/token?secret=a%20b%2Fc");
+}
