@@ -8,6 +8,7 @@ use std::sync::Arc;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use weixin_kit::bridge::{Callbacks, Client, Family, HostFunction};
+use weixin_kit::SecretJson;
 
 use crate::callbacks::{running_loop, with_event_loop, PyCallable};
 use crate::convert::{json_args, to_python};
@@ -44,12 +45,23 @@ impl ClientCore {
         card_token_provider: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let family = wx(py, Family::parse(family))?;
-        let config = pythonize::depythonize::<serde_json::Value>(config).map_err(|e| {
-            crate::errors::config(
+        if crate::convert::too_deep(config.as_any())? {
+            return Err(crate::errors::config(
                 py,
-                format!("the configuration must hold str, int, float, bool, None or lists: {e}"),
-            )
-        })?;
+                format!("the configuration {}", crate::convert::too_deep_rule()),
+            ));
+        }
+        // Wiped when the client is dropped: it holds the private key, APIv3 key, AppSecret.
+        let config = SecretJson::new(pythonize::depythonize::<serde_json::Value>(config).map_err(
+            |e| {
+                crate::errors::config(
+                    py,
+                    format!(
+                        "the configuration must hold str, int, float, bool, None or lists: {e}"
+                    ),
+                )
+            },
+        )?);
         let callback = |name: &'static str, f: Option<Py<PyAny>>| -> PyResult<_> {
             match f {
                 Some(f) if !f.bind(py).is_callable() => Err(crate::errors::config(
@@ -69,11 +81,17 @@ impl ClientCore {
             || callbacks.signer.is_some()
             || callbacks.card_token_provider.is_some();
         // The configuration is kept to build the client again after fork (secrets included:
-        // the core keeps its parsed keys for the client's life anyway).
+        // the core keeps its parsed keys for the client's life anyway); its strings are wiped
+        // with it. The copy each build consumes moves its secrets into the core's SecretStrings.
         let client = wx(
             py,
             PerProcess::new(move || {
-                Client::new(family, config.clone(), &callbacks, USER_AGENT_SUFFIX)
+                Client::new(
+                    family,
+                    config.expose().clone(),
+                    &callbacks,
+                    USER_AGENT_SUFFIX,
+                )
             }),
         )?;
         let info = wx(py, client.get())?.info().clone();

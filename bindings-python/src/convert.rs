@@ -3,7 +3,7 @@
 //! exception when it is converted (which is how async results reach asyncio).
 
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMapping, PySequence, PyString, PyTuple};
 use serde::Serialize;
 use weixin_kit::dispatch::JsonArgs;
 
@@ -18,13 +18,69 @@ pub fn to_python<'py, T: Serialize + ?Sized>(
     pythonize::pythonize(py, value).map_err(PyErr::from)
 }
 
+/// How deeply lists and dicts may nest in one argument (or in the configuration). The
+/// conversion to JSON recurses once per level, so an unbounded nesting (a list nested a million
+/// times, or a list that contains itself) would overflow the stack and kill the interpreter; no
+/// WeChat request nests beyond a handful of levels. serde_json's own limit when parsing is 128.
+pub const MAX_DEPTH: usize = 64;
+
+/// Whether `value` nests lists, tuples, dicts (or other sequences and mappings) more than
+/// [`MAX_DEPTH`] levels deep (the outermost container is level 1). Recurses at most
+/// `MAX_DEPTH + 1` calls deep, and stops at the first container beyond the limit.
+pub fn too_deep(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    fn children<'py>(value: &Bound<'py, PyAny>) -> PyResult<Option<Vec<Bound<'py, PyAny>>>> {
+        Ok(Some(if let Ok(d) = value.cast::<PyDict>() {
+            d.values().iter().collect()
+        } else if let Ok(l) = value.cast::<PyList>() {
+            l.iter().collect()
+        } else if let Ok(t) = value.cast::<PyTuple>() {
+            t.iter().collect()
+        } else if value.is_instance_of::<PyString>()
+            || value.is_instance_of::<PyBytes>()
+            || value.is_instance_of::<PyByteArray>()
+        {
+            return Ok(None);
+        } else if let Ok(m) = value.cast::<PyMapping>() {
+            m.values()?.iter().collect()
+        } else if let Ok(s) = value.cast::<PySequence>() {
+            s.try_iter()?.collect::<PyResult<_>>()?
+        } else {
+            return Ok(None);
+        }))
+    }
+    fn walk(value: &Bound<'_, PyAny>, level: usize) -> PyResult<bool> {
+        let Some(children) = children(value)? else {
+            return Ok(false); // a scalar
+        };
+        if level > MAX_DEPTH {
+            return Ok(true);
+        }
+        for child in &children {
+            if walk(child, level + 1)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+    walk(value, 1)
+}
+
+/// The rule a too deeply nested value breaks.
+pub fn too_deep_rule() -> String {
+    format!("nests lists/dicts more than {MAX_DEPTH} levels deep")
+}
+
 /// A Python value as JSON; what cannot be expressed in JSON (bytes nested in a dict, a
-/// datetime, a set …) is a `ValidationError` naming `field`.
+/// datetime, a set …) or nests more than [`MAX_DEPTH`] levels is a `ValidationError` naming
+/// `field`.
 pub fn json_from_python(
     py: Python<'_>,
     value: &Bound<'_, PyAny>,
     field: &str,
 ) -> PyResult<serde_json::Value> {
+    if too_deep(value)? {
+        return Err(validation(py, field, too_deep_rule()));
+    }
     pythonize::depythonize::<serde_json::Value>(value).map_err(|e| {
         validation(
             py,

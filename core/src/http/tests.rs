@@ -200,7 +200,10 @@ fn http_config_debug_hides_proxy_credentials() {
     };
     let debug = shown("http://alice:s3cr3t-pw@proxy.corp:3128");
     assert!(!debug.contains("s3cr3t-pw"), "{debug}");
-    assert!(debug.contains("http://alice:***@proxy.corp:3128"), "{debug}");
+    assert!(
+        debug.contains("http://alice:***@proxy.corp:3128"),
+        "{debug}"
+    );
     // A lone user name is often a token.
     let debug = shown("http://tok3n-abc@proxy.corp:3128");
     assert!(!debug.contains("tok3n-abc"), "{debug}");
