@@ -232,3 +232,15 @@ test('PEM Buffers are accepted as keys', async () => {
   assert.equal(client.info.mchid, c.mchid)
   assert.ok(!require('node:util').inspect(client).includes(c.merchant_private_key.slice(40, 80)))
 })
+
+test('http:// to a host that is not loopback needs danger_allow_insecure_http', async () => {
+  const { sb } = ctx
+  const remote = 'http://api.weixin.invalid' // .invalid never resolves
+  for (const make of [(o) => sb.payClient(o), (o) => sb.mpClient(o)]) {
+    const e = await h.rejects(() => make({ base_url: remote }), h.weixin.ConfigError)
+    assert.match(e.message, /`base_url` \(http:\/\/api\.weixin\.invalid\) uses http:\/\/ on a host that is not loopback/)
+    assert.match(e.message, /danger_allow_insecure_http/)
+    const client = await make({ base_url: remote, danger_allow_insecure_http: true })
+    assert.equal(client.info.base_url, remote)
+  }
+})

@@ -5,6 +5,7 @@
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use weixin_kit::bridge::crypto;
+use weixin_kit::SecretString;
 
 use crate::convert::body_bytes;
 use crate::errors::{validation, wx};
@@ -25,12 +26,14 @@ pub fn build_authorization(
     timestamp: i64,
     nonce: String,
 ) -> PyResult<String> {
+    // Moved (not copied) into a SecretString: the key's buffer is wiped when the call ends.
+    let private_key = SecretString::new(private_key);
     let body = body_bytes(py, body, "body")?;
     let result = py.detach(move || {
         crypto::build_authorization(
             &mchid,
             &serial_no,
-            &private_key,
+            private_key.expose(),
             &method,
             &url,
             &body,
@@ -82,9 +85,11 @@ pub fn decrypt_resource(
     associated_data: String,
     ciphertext: String,
 ) -> PyResult<String> {
+    // Moved into a SecretString: wiped when the call ends.
+    let apiv3_key = SecretString::new(apiv3_key);
     wx(
         py,
-        crypto::decrypt_resource(&apiv3_key, &nonce, &associated_data, &ciphertext),
+        crypto::decrypt_resource(apiv3_key.expose(), &nonce, &associated_data, &ciphertext),
     )
 }
 
@@ -100,8 +105,10 @@ pub fn sign_card_ext(
     code: Option<String>,
     openid: Option<String>,
 ) -> String {
+    // Moved into a SecretString: wiped when the call ends.
+    let api_ticket = SecretString::new(api_ticket);
     crypto::sign_card_ext(
-        &api_ticket,
+        api_ticket.expose(),
         &card_id,
         timestamp,
         &nonce_str,
