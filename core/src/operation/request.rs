@@ -176,11 +176,28 @@ pub fn sha256_hex(data: &[u8]) -> String {
 }
 
 /// Validates and serializes a JSON request body, once: these bytes are signed and sent.
+///
+/// The buffer is allocated at its final size (the body is measured first), so it never grows
+/// while being written: growing would leave a partial copy of the body — the AppSecret of
+/// `/cgi-bin/stable_token` — in freed memory that [`PreparedRequest`]'s drop cannot wipe.
 pub fn json_body<T: Serialize + Validate>(body: &T) -> Result<RequestBody> {
+    struct Measure(usize);
+    impl std::io::Write for Measure {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
     body.validate()?;
-    serde_json::to_vec(body)
-        .map(RequestBody::Json)
-        .map_err(|_| Error::validation("body", "cannot be serialized as JSON"))
+    let unserializable = |_| Error::validation("body", "cannot be serialized as JSON");
+    let mut size = Measure(0);
+    serde_json::to_writer(&mut size, body).map_err(unserializable)?;
+    let mut bytes = Vec::with_capacity(size.0);
+    serde_json::to_writer(&mut bytes, body).map_err(unserializable)?;
+    Ok(RequestBody::Json(bytes))
 }
 
 /// Reads a request value from JSON (what the language bindings hand over), reporting a missing or

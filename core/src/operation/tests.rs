@@ -251,3 +251,23 @@ fn query_encoding_is_unchanged_by_the_wiping_builder() {
     let builder = builder.query("secret", "a b/c");
     assert_eq!(builder.finish(), "/cgi-bin/token?secret=a%20b%2Fc");
 }
+
+#[test]
+fn a_json_body_is_written_into_a_buffer_that_never_grew() {
+    // The stable_token body carries the AppSecret last: a buffer that grew while it was being
+    // written would have left part of it behind in freed memory. Allocated at its final size,
+    // the buffer's capacity is its length.
+    let request =
+        crate::mp::prepare_get_stable_access_token(&crate::mp::GetStableAccessTokenRequest {
+            appid: "wx1234567890abcdef".into(),
+            force_refresh: false,
+            grant_type: crate::mp::ClientCredentialGrantType::ClientCredential,
+            secret: "0123456789abcdef0123456789abcdef".into(),
+        })
+        .unwrap();
+    let RequestBody::Json(bytes) = &request.body else {
+        panic!("a JSON body");
+    };
+    assert!(bytes.ends_with(br#""secret":"0123456789abcdef0123456789abcdef"}"#));
+    assert_eq!(bytes.capacity(), bytes.len());
+}
