@@ -76,6 +76,19 @@ class ClientTest : SandboxTest() {
     }
 
     @Test
+    fun `http to a host that is not loopback needs dangerAllowInsecureHttp`() {
+        val remote = "http://api.weixin.invalid" // .invalid never resolves
+        val e = assertThrows<ConfigError> { PayClient(sb.payConfig.copy(baseUrl = remote)) }
+        assertTrue(e.message!!.contains("`base_url` ($remote) uses http:// on a host that is not loopback"), e.message)
+        assertTrue(e.message!!.contains("danger_allow_insecure_http"), e.message)
+        assertThrows<ConfigError> { MiniProgramClient(sb.mpConfig.copy(baseUrl = remote)) }
+        PayClient(sb.payConfig.copy(baseUrl = remote, dangerAllowInsecureHttp = true)).use {
+            assertEquals(remote, it.info.getValue("base_url").jsonPrimitive.content)
+        }
+        MiniProgramClient(sb.mpConfig.copy(baseUrl = remote, dangerAllowInsecureHttp = true)).close()
+    }
+
+    @Test
     fun `info shows the client without secrets`() {
         assertEquals(sb.credentials.mchid, pay.info.getValue("mchid").jsonPrimitive.content)
         assertTrue(!pay.toString().contains("PRIVATE KEY"))
