@@ -91,6 +91,7 @@ class _PayBase:
         max_attempts: Optional[int] = None,
         download_certificates: Optional[bool] = None,
         callback_timeout: Optional[float] = None,
+        replay_guard: Optional[str] = None,
     ) -> None:
         """Configure a WeChat Pay APIv3 client. Keys are parsed here, once.
 
@@ -118,6 +119,9 @@ class _PayBase:
             download_certificates: download platform certificates from ``/v3/certificates``
                 (default: whenever ``apiv3_key`` is given).
             callback_timeout: seconds the ``signer`` may take (default 10).
+            replay_guard: replay protection of ``parse_notification``: ``"memory"`` (this
+                process) or ``"redis://host:port/db"`` (every instance); a notification
+                parsed again raises ``ReplayError``. Default: off.
 
         Raises:
             ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to

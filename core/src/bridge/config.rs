@@ -49,6 +49,10 @@ pub struct PayConfig {
     /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
     /// given).
     pub download_certificates: Option<bool>,
+    /// Replay protection of parsed notifications: `memory` (this process) or
+    /// `redis://host:port/db` (every instance); a notification parsed again raises
+    /// `ReplayError`. Default: off.
+    pub replay_guard: Option<SecretString>,
     /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the signer's).
     #[serde(skip)]
     pub common: CommonConfig,
@@ -202,6 +206,7 @@ impl PayConfig {
         "max_attempts",
         "download_certificates",
         "callback_timeout",
+        "replay_guard",
     ];
 
     /// Reads the configuration from a JSON object with [`Self::KEYS`].
@@ -271,6 +276,9 @@ impl PayConfig {
         }
         if let Some(on) = self.download_certificates {
             b = b.download_certificates(on);
+        }
+        if let Some(url) = &self.replay_guard {
+            b = b.replay_guard_url(url.expose());
         }
         b.build()
     }

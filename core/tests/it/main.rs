@@ -16,3 +16,4 @@ mod mp_token;
 mod mp_token_store;
 mod notification;
 mod pay_client;
+mod replay;

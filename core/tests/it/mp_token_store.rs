@@ -27,7 +27,10 @@ fn manager(key: &str, store: Arc<dyn TokenStore>, fetches: Arc<AtomicUsize>) -> 
 
 async fn both_stores(server: &RedisServer) -> Vec<(&'static str, Arc<dyn TokenStore>)> {
     vec![
-        ("memory", Arc::new(MemoryStore::new()) as Arc<dyn TokenStore>),
+        (
+            "memory",
+            Arc::new(MemoryStore::new()) as Arc<dyn TokenStore>,
+        ),
         (
             "redis",
             Arc::new(RedisStore::connect(&server.url()).await.unwrap()),
@@ -46,8 +49,14 @@ async fn corrupt_redis_entries_are_treated_as_absent() {
     let store: Arc<dyn TokenStore> = Arc::new(RedisStore::connect(&server.url()).await.unwrap());
     let mut conn = redis_conn(&server.url()).await;
     let cases: &[(&str, &[(&str, &str)])] = &[
-        ("non-numeric expires_at", &[("value", "bad"), ("expires_at", "soon")]),
-        ("negative expires_at", &[("value", "bad"), ("expires_at", "-5")]),
+        (
+            "non-numeric expires_at",
+            &[("value", "bad"), ("expires_at", "soon")],
+        ),
+        (
+            "negative expires_at",
+            &[("value", "bad"), ("expires_at", "-5")],
+        ),
         // i64::MIN: `expires_at - margin` overflowed (a panic in debug builds).
         (
             "i64::MIN expires_at",
@@ -70,7 +79,10 @@ async fn corrupt_redis_entries_are_treated_as_absent() {
         ),
         ("missing expires_at", &[("value", "bad")]),
         ("missing value", &[("expires_at", "2000000000")]),
-        ("empty value", &[("value", ""), ("expires_at", "2000000000")]),
+        (
+            "empty value",
+            &[("value", ""), ("expires_at", "2000000000")],
+        ),
     ];
     for (i, (case, fields)) in cases.iter().enumerate() {
         let key = keys::access_token(&format!("wxcorrupt{i}"));
@@ -106,14 +118,22 @@ async fn corrupt_redis_entries_are_treated_as_absent() {
     let fetches = Arc::new(AtomicUsize::new(0));
     let m = manager(&key, store.clone(), fetches.clone());
     assert_eq!(m.get_token().await.unwrap().expose(), "token-1");
-    assert_eq!(store.get(&key).await.unwrap().unwrap().value.expose(), "token-1");
+    assert_eq!(
+        store.get(&key).await.unwrap().unwrap().value.expose(),
+        "token-1"
+    );
 }
 
 /// The same through the trait (any store): extreme `expires_at` values are absent, not a
 /// panic and not fresh forever.
 #[tokio::test]
 async fn extreme_expiries_in_any_store_are_treated_as_absent() {
-    for expires_at in [i64::MIN, -1, i64::MAX, unix_now() + MAX_TOKEN_LIFETIME_SECS + 3600] {
+    for expires_at in [
+        i64::MIN,
+        -1,
+        i64::MAX,
+        unix_now() + MAX_TOKEN_LIFETIME_SECS + 3600,
+    ] {
         let store: Arc<dyn TokenStore> = Arc::new(MemoryStore::new());
         let key = keys::access_token("wxextreme");
         store
@@ -128,7 +148,11 @@ async fn extreme_expiries_in_any_store_are_treated_as_absent() {
             .unwrap();
         let fetches = Arc::new(AtomicUsize::new(0));
         let m = manager(&key, store.clone(), fetches.clone());
-        assert_eq!(m.get_token().await.unwrap().expose(), "token-1", "{expires_at}");
+        assert_eq!(
+            m.get_token().await.unwrap().expose(),
+            "token-1",
+            "{expires_at}"
+        );
         assert_eq!(fetches.load(Ordering::SeqCst), 1, "{expires_at}");
     }
 }
@@ -199,7 +223,10 @@ async fn a_holder_past_its_lease_cannot_overwrite_the_newer_token() {
             .set_locked(&key, &token("unlocked"), &lock_key, &newer)
             .await
             .unwrap());
-        assert_eq!(store.get(&key).await.unwrap().unwrap().value.expose(), "newer");
+        assert_eq!(
+            store.get(&key).await.unwrap().unwrap().value.expose(),
+            "newer"
+        );
     }
 }
 
@@ -306,7 +333,11 @@ async fn redis_down_serves_the_last_good_token_until_it_expires() {
         "{r:?}"
     );
     assert!(took < bound, "{took:?}");
-    assert_eq!(fetches.load(Ordering::SeqCst), 1, "no fetch without the lock");
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "no fetch without the lock"
+    );
 
     // Recovery: a new (empty) Redis on the same port; the next call fetches and stores.
     server.restart();

@@ -5,8 +5,8 @@ use std::future::Future;
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use super::{keys, unix_now, LockToken, StoredToken, TokenProvider, TokenStore};
 use super::MAX_TOKEN_LIFETIME_SECS;
+use super::{keys, unix_now, LockToken, StoredToken, TokenProvider, TokenStore};
 use crate::{BoxFuture, Error, Result, SecretString};
 
 /// Fetches a new credential: the token and its `expires_in` (seconds), as the token and ticket

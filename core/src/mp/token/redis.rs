@@ -128,13 +128,12 @@ impl TokenStore for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let reply: redis::RedisResult<(Option<String>, Option<String>)> =
-                redis::cmd("HMGET")
-                    .arg(key)
-                    .arg("value")
-                    .arg("expires_at")
-                    .query_async(&mut conn)
-                    .await;
+            let reply: redis::RedisResult<(Option<String>, Option<String>)> = redis::cmd("HMGET")
+                .arg(key)
+                .arg("value")
+                .arg("expires_at")
+                .query_async(&mut conn)
+                .await;
             let (value, expires_at) = match reply {
                 Ok(fields) => fields,
                 // Something else under our key (not a hash): corrupt, so absent; the next
@@ -272,9 +271,7 @@ impl LazyRedisStore {
 
     async fn store(&self) -> Result<&RedisStore> {
         self.store
-            .get_or_try_init(|| async {
-                RedisStore::connect_client(&self.client).await
-            })
+            .get_or_try_init(|| async { RedisStore::connect_client(&self.client).await })
             .await
     }
 }
