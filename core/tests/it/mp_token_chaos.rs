@@ -7,6 +7,10 @@
 //! - no stale overwrite: the token in Redis only moves forward in issue order, and no process
 //!   goes back to a token after it has used a newer one;
 //! - bounded latency: every call returns (a token or a typed error) within a generous bound;
+//! - errors only while Redis is down (paused or killed, plus a grace period after it is back),
+//!   and only typed ones (`Timeout`, `Transport`): a corrupt entry is absent, never an error;
+//! - no expired token served: none is used longer than its lifetime after it was first seen
+//!   (an absurd `expires_at` must not make it "fresh forever");
 //! - recovery: after the restart every process gets a token again.
 //!
 //! The fetch counts and latencies are printed (`--nocapture`). `WEIXIN_KIT_CHAOS_SCALE=N`
@@ -40,6 +44,16 @@ const TOKEN_LIFETIME: Duration = Duration::from_secs(4);
 /// No call may take longer (generous: the store timeout is 2 s, the wait for another's
 /// refresh 3 s).
 const CALL_BOUND: Duration = Duration::from_secs(10);
+/// After Redis is back, how long errors are still allowed (locks taken by commands queued in
+/// the paused server run out within a lease; reconnection takes a round or two).
+const GRACE: Duration = Duration::from_secs(3);
+
+fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64
+}
 
 fn token_config() -> TokenConfig {
     TokenConfig {
@@ -211,17 +225,22 @@ async fn redis_chaos_many_processes() {
     let issued_at_start = issued();
     let mut conn = redis_conn(&redis_url).await;
     let mut timeline = Vec::new();
-    let mut mark = |what: &str| timeline.push(format!("{:>5.1}s {what}", started.elapsed().as_secs_f64()));
+    let mut mark =
+        |what: &str| timeline.push(format!("{:>5.1}s {what}", started.elapsed().as_secs_f64()));
 
     mark("steady");
     tokio::time::sleep(phase(3000)).await;
 
+    // Windows (unix ms) in which Redis is down, errors allowed.
+    let mut down: Vec<(u64, u64)> = Vec::new();
     mark("SIGSTOP redis");
+    let from = unix_ms();
     server.pause();
     tokio::time::sleep(phase(2500)).await;
     server.resume();
+    down.push((from, unix_ms() + GRACE.as_millis() as u64));
     mark("SIGCONT redis");
-    tokio::time::sleep(phase(2500)).await;
+    tokio::time::sleep(phase(3500)).await;
 
     mark("corrupt expires_at");
     let _: i64 = redis::cmd("HSET")
@@ -232,6 +251,7 @@ async fn redis_chaos_many_processes() {
         .await
         .unwrap();
     tokio::time::sleep(phase(1500)).await;
+    // Longer than a token lives: a token served "fresh forever" would be seen expired.
     mark("corrupt: absurd expires_at");
     let _: i64 = redis::cmd("HSET")
         .arg(&key)
@@ -240,7 +260,7 @@ async fn redis_chaos_many_processes() {
         .query_async(&mut conn)
         .await
         .unwrap();
-    tokio::time::sleep(phase(1500)).await;
+    tokio::time::sleep(phase(5000)).await;
     mark("corrupt: not a hash");
     let _: () = redis::cmd("SET")
         .arg(&key)
@@ -251,9 +271,11 @@ async fn redis_chaos_many_processes() {
     tokio::time::sleep(phase(1500)).await;
 
     mark("SIGKILL redis");
+    let from = unix_ms();
     server.kill();
     tokio::time::sleep(phase(2500)).await;
     server.restart();
+    down.push((from, unix_ms() + GRACE.as_millis() as u64));
     mark("redis restarted (empty)");
     tokio::time::sleep(phase(3000)).await;
     mark("stop");
@@ -299,15 +321,39 @@ async fn redis_chaos_many_processes() {
         fetches <= leases + 1,
         "{fetches} fetches in {elapsed:?}: more than one per {LEASE:?} lease"
     );
-    assert!(w.regressions.is_empty(), "stale overwrite in Redis: {:?}", w.regressions);
+    assert!(
+        w.regressions.is_empty(),
+        "stale overwrite in Redis: {:?}",
+        w.regressions
+    );
     for (i, r) in reports.iter().enumerate() {
-        assert_eq!(r["regressions"], 0, "process {i} went back to an older token: {r}");
+        assert_eq!(
+            r["regressions"], 0,
+            "process {i} went back to an older token: {r}"
+        );
         assert!(r["ok"].as_u64().unwrap() > 0, "process {i}: {r}");
         assert!(
             r["max_ms"].as_u64().unwrap() < CALL_BOUND.as_millis() as u64,
             "process {i}: a call took too long: {r}"
         );
         assert_eq!(r["other_errors"], 0, "process {i}: untyped failures: {r}");
+        assert_eq!(
+            r["expired_uses"], 0,
+            "process {i} used an expired token: {r}"
+        );
+        let outside: Vec<u64> = r["errors_at"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_u64().unwrap())
+            .filter(|t| !down.iter().any(|(a, b)| (a..=b).contains(&t)))
+            .collect();
+        assert!(
+            outside.is_empty(),
+            "process {i}: {} errors while Redis was up (corrupt entries must be absent, not \
+             errors): {r}",
+            outside.len()
+        );
         assert_eq!(r["recovered"], true, "process {i}: {r}");
     }
 }
@@ -366,6 +412,8 @@ fn chaos_child() {
     let (mut ok, mut typed_errors, mut other_errors, mut regressions) = (0u64, 0u64, 0u64, 0u64);
     let mut max = Duration::ZERO;
     let mut used: Vec<String> = Vec::new();
+    let mut first_seen: HashMap<String, Instant> = HashMap::new();
+    let (mut expired_uses, mut errors_at) = (0u64, Vec::new());
     while !stop.load(Ordering::SeqCst) {
         let (r, took) = call();
         max = max.max(took);
@@ -373,6 +421,16 @@ fn chaos_child() {
             Ok(token) => {
                 ok += 1;
                 let f = fingerprint(token.expose());
+                // Issued before it was first seen, so older than this: past its lifetime, it
+                // is certainly expired.
+                if first_seen
+                    .entry(f.clone())
+                    .or_insert_with(Instant::now)
+                    .elapsed()
+                    > TOKEN_LIFETIME
+                {
+                    expired_uses += 1;
+                }
                 if used.last() != Some(&f) {
                     if used.contains(&f) {
                         regressions += 1;
@@ -380,8 +438,12 @@ fn chaos_child() {
                     used.push(f);
                 }
             }
-            Err(Error::Timeout { .. } | Error::Transport { .. }) => typed_errors += 1,
+            Err(Error::Timeout { .. } | Error::Transport { .. }) => {
+                typed_errors += 1;
+                errors_at.push(unix_ms());
+            }
             Err(e) => {
+                errors_at.push(unix_ms());
                 eprintln!("chaos child: unexpected {e:?}");
                 other_errors += 1;
             }
@@ -406,6 +468,8 @@ fn chaos_child() {
         "distinct_tokens": used.len(),
         "regressions": regressions,
         "max_ms": max.as_millis() as u64,
+        "expired_uses": expired_uses,
+        "errors_at": errors_at,
         "recovered": recovered,
     });
     println!("CHAOS={report}");
