@@ -2,8 +2,6 @@
 //! process with the memory guard, across instances with the Redis guard — and only what
 //! verified and decrypted is remembered.
 
-use std::sync::Arc;
-
 use serde_json::json;
 use weixin_kit::bridge::{ErrorDescription, ErrorKind, PayConfig};
 use weixin_kit::pay::PayClient;
@@ -103,6 +101,7 @@ async fn a_notification_that_failed_is_not_remembered() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_redis_guard_reports_a_replay_once_across_instances() {
+    use std::sync::Arc;
     let server = crate::common::redis_server::RedisServer::start();
     let sb = sandbox().await;
     let url = server.url();
