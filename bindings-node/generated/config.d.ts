@@ -46,6 +46,12 @@ export interface PayConfig {
    * given).
    */
   download_certificates?: boolean;
+  /**
+   * Replay protection of parsed notifications: `memory` (this process) or
+   * `redis://host:port/db` (every instance); a notification parsed again raises
+   * `ReplayError`. Default: off.
+   */
+  replay_guard?: string;
   /** Seconds for one attempt (default 30). */
   timeout?: number;
   /** Seconds to connect (default 5). */

@@ -115,6 +115,17 @@ export declare class CallbackError extends WeixinKitError {
   callback: string | null;
 }
 
+/**
+ * A notification already received was parsed again (replay guard): a replay, or WeChat Pay
+ * delivering it again; answer success if notification_id was processed.
+ */
+export declare class ReplayError extends WeixinKitError {
+  constructor(text: string, fields?: Record<string, unknown>);
+  readonly name: string;
+  /** The `id` of the notification that was already received. */
+  notification_id: string | null;
+}
+
 /** Every error class by the kind the core names (its class name). */
 export declare const ERROR_CLASSES: {
   readonly WeixinKitError: typeof WeixinKitError;
@@ -127,6 +138,7 @@ export declare const ERROR_CLASSES: {
   readonly ConfigError: typeof ConfigError;
   readonly UnexpectedResponseError: typeof UnexpectedResponseError;
   readonly CallbackError: typeof CallbackError;
+  readonly ReplayError: typeof ReplayError;
 };
 
 /** An error as the core describes it: the kind (a class name), the text and the fields. */

@@ -117,6 +117,18 @@ class CallbackError extends WeixinKitError {
   }
 }
 
+/**
+ * A notification already received was parsed again (replay guard): a replay, or WeChat Pay
+ * delivering it again; answer success if notification_id was processed.
+ */
+class ReplayError extends WeixinKitError {
+  constructor(text, fields = {}) {
+    super(text, fields);
+    this.name = 'ReplayError';
+    this.notification_id = fields.notification_id ?? null;
+  }
+}
+
 /** Every error class by the kind the core names (its class name). */
 const ERROR_CLASSES = Object.freeze({
   WeixinKitError,
@@ -129,6 +141,7 @@ const ERROR_CLASSES = Object.freeze({
   ConfigError,
   UnexpectedResponseError,
   CallbackError,
+  ReplayError,
 });
 
 /**
@@ -153,6 +166,7 @@ module.exports = {
   ConfigError,
   UnexpectedResponseError,
   CallbackError,
+  ReplayError,
   ERROR_CLASSES,
   errorFromDescription,
 };

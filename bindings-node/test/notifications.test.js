@@ -7,7 +7,7 @@ const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const h = require('./helpers.js')
 
-const { SignatureError, ConfigError } = h.weixin
+const { SignatureError, ConfigError, ReplayError } = h.weixin
 const ctx = h.useSandbox()
 let receiver
 before(async () => {
@@ -47,6 +47,16 @@ test('public-key mode: a string body, title-case headers, a Uint8Array body', as
   const titleCase = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.replace(/(^|-)([a-z])/g, (m) => m.toUpperCase()), v]))
   checkEvent(await pay.parseNotification(titleCase, body.toString('utf8')), report)
   checkEvent(await pay.parseNotification(headers, new Uint8Array(body)), report)
+})
+
+test('replay_guard: the same notification parsed again is a ReplayError naming its id only', async () => {
+  const { sb } = ctx
+  const pay = sb.payClient({ replay_guard: 'memory' })
+  const code = h.uid('replay')
+  const { report, headers, body } = await h.deliver(sb, receiver, pay, { coupon_code: code, openid: 'oR-' + code })
+  checkEvent(await pay.parseNotification(headers, body), report)
+  const e = await h.rejects(pay.parseNotification(headers, body), ReplayError, [code, 'oR-' + code])
+  assert.equal(e.notification_id, report.id)
 })
 
 test('the minimal variant (no summary, empty associated_data) parses too', async () => {

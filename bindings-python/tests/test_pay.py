@@ -285,6 +285,21 @@ def test_parse_notification_takes_any_header_case_and_text_body(sb, pay, receive
     assert event["resource"] == report["payload"]
 
 
+def test_parse_notification_twice_with_a_replay_guard_raises_replay_error(sb, kind, receiver):
+    client = (
+        sb.pay_client(replay_guard="memory")
+        if kind == "sync"
+        else sb.async_pay_client(replay_guard="memory")
+    )
+    code = uid("replay")
+    report, headers, body = _deliver(sb, receiver, client, coupon_code=code, openid="oR-" + code)
+    assert resolve(client.parse_notification(headers, body))["id"] == report["id"]
+    with pytest.raises(weixin_kit.ReplayError) as info:
+        resolve(client.parse_notification(headers, body))
+    assert info.value.notification_id == report["id"]
+    assert code not in str(info.value) and "oR-" + code not in str(info.value)
+
+
 def test_parse_notification_certificate_mode(sb, kind, receiver):
     # A client with no WeChat Pay public key: it trusts platform certificates, downloaded from
     # /v3/certificates and decrypted with the APIv3 key.

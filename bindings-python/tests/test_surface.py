@@ -291,6 +291,7 @@ def test_error_classes():
         "ConfigError",
         "UnexpectedResponseError",
         "CallbackError",
+        "ReplayError",
     }
 
 

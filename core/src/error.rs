@@ -35,6 +35,16 @@ pub enum Error {
     /// The server answered, but not in the documented shape.
     #[error("unexpected response (HTTP {status}): {detail}")]
     UnexpectedResponse { status: u16, detail: String },
+    /// A notification was parsed again (WeChat Pay notifications with a replay guard set): the
+    /// same `id`, or the same signed `Wechatpay-Serial`/`-Nonce`/`-Timestamp`, was already
+    /// parsed by this process or by any instance sharing the guard. Either a replay or WeChat
+    /// Pay delivering it again (answer success if `notification_id` was processed). Carries
+    /// the id only, never the decrypted content.
+    #[error("notification replayed: `{notification_id}` was already received ({detail})")]
+    Replayed {
+        notification_id: String,
+        detail: String,
+    },
     /// A function supplied by the caller (a token provider, a signer) failed or returned
     /// something unusable; nothing was sent with its result.
     #[error("the {callback} callback failed: {detail}")]

@@ -14,6 +14,7 @@ pub mod http;
 pub mod mp;
 pub mod operation;
 pub mod pay;
+pub mod replay;
 pub mod secret;
 pub mod time;
 pub mod validate;

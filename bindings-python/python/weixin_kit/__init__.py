@@ -18,6 +18,7 @@ from .errors import (
     CallbackError,
     ConfigError,
     MiniProgramError,
+    ReplayError,
     SignatureError,
     TimeoutError,
     TransportError,
@@ -42,6 +43,7 @@ __all__ = [
     "ConfigError",
     "UnexpectedResponseError",
     "CallbackError",
+    "ReplayError",
     "crypto",
     "errors",
 ]

@@ -92,6 +92,7 @@ class _PayBase:
         download_certificates: Optional[bool] = None,
         callback_timeout: Optional[float] = None,
         danger_allow_insecure_http: Optional[bool] = None,
+        replay_guard: Optional[str] = None,
     ) -> None:
         """Configure a WeChat Pay APIv3 client. Keys are parsed here, once.
 
@@ -122,6 +123,9 @@ class _PayBase:
             danger_allow_insecure_http: **dangerous**: ``True`` accepts ``http://`` base URLs on
                 hosts other than loopback (127.0.0.0/8, ::1, ``localhost``), so credentials
                 and personal data travel unencrypted. Default: such a URL is a ``ConfigError``.
+            replay_guard: replay protection of ``parse_notification``: ``"memory"`` (this
+                process) or ``"redis://host:port/db"`` (every instance); a notification
+                parsed again raises ``ReplayError``. Default: off.
 
         Raises:
             ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to

@@ -32,6 +32,7 @@ __all__ = [
     "ConfigError",
     "UnexpectedResponseError",
     "CallbackError",
+    "ReplayError",
 ]
 
 
@@ -210,3 +211,19 @@ class CallbackError(WeixinKitError):
     def __init__(self, message: str = "", *, callback: str = "", detail: Any = None) -> None:
         super().__init__(message, detail=detail)
         self.callback = callback
+
+
+class ReplayError(WeixinKitError):
+    """A notification already received was parsed again (only with ``replay_guard``): its
+    ``id``, or its signed serial, nonce and timestamp, was seen before by this client or any
+    instance sharing the guard. A replay, or WeChat Pay delivering it again: answer success if
+    you already processed ``notification_id``. Carries the id only, never the decrypted content.
+
+    Attributes:
+        notification_id: the notification's ``id``.
+        detail: which check matched.
+    """
+
+    def __init__(self, message: str = "", *, notification_id: str = "", detail: Any = None) -> None:
+        super().__init__(message, detail=detail)
+        self.notification_id = notification_id

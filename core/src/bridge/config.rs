@@ -49,6 +49,10 @@ pub struct PayConfig {
     /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
     /// given).
     pub download_certificates: Option<bool>,
+    /// Replay protection of parsed notifications: `memory` (this process) or
+    /// `redis://host:port/db` (every instance); a notification parsed again raises
+    /// `ReplayError`. Default: off.
+    pub replay_guard: Option<SecretString>,
     /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the signer's),
     /// `danger_allow_insecure_http`.
     #[serde(skip)]
@@ -212,6 +216,7 @@ impl PayConfig {
         "download_certificates",
         "callback_timeout",
         "danger_allow_insecure_http",
+        "replay_guard",
     ];
 
     /// Reads the configuration from a JSON object with [`Self::KEYS`].
@@ -284,6 +289,9 @@ impl PayConfig {
         }
         if let Some(on) = self.download_certificates {
             b = b.download_certificates(on);
+        }
+        if let Some(url) = &self.replay_guard {
+            b = b.replay_guard_url(url.expose());
         }
         b.build()
     }

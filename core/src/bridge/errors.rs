@@ -36,6 +36,8 @@ pub enum ErrorKind {
     UnexpectedResponse,
     #[serde(rename = "CallbackError")]
     Callback,
+    #[serde(rename = "ReplayError")]
+    Replay,
 }
 
 /// One row of [`ERROR_KINDS`]: a class every binding defines.
@@ -142,6 +144,13 @@ pub static ERROR_KINDS: &[KindInfo] = &[
         retryable_by_default: false,
         summary: "A function you supplied (token provider, signer) failed or returned something unusable; nothing was sent.",
     },
+    KindInfo {
+        kind: ErrorKind::Replay,
+        class_name: "ReplayError",
+        fields: &["notification_id", "detail"],
+        retryable_by_default: false,
+        summary: "A notification already received was parsed again (replay guard): a replay, or WeChat Pay delivering it again; answer success if notification_id was processed.",
+    },
 ];
 
 impl ErrorKind {
@@ -197,6 +206,9 @@ pub struct ErrorDescription {
     /// Which callback failed (`token_provider`, `signer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
+    /// The `id` of a replayed notification.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
 }
 
 impl ErrorDescription {
@@ -218,6 +230,7 @@ impl ErrorDescription {
             errcode: None,
             errmsg: None,
             callback: None,
+            notification_id: None,
         }
     }
 
@@ -249,6 +262,7 @@ impl ErrorDescription {
             "errcode" => opt(&self.errcode),
             "errmsg" => opt(&self.errmsg),
             "callback" => opt(&self.callback),
+            "notification_id" => opt(&self.notification_id),
             _ => Value::Null,
         }
     }
@@ -319,6 +333,14 @@ impl From<&Error> for ErrorDescription {
             Error::Callback { callback, detail } => {
                 d = ErrorDescription::new(ErrorKind::Callback, text);
                 d.callback = Some(callback.clone());
+                d.detail = Some(Value::String(detail.clone()));
+            }
+            Error::Replayed {
+                notification_id,
+                detail,
+            } => {
+                d = ErrorDescription::new(ErrorKind::Replay, text);
+                d.notification_id = Some(notification_id.clone());
                 d.detail = Some(Value::String(detail.clone()));
             }
         }

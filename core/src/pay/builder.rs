@@ -12,6 +12,7 @@ use crate::http::{HttpClient, HttpConfig};
 use crate::pay::certificates::{self, CertificateManager, FetchListing, ManagerConfig};
 use crate::pay::signer::Signer;
 use crate::pay::signing::Verifier;
+use crate::replay::ReplayGuard;
 
 /// Builds a [`PayClient`]. Keys are parsed by the methods that take them (an error names what
 /// is wrong, never the key); [`build`](Self::build) checks that nothing required is missing.
@@ -30,6 +31,8 @@ pub struct PayClientBuilder {
     backup_base_url: Option<Option<String>>,
     http: HttpConfig,
     retry: RetryPolicy,
+    replay_guard: Option<Arc<dyn ReplayGuard>>,
+    replay_guard_url: Option<String>,
 }
 
 impl std::fmt::Debug for PayClientBuilder {
@@ -170,6 +173,26 @@ impl PayClientBuilder {
         self
     }
 
+    /// Opt-in replay protection of [`parse_notification`](PayClient::parse_notification):
+    /// notifications parsed are remembered in `guard` (for [`REPLAY_TTL`](crate::replay::REPLAY_TTL)),
+    /// and one parsed again is [`Error::Replayed`]. Default: none (only the 5-minute timestamp
+    /// rule).
+    pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard>) -> Self {
+        self.replay_guard = Some(guard);
+        self.replay_guard_url = None;
+        self
+    }
+
+    /// The replay guard by URL: `memory` (this process: a bounded, expiring
+    /// [`MemoryReplayGuard`](crate::replay::MemoryReplayGuard)) or `redis://host:port/db`
+    /// (shared by every instance, `SET NX EX`; connected on first use). Checked by
+    /// [`build`](Self::build).
+    pub fn replay_guard_url(mut self, url: impl Into<String>) -> Self {
+        self.replay_guard_url = Some(url.into());
+        self.replay_guard = None;
+        self
+    }
+
     crate::http::http_setters!();
 
     pub fn build(self) -> Result<PayClient> {
@@ -215,6 +238,11 @@ impl PayClientBuilder {
                 detail: format!("PayClient is missing {}", missing.join("; ")),
             });
         }
+        let replay_guard = match (self.replay_guard, &self.replay_guard_url) {
+            (Some(guard), _) => Some(guard),
+            (None, Some(url)) => Some(crate::replay::guard_from_url(url)?),
+            (None, None) => None,
+        };
         let mut verifier = Verifier::new();
         let mut public_key_id = None;
         if let Some((id, key)) = self.public_key {
@@ -269,6 +297,7 @@ impl PayClientBuilder {
                 public_key_id,
                 http,
                 certs: Arc::new(CertificateManager::new(certs, fetch)),
+                replay_guard,
             }
         });
         Ok(PayClient { inner })

@@ -22,6 +22,7 @@ use crate::pay::errors::{pay_error, pay_verdict};
 use crate::pay::notification::{self, Notification};
 use crate::pay::signer::{self, Signer};
 use crate::pay::signing::{self, Verifier};
+use crate::replay::{self, ReplayGuard};
 use crate::time::unix_now;
 
 pub use crate::http::RetryPolicy;
@@ -84,6 +85,8 @@ pub(super) struct Inner {
     pub(super) http: HttpClient,
     /// The keys responses are verified with, and the platform certificate downloads.
     pub(super) certs: Arc<CertificateManager>,
+    /// Remembers parsed notifications (opt-in): a second parse is [`Error::Replayed`].
+    pub(super) replay_guard: Option<Arc<dyn ReplayGuard>>,
 }
 
 impl std::fmt::Debug for PayClient {
@@ -109,6 +112,7 @@ impl std::fmt::Debug for PayClient {
             .field("base_url", &i.http.main_base_url())
             .field("backup_base_url", &i.http.backup_base_url())
             .field("retry", i.http.retry_policy())
+            .field("replay_guard", &i.replay_guard.as_ref().map(|_| "on"))
             .finish()
     }
 }
@@ -190,6 +194,11 @@ impl PayClient {
     /// Verifies a notification WeChat Pay POSTed to you (signature, 5-minute rule), decrypts
     /// its `resource` with the APIv3 key and types it. A notification signed with a platform
     /// certificate the client does not know yet triggers one certificate download.
+    ///
+    /// With a [replay guard](super::PayClientBuilder::replay_guard), a notification parsed
+    /// before (same `id`, or same signed serial, nonce and timestamp) — by this client or any
+    /// sharing the guard — is [`Error::Replayed`], naming its `id` only. It is remembered only
+    /// once it verified and decrypted, so a notification that failed is not marked seen.
     pub async fn parse_notification(
         &self,
         headers: &HeaderMap,
@@ -201,7 +210,32 @@ impl PayClient {
             });
         };
         self.inner.certs.verify(headers, body).await?;
-        notification::decrypt_verified(key, body)
+        let notification = notification::decrypt_verified(key, body)?;
+        if let Some(guard) = &self.inner.replay_guard {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            let keys = replay::notification_keys(
+                &self.inner.mchid,
+                &notification.id,
+                &header("Wechatpay-Serial"),
+                &header("Wechatpay-Nonce"),
+                &header("Wechatpay-Timestamp"),
+            );
+            if !guard.first_seen(&keys, replay::REPLAY_TTL).await? {
+                return Err(Error::Replayed {
+                    notification_id: notification.id,
+                    detail: "the replay guard has seen this notification id or its \
+                             serial, nonce and timestamp"
+                        .into(),
+                });
+            }
+        }
+        Ok(notification)
     }
 
     /// Any operation of `spec/wechatpay.json` by its official name (`ModifyStockInfo`), with

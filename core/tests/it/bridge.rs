@@ -525,6 +525,22 @@ async fn every_error_kind_is_described_with_its_fields_from_a_real_condition() {
     );
     assert_eq!(d.callback.as_deref(), Some("signer"));
 
+    // A notification parsed twice with `replay_guard`.
+    let guarded = pay(&sb, json!({"replay_guard": "memory"})).await;
+    let (headers, body, id) = crate::common::notify::coupon_notification(&sb, "oBridge").await;
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap())))
+        .collect();
+    let parse = || {
+        let mut a = args(json!({"headers": headers}));
+        a.bytes.insert("body".into(), body.clone());
+        guarded.call("parseNotification", a)
+    };
+    parse().await.unwrap();
+    let d = check(parse().await.unwrap_err(), ErrorKind::Replay);
+    assert_eq!(d.notification_id.as_deref(), Some(id.as_str()));
+
     // Every kind but the base and UnexpectedResponse (a server outside the documents) came
     // from a real condition above.
     let all: std::collections::BTreeSet<_> = ERROR_KINDS

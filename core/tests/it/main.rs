@@ -14,5 +14,8 @@ mod mp_card;
 mod mp_client;
 mod mp_ext_json;
 mod mp_token;
+mod mp_token_chaos;
+mod mp_token_store;
 mod notification;
 mod pay_client;
+mod replay;

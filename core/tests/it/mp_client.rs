@@ -164,6 +164,15 @@ impl TokenStore for LaggyStore {
     fn set<'a>(&'a self, key: &'a str, token: &'a StoredToken) -> BoxFuture<'a, Result<()>> {
         self.inner.set(key, token)
     }
+    fn set_locked<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a StoredToken,
+        lock_key: &'a str,
+        lock: &'a LockToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        self.inner.set_locked(key, token, lock_key, lock)
+    }
     fn compare_and_expire<'a>(
         &'a self,
         key: &'a str,

@@ -27,6 +27,7 @@ const FIELD_TYPES: &[(&str, &str, &str)] = &[
     ("errcode", "Long?", "number(\"errcode\")?.toLong()"),
     ("errmsg", "String?", "text(\"errmsg\")"),
     ("callback", "String?", "text(\"callback\")"),
+    ("notification_id", "String?", "text(\"notification_id\")"),
 ];
 
 /// The fields the base class itself declares (each kind passes them on).

@@ -51,6 +51,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "Which callback failed (`token_provider`, `signer`).",
     ),
     (
+        "notification_id",
+        "string | null",
+        "The `id` of the notification that was already received.",
+    ),
+    (
         "errcode",
         "number | null",
         "WeChat's error code (40001 invalid token, 85437 notify_code not found …).",

@@ -49,6 +49,12 @@ data class PayConfig(
      * given).
      */
     @SerialName("download_certificates") val downloadCertificates: Boolean? = null,
+    /**
+     * Replay protection of parsed notifications: `memory` (this process) or
+     * `redis://host:port/db` (every instance); a notification parsed again raises
+     * `ReplayError`. Default: off.
+     */
+    @SerialName("replay_guard") val replayGuard: String? = null,
     /** Seconds for one attempt (default 30). */
     @SerialName("timeout") val timeout: Double? = null,
     /** Seconds to connect (default 5). */
@@ -77,6 +83,7 @@ data class PayConfig(
             "baseUrl=${baseUrl}, " +
             "backupBaseUrl=${backupBaseUrl}, " +
             "downloadCertificates=${downloadCertificates}, " +
+            "replayGuard=${if (replayGuard == null) "null" else "***"}, " +
             "timeout=${timeout}, " +
             "connectTimeout=${connectTimeout}, " +
             "maxAttempts=${maxAttempts}, " +
@@ -101,6 +108,7 @@ data class PayConfig(
         private var baseUrl: String? = null
         private var backupBaseUrl: String? = null
         private var downloadCertificates: Boolean? = null
+        private var replayGuard: String? = null
         private var timeout: Double? = null
         private var connectTimeout: Double? = null
         private var maxAttempts: Int? = null
@@ -127,6 +135,8 @@ data class PayConfig(
 
         fun downloadCertificates(value: Boolean?): Builder = apply { this.downloadCertificates = value }
 
+        fun replayGuard(value: String?): Builder = apply { this.replayGuard = value }
+
         fun timeout(value: Double?): Builder = apply { this.timeout = value }
 
         fun connectTimeout(value: Double?): Builder = apply { this.connectTimeout = value }
@@ -148,6 +158,7 @@ data class PayConfig(
             baseUrl = baseUrl,
             backupBaseUrl = backupBaseUrl,
             downloadCertificates = downloadCertificates,
+            replayGuard = replayGuard,
             timeout = timeout,
             connectTimeout = connectTimeout,
             maxAttempts = maxAttempts,
@@ -166,6 +177,7 @@ data class PayConfig(
         .baseUrl(baseUrl)
         .backupBaseUrl(backupBaseUrl)
         .downloadCertificates(downloadCertificates)
+        .replayGuard(replayGuard)
         .timeout(timeout)
         .connectTimeout(connectTimeout)
         .maxAttempts(maxAttempts)

@@ -127,6 +127,19 @@ class CallbackError(
 ) : WeixinKitError(message, detail, false)
 
 /**
+ * A notification already received was parsed again (replay guard): a replay, or WeChat Pay
+ * delivering it again; answer success if notification_id was processed.
+ *
+ * Fields (wire names in the core's description): `notificationId` (`notification_id`), `detail`
+ * (`detail`).
+ */
+class ReplayError(
+    message: String,
+    val notificationId: String? = null,
+    detail: JsonElement? = null,
+) : WeixinKitError(message, detail, false)
+
+/**
  * The error the core describes as `{ kind, text, …fields }` (snake_case keys): an instance of the
  * class named by `kind` (the base class for a kind this package does not know).
  */
@@ -188,6 +201,11 @@ internal fun errorFromDescription(description: JsonObject): WeixinKitError {
         "CallbackError" -> CallbackError(
             message,
             callback = text("callback"),
+            detail = detail,
+        )
+        "ReplayError" -> ReplayError(
+            message,
+            notificationId = text("notification_id"),
             detail = detail,
         )
         else -> WeixinKitError(message, detail, flag("retryable", false))

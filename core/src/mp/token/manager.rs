@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
-use super::{keys, unix_now, StoredToken, TokenProvider, TokenStore};
+use super::MAX_TOKEN_LIFETIME_SECS;
+use super::{keys, unix_now, LockToken, StoredToken, TokenProvider, TokenStore};
 use crate::{BoxFuture, Error, Result, SecretString};
 
 /// Fetches a new credential: the token and its `expires_in` (seconds), as the token and ticket
@@ -66,6 +67,11 @@ pub struct TokenConfig {
     pub wait_timeout: Duration,
     /// What "now" is when deciding freshness and storing expiries (default: the system clock).
     pub clock: Clock,
+    /// Bound on every wait for the store — one read, lock, write, release (default 2 s). When
+    /// the store fails or takes longer, the manager serves the last token it saw or fetched
+    /// while that is still valid (minus the safety margin), and fails with the store's error
+    /// ([`Error::Timeout`] or [`Error::Transport`]) only when it has none.
+    pub store_timeout: Duration,
 }
 
 impl Default for TokenConfig {
@@ -76,6 +82,7 @@ impl Default for TokenConfig {
             poll_interval: Duration::from_millis(50),
             wait_timeout: Duration::from_secs(20),
             clock: Clock::system(),
+            store_timeout: Duration::from_secs(2),
         }
     }
 }
@@ -91,6 +98,9 @@ pub struct TokenManager {
     config: TokenConfig,
     /// In-process single flight: only the holder goes on to the store lock and the fetch.
     refresh: tokio::sync::Mutex<()>,
+    /// The last token read fresh from the store or fetched and stored: served while the store
+    /// is unreachable, until it is no longer fresh.
+    last_good: StdMutex<Option<StoredToken>>,
 }
 
 impl fmt::Debug for TokenManager {
@@ -128,6 +138,7 @@ impl TokenManager {
             fetch,
             config: TokenConfig::default(),
             refresh: tokio::sync::Mutex::new(()),
+            last_good: StdMutex::new(None),
         }
     }
 
@@ -151,14 +162,22 @@ impl TokenManager {
     /// A token valid for at least the safety margin: from the store, or fetched by exactly one
     /// caller while the others (in this process and, through the store's lock, in others) wait
     /// for it.
+    ///
+    /// When the store fails (Redis unreachable, or slower than [`TokenConfig::store_timeout`]),
+    /// the last good token this manager saw is served while it is still fresh; the store's
+    /// error is returned only when there is none.
     pub async fn get_token(&self) -> Result<SecretString> {
-        if let Some(token) = self.fresh().await? {
-            return Ok(token);
+        match self.fresh().await {
+            Ok(Some(token)) => return Ok(token),
+            Ok(None) => {}
+            Err(e) => return self.last_good_or(e),
         }
         let _flight = self.refresh.lock().await;
         // Whoever held the gate before us may have refreshed already.
-        if let Some(token) = self.fresh().await? {
-            return Ok(token);
+        match self.fresh().await {
+            Ok(Some(token)) => return Ok(token),
+            Ok(None) => {}
+            Err(e) => return self.last_good_or(e),
         }
         self.refresh_across_processes().await
     }
@@ -168,9 +187,20 @@ impl TokenManager {
     /// replaced it, in which case [`TokenManager::get_token`] returns the replacement without a
     /// fetch.
     pub async fn invalidate_if_current(&self, failed: &SecretString) -> Result<bool> {
-        self.store
-            .compare_and_expire(&self.key, failed.expose())
-            .await
+        {
+            let mut last_good = lock(&self.last_good);
+            if last_good
+                .as_ref()
+                .is_some_and(|t| t.value.expose() == failed.expose())
+            {
+                *last_good = None;
+            }
+        }
+        self.bounded(
+            "expiring",
+            self.store.compare_and_expire(&self.key, failed.expose()),
+        )
+        .await
     }
 
     /// How long the holder of the store lock may take: the lease minus a margin (a tenth of
@@ -196,28 +226,89 @@ impl TokenManager {
             })
     }
 
+    /// The safety margin in seconds (saturating).
+    fn margin_secs(&self) -> i64 {
+        i64::try_from(self.config.safety_margin.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Usable at `now`: more than the safety margin before `expires_at`, and `expires_at` not
+    /// further ahead than any credential lives ([`MAX_TOKEN_LIFETIME_SECS`]): an absurd
+    /// (corrupt) expiry is treated as absent, never as fresh forever. Saturating arithmetic
+    /// throughout, so no stored value can overflow it.
+    fn is_fresh(&self, token: &StoredToken, now: i64) -> bool {
+        let margin = self.margin_secs();
+        let latest = now
+            .saturating_add(MAX_TOKEN_LIFETIME_SECS)
+            .saturating_add(margin);
+        token.expires_at.saturating_sub(margin) > now
+            && token.expires_at <= latest
+            && !token.value.expose().is_empty()
+    }
+
+    fn remember(&self, token: &StoredToken) {
+        *lock(&self.last_good) = Some(token.clone());
+    }
+
+    /// The last good token while it is still fresh, else `error` (the store's failure).
+    fn last_good_or(&self, error: Error) -> Result<SecretString> {
+        let now = self.config.clock.now();
+        match &*lock(&self.last_good) {
+            Some(t) if self.is_fresh(t, now) => Ok(t.value.clone()),
+            _ => Err(error),
+        }
+    }
+
+    /// `op` on the store, bounded by [`TokenConfig::store_timeout`].
+    async fn bounded<T>(&self, what: &str, op: impl Future<Output = Result<T>>) -> Result<T> {
+        let bound = self.config.store_timeout;
+        tokio::time::timeout(bound, op).await.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                detail: format!(
+                    "token store: {what} `{}` took longer than {bound:?} (store_timeout)",
+                    self.key
+                ),
+            })
+        })
+    }
+
     async fn fresh(&self) -> Result<Option<SecretString>> {
-        let margin = self.config.safety_margin.as_secs() as i64;
-        Ok(self
-            .store
-            .get(&self.key)
-            .await?
-            .filter(|t| t.expires_at - margin > self.config.clock.now())
-            .map(|t| t.value))
+        let stored = self.bounded("reading", self.store.get(&self.key)).await?;
+        let now = self.config.clock.now();
+        Ok(stored.filter(|t| self.is_fresh(t, now)).map(|t| {
+            self.remember(&t);
+            t.value
+        }))
+    }
+
+    /// Takes the store lock: `Some` when taken, `None` when another caller holds it.
+    async fn take_lock(&self) -> Result<Option<HeldLock>> {
+        let token = self
+            .bounded(
+                "locking",
+                self.store.lock(&self.lock_key, self.config.lock_lease),
+            )
+            .await?;
+        Ok(token.map(|token| HeldLock {
+            store: self.store.clone(),
+            key: self.lock_key.clone(),
+            token,
+            armed: true,
+        }))
     }
 
     async fn refresh_across_processes(&self) -> Result<SecretString> {
         let deadline = Instant::now() + self.config.wait_timeout;
         loop {
-            if let Some(lock) = self
-                .store
-                .lock(&self.lock_key, self.config.lock_lease)
-                .await?
-            {
-                let result = self.within_lease(self.fetch_and_store()).await;
+            let taken = match self.take_lock().await {
+                Ok(taken) => taken,
+                Err(e) => return self.last_good_or(e),
+            };
+            if let Some(held) = taken {
+                let result = self.within_lease(self.fetch_and_store(&held)).await;
                 // Release even when the fetch failed, so that another caller can try at once;
-                // a failed release (lease already over) is harmless.
-                let _ = self.store.unlock(&self.lock_key, &lock).await;
+                // a failed release (lease already over) is harmless. Were this future dropped
+                // instead, the guard's Drop would release it.
+                held.release(self.config.store_timeout).await;
                 return result;
             }
             // Another process is refreshing: wait for its token to appear.
@@ -230,8 +321,10 @@ impl TokenManager {
                 });
             }
             tokio::time::sleep(self.jittered_poll()).await;
-            if let Some(token) = self.fresh().await? {
-                return Ok(token);
+            match self.fresh().await {
+                Ok(Some(token)) => return Ok(token),
+                Ok(None) => {}
+                Err(e) => return self.last_good_or(e),
             }
         }
     }
@@ -248,13 +341,9 @@ impl TokenManager {
     {
         let _flight = self.refresh.lock().await;
         let deadline = Instant::now() + self.config.wait_timeout;
-        let lock = loop {
-            if let Some(lock) = self
-                .store
-                .lock(&self.lock_key, self.config.lock_lease)
-                .await?
-            {
-                break lock;
+        let held = loop {
+            if let Some(held) = self.take_lock().await? {
+                break held;
             }
             if Instant::now() >= deadline {
                 return Err(Error::Timeout {
@@ -269,23 +358,32 @@ impl TokenManager {
         let result = self
             .within_lease(async {
                 let (value, expires_in) = fetch.await?;
-                self.store_fetched(value, expires_in).await
+                self.store_fetched(value, expires_in, &held).await
             })
             .await;
-        let _ = self.store.unlock(&self.lock_key, &lock).await;
+        held.release(self.config.store_timeout).await;
         result
     }
 
-    async fn fetch_and_store(&self) -> Result<SecretString> {
+    async fn fetch_and_store(&self, held: &HeldLock) -> Result<SecretString> {
         // Another process may have stored a token between our check and taking the lock.
         if let Some(token) = self.fresh().await? {
             return Ok(token);
         }
         let (value, expires_in) = (self.fetch)().await?;
-        self.store_fetched(value, expires_in).await
+        self.store_fetched(value, expires_in, held).await
     }
 
-    async fn store_fetched(&self, value: SecretString, expires_in: i64) -> Result<SecretString> {
+    /// Stores what a fetch returned, fenced by the lock (written only while `held` still holds
+    /// it), and returns it. The fetched token is valid whatever the store says: when the write
+    /// fails (store unreachable) it is still returned and kept as the last good token; when the
+    /// lease was lost meanwhile, the store's token (the newer holder's) is returned if fresh.
+    async fn store_fetched(
+        &self,
+        value: SecretString,
+        expires_in: i64,
+        held: &HeldLock,
+    ) -> Result<SecretString> {
         if value.expose().is_empty() {
             return Err(Error::UnexpectedResponse {
                 status: 200,
@@ -295,8 +393,8 @@ impl TokenManager {
         // A lifetime shorter than twice the margin gets half of it as its margin (else every
         // call would fetch): the unused part of the margin is added to the stored expiry, which
         // `fresh` reduces by the whole margin.
-        let lifetime = expires_in.max(0);
-        let margin = self.config.safety_margin.as_secs() as i64;
+        let lifetime = expires_in.clamp(0, MAX_TOKEN_LIFETIME_SECS);
+        let margin = self.margin_secs();
         let unused_margin = margin - margin.min(lifetime / 2);
         let token = StoredToken {
             value,
@@ -307,8 +405,23 @@ impl TokenManager {
                 .saturating_add(lifetime)
                 .saturating_add(unused_margin),
         };
-        self.store.set(&self.key, &token).await?;
-        Ok(token.value)
+        let written = self
+            .bounded(
+                "writing",
+                self.store
+                    .set_locked(&self.key, &token, &self.lock_key, &held.token),
+            )
+            .await;
+        match written {
+            Ok(true) | Err(_) => {
+                self.remember(&token);
+                Ok(token.value)
+            }
+            Ok(false) => match self.fresh().await {
+                Ok(Some(newer)) => Ok(newer),
+                _ => Ok(token.value),
+            },
+        }
     }
 
     fn jittered_poll(&self) -> Duration {
@@ -326,3 +439,46 @@ impl TokenProvider for TokenManager {
         Box::pin(self.invalidate_if_current(failed))
     }
 }
+
+fn lock<T>(m: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The store lock while held: released by [`HeldLock::release`], or — when the future holding
+/// it is dropped (a cancelled or timed-out caller) — by its `Drop`, which spawns the release on
+/// the current tokio runtime, so that the lock is free at once instead of at the end of the
+/// lease.
+struct HeldLock {
+    store: Arc<dyn TokenStore>,
+    key: String,
+    token: LockToken,
+    armed: bool,
+}
+
+impl HeldLock {
+    async fn release(mut self, bound: Duration) {
+        self.armed = false;
+        let _ = tokio::time::timeout(bound, self.store.unlock(&self.key, &self.token)).await;
+    }
+}
+
+impl Drop for HeldLock {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Outside a runtime nothing can be spawned: the lease ends the lock.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = self.store.clone();
+        let key = std::mem::take(&mut self.key);
+        let token = self.token.clone();
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(RELEASE_ON_DROP_BOUND, store.unlock(&key, &token)).await;
+        });
+    }
+}
+
+/// Bound on the release a dropped [`HeldLock`] spawns.
+const RELEASE_ON_DROP_BOUND: Duration = Duration::from_secs(2);

@@ -42,6 +42,26 @@ impl TokenStore for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
+    fn set_locked<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a StoredToken,
+        lock_key: &'a str,
+        lock: &'a LockToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        // The lock map stays locked while the token is written, so the lease cannot change
+        // hands between the check and the write.
+        let locks = lock_map(&self.locks);
+        let held = locks
+            .get(lock_key)
+            .is_some_and(|(holder, until)| holder == lock && *until > Instant::now());
+        if held {
+            lock_map(&self.tokens).insert(key.to_owned(), token.clone());
+        }
+        drop(locks);
+        Box::pin(async move { Ok(held) })
+    }
+
     fn compare_and_expire<'a>(
         &'a self,
         key: &'a str,

@@ -38,8 +38,8 @@ pub use manager::{Clock, FetchFn, TokenConfig, TokenManager};
 pub use memory::MemoryStore;
 pub use provider::{FixedToken, TokenProvider};
 #[cfg(feature = "redis")]
-pub use redis::RedisStore;
-pub use store::{LockToken, StoredToken, TokenStore};
+pub use redis::{RedisStore, REDIS_CONNECT_TIMEOUT, REDIS_RESPONSE_TIMEOUT};
+pub use store::{LockToken, StoredToken, TokenStore, MAX_TOKEN_LIFETIME_SECS};
 
 /// Store keys, namespaced by appid: `weixin-kit:{appid}:access_token`,
 /// `weixin-kit:{appid}:ticket:{type}`; the lock of a key is `{key}:lock`.
@@ -58,6 +58,13 @@ pub mod keys {
     pub fn lock(key: &str) -> String {
         format!("{key}:lock")
     }
+}
+
+/// The store named by a URL: `memory://` (a new [`MemoryStore`]) or `redis://…` (a Redis store
+/// connected on first use, every command bounded by [`REDIS_RESPONSE_TIMEOUT`]) — what
+/// `MiniProgramClientBuilder::token_store_url` opens. Errors never quote the URL.
+pub fn open_store(url: &str) -> Result<Arc<dyn TokenStore>> {
+    store_from_url(url).map(|(store, _)| store)
 }
 
 /// The store named by a URL (`memory://`, `redis://…`), and its kind for `Debug` output. Redis

@@ -16,6 +16,18 @@ redis.call('EXPIREAT', KEYS[1], ARGV[2])
 return 1
 ";
 
+/// Stores the token like [`SET_SCRIPT`], but only while the lock (`KEYS[2]`) still holds the
+/// caller's lock token (`ARGV[1]`): the write is fenced by the lock, checked where it happens.
+const SET_LOCKED_SCRIPT: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'value', ARGV[2], 'expires_at', ARGV[3])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
 /// Deletes the token only if its value is the one that failed.
 const COMPARE_AND_EXPIRE_SCRIPT: &str = r"
 if redis.call('HGET', KEYS[1], 'value') == ARGV[1] then
@@ -32,6 +44,24 @@ end
 return 0
 ";
 
+/// How long one Redis command may wait for its answer ([`RedisStore::connect`] and the
+/// `token_store_url("redis://…")` store): past it the command fails with [`Error::Timeout`] and
+/// the [`TokenManager`](super::TokenManager) serves its last good token, if still valid.
+pub const REDIS_RESPONSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long one connection attempt to Redis may take.
+pub const REDIS_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The connection settings of the stores this module connects: every wait bounded, and one
+/// reconnection attempt per failure (the manager retries on the next call, not the driver).
+fn connection_config() -> redis::aio::ConnectionManagerConfig {
+    redis::aio::ConnectionManagerConfig::new()
+        .set_response_timeout(Some(REDIS_RESPONSE_TIMEOUT))
+        .set_connection_timeout(Some(REDIS_CONNECT_TIMEOUT))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200))
+}
+
 /// A store in Redis, shared by every instance of a deployment (the `redis` crate, async over
 /// tokio, through a [`redis::aio::ConnectionManager`] that reconnects by itself).
 ///
@@ -41,6 +71,7 @@ return 0
 pub struct RedisStore {
     conn: redis::aio::ConnectionManager,
     set_script: Arc<redis::Script>,
+    set_locked_script: Arc<redis::Script>,
     cae_script: Arc<redis::Script>,
     unlock_script: Arc<redis::Script>,
 }
@@ -64,20 +95,29 @@ fn redis_error(e: redis::RedisError) -> Error {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://host:port/db`, `rediss://…`, `redis+unix://…`).
+    /// Connects to `url` (`redis://host:port/db`, `rediss://…`, `redis+unix://…`), every
+    /// command bounded by [`REDIS_RESPONSE_TIMEOUT`].
     pub async fn connect(url: &str) -> Result<Self> {
         let client = redis::Client::open(url).map_err(|e| Error::Config {
             detail: format!("token store: invalid Redis URL ({:?})", e.kind()),
         })?;
-        let conn = client.get_connection_manager().await.map_err(redis_error)?;
+        Self::connect_client(&client).await
+    }
+
+    async fn connect_client(client: &redis::Client) -> Result<Self> {
+        let conn = client
+            .get_connection_manager_with_config(connection_config())
+            .await
+            .map_err(redis_error)?;
         Ok(Self::new(conn))
     }
 
-    /// Over a connection manager the application already has.
+    /// Over a connection manager the application already has (its own timeouts apply).
     pub fn new(conn: redis::aio::ConnectionManager) -> Self {
         RedisStore {
             conn,
             set_script: Arc::new(redis::Script::new(SET_SCRIPT)),
+            set_locked_script: Arc::new(redis::Script::new(SET_LOCKED_SCRIPT)),
             cae_script: Arc::new(redis::Script::new(COMPARE_AND_EXPIRE_SCRIPT)),
             unlock_script: Arc::new(redis::Script::new(UNLOCK_SCRIPT)),
         }
@@ -88,20 +128,20 @@ impl TokenStore for RedisStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
         Box::pin(async move {
             let mut conn = self.conn.clone();
-            let (value, expires_at): (Option<String>, Option<i64>) = redis::cmd("HMGET")
+            let reply: redis::RedisResult<(Option<String>, Option<String>)> = redis::cmd("HMGET")
                 .arg(key)
                 .arg("value")
                 .arg("expires_at")
                 .query_async(&mut conn)
-                .await
-                .map_err(redis_error)?;
-            Ok(match (value, expires_at) {
-                (Some(value), Some(expires_at)) => Some(StoredToken {
-                    value: SecretString::new(value),
-                    expires_at,
-                }),
-                _ => None,
-            })
+                .await;
+            let (value, expires_at) = match reply {
+                Ok(fields) => fields,
+                // Something else under our key (not a hash): corrupt, so absent; the next
+                // fetch's write replaces it.
+                Err(e) if e.code() == Some("WRONGTYPE") => return Ok(None),
+                Err(e) => return Err(redis_error(e)),
+            };
+            Ok(parse_entry(value, expires_at))
         })
     }
 
@@ -117,6 +157,29 @@ impl TokenStore for RedisStore {
                 .await
                 .map_err(redis_error)?;
             Ok(())
+        })
+    }
+
+    fn set_locked<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a StoredToken,
+        lock_key: &'a str,
+        lock: &'a LockToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let written: i64 = self
+                .set_locked_script
+                .key(key)
+                .key(lock_key)
+                .arg(lock.as_str())
+                .arg(token.value.expose())
+                .arg(token.expires_at)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            Ok(written == 1)
         })
     }
 
@@ -175,6 +238,19 @@ impl TokenStore for RedisStore {
     }
 }
 
+/// The entry read back, or `None` when it is incomplete or corrupt (an `expires_at` that is not
+/// an integer, an empty value): a corrupt entry is absent, and the next fetch overwrites it.
+/// How far ahead `expires_at` may be is the manager's check
+/// ([`MAX_TOKEN_LIFETIME_SECS`](super::MAX_TOKEN_LIFETIME_SECS)).
+fn parse_entry(value: Option<String>, expires_at: Option<String>) -> Option<StoredToken> {
+    let value = value.filter(|v| !v.is_empty())?;
+    let expires_at = expires_at?.trim().parse::<i64>().ok()?;
+    Some(StoredToken {
+        value: SecretString::new(value),
+        expires_at,
+    })
+}
+
 /// A [`RedisStore`] connected on first use (so that a client's `build` stays synchronous).
 pub(crate) struct LazyRedisStore {
     client: redis::Client,
@@ -195,14 +271,7 @@ impl LazyRedisStore {
 
     async fn store(&self) -> Result<&RedisStore> {
         self.store
-            .get_or_try_init(|| async {
-                let conn = self
-                    .client
-                    .get_connection_manager()
-                    .await
-                    .map_err(redis_error)?;
-                Ok(RedisStore::new(conn))
-            })
+            .get_or_try_init(|| async { RedisStore::connect_client(&self.client).await })
             .await
     }
 }
@@ -214,6 +283,21 @@ impl TokenStore for LazyRedisStore {
 
     fn set<'a>(&'a self, key: &'a str, token: &'a StoredToken) -> BoxFuture<'a, Result<()>> {
         Box::pin(async move { self.store().await?.set(key, token).await })
+    }
+
+    fn set_locked<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a StoredToken,
+        lock_key: &'a str,
+        lock: &'a LockToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.store()
+                .await?
+                .set_locked(key, token, lock_key, lock)
+                .await
+        })
     }
 
     fn compare_and_expire<'a>(

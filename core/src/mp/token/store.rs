@@ -20,6 +20,13 @@ pub struct StoredToken {
     pub expires_at: i64,
 }
 
+/// The longest lifetime a stored credential may claim, in seconds (7 days; WeChat's access
+/// tokens and tickets live 7200 s). A fetch answering a longer `expires_in` is stored with this
+/// one, and a stored `expires_at` further ahead than this (plus the safety margin) is corrupt:
+/// a [`TokenManager`] treats it as absent and fetches, so a damaged entry is never "fresh
+/// forever".
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 7 * 24 * 3600;
+
 /// Proof of holding a store lock: a random token only the holder knows. Releasing checks it, so
 /// a holder whose lease ran out cannot release the lock someone else now holds.
 #[derive(Clone, PartialEq, Eq)]
@@ -53,8 +60,21 @@ pub trait TokenStore: Send + Sync {
     /// there is none.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>>;
 
-    /// Replaces the stored token.
+    /// Replaces the stored token, unconditionally (seeding a store, tests). A
+    /// [`TokenManager`] writes with [`TokenStore::set_locked`] instead.
     fn set<'a>(&'a self, key: &'a str, token: &'a StoredToken) -> BoxFuture<'a, Result<()>>;
+
+    /// Replaces the stored token only while `lock` still holds the lock `lock_key`, atomically
+    /// (Redis: a Lua script comparing the lock's value); true when it wrote. A holder whose
+    /// lease ran out (stalled, paused, or its write delayed in transit) writes nothing, so it
+    /// can never overwrite the newer token of the caller that took the lock after it.
+    fn set_locked<'a>(
+        &'a self,
+        key: &'a str,
+        token: &'a StoredToken,
+        lock_key: &'a str,
+        lock: &'a LockToken,
+    ) -> BoxFuture<'a, Result<bool>>;
 
     /// Expires the stored token only if its value is `failed_value`, atomically; true when it
     /// did. A token another instance stored meanwhile is left alone.

@@ -57,6 +57,17 @@ class NotificationTest : SandboxTest() {
     }
 
     @Test
+    fun `replayGuard - the same notification parsed again is a ReplayError naming its id only`() = runBlocking<Unit> {
+        sb.payClient { it.copy(replayGuard = "memory") }.use { pay ->
+            val code = uid("replay")
+            val d = sb.deliver(receiver, pay, mapOf("coupon_code" to code, "openid" to "oR-$code"))
+            checkEvent(pay.parseNotification(d.headers, d.body), d.report)
+            val e = failsWith<ReplayError>(secrets + listOf(code, "oR-$code")) { pay.parseNotification(d.headers, d.body) }
+            assertEquals(d.report.s("id"), e.notificationId)
+        }
+    }
+
+    @Test
     fun `the minimal variant - no summary, empty associated_data - parses too`() = runBlocking<Unit> {
         sb.payClient().use { pay ->
             val d = sb.deliver(receiver, pay, mapOf("variant" to "minimal"))
