@@ -163,11 +163,14 @@ class _MaybeApplied(WeixinKitError):
         message: str = "",
         *,
         detail: Any = None,
+        retryable: Optional[bool] = None,
         may_have_been_applied: Optional[bool] = None,
     ) -> None:
         super().__init__(message, detail=detail)
         self.may_have_been_applied = bool(may_have_been_applied)
-        if self.may_have_been_applied:
+        if retryable is not None:
+            self.retryable = retryable
+        elif self.may_have_been_applied:
             self.retryable = False
 
 
