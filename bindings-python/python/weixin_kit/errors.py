@@ -164,14 +164,11 @@ class _MaybeApplied(WeixinKitError):
         *,
         detail: Any = None,
         retryable: Optional[bool] = None,
-        may_have_been_applied: Optional[bool] = None,
+        may_have_been_applied: bool = False,
     ) -> None:
         super().__init__(message, detail=detail)
-        self.may_have_been_applied = bool(may_have_been_applied)
-        if retryable is not None:
-            self.retryable = retryable
-        elif self.may_have_been_applied:
-            self.retryable = False
+        self.may_have_been_applied = may_have_been_applied
+        self.retryable = not may_have_been_applied if retryable is None else retryable
 
 
 class TransportError(_MaybeApplied, ConnectionError):
