@@ -27,9 +27,11 @@ pub enum Error {
     #[error("transport error: {detail}{}", applied_note(*.may_have_been_applied))]
     Transport {
         detail: String,
-        /// The request may have reached the server and been applied (the connection failed
-        /// after it was sent, before the answer): it was not sent again unless the operation
-        /// is idempotent. Check the outcome (e.g. query by `out_request_no`) before resending.
+        /// The request is not idempotent and may have reached the server and been applied (the
+        /// connection failed after it may have been sent, before the answer), so it was not
+        /// sent again. Check the outcome (e.g. query by `out_request_no`) before resending.
+        /// False when nothing was sent, or when the request is idempotent (it was resent per
+        /// the retry policy and may be sent again).
         may_have_been_applied: bool,
     },
     /// The request (or the call's deadline) did not complete in time.
