@@ -94,22 +94,6 @@ impl Error {
         )
     }
 
-    /// A transport error (nothing reached the server).
-    pub fn transport(detail: impl Into<String>) -> Self {
-        Error::Transport {
-            detail: detail.into(),
-            may_have_been_applied: false,
-        }
-    }
-
-    /// A timeout before anything reached the server (a callback, a lock, a store).
-    pub fn timeout(detail: impl Into<String>) -> Self {
-        Error::Timeout {
-            detail: detail.into(),
-            may_have_been_applied: false,
-        }
-    }
-
     /// The same error with `note` appended to its detail (transport and timeout errors; others
     /// unchanged).
     pub(crate) fn with_note(mut self, note: &str) -> Self {
