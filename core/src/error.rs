@@ -24,11 +24,23 @@ pub enum Error {
     #[error("invalid `{field}`: {rule}")]
     Validation { field: String, rule: String },
     /// The request could not be delivered or the connection failed.
-    #[error("transport error: {detail}")]
-    Transport { detail: String },
-    /// The request did not complete in time.
-    #[error("timed out: {detail}")]
-    Timeout { detail: String },
+    #[error("transport error: {detail}{}", applied_note(*.may_have_been_applied))]
+    Transport {
+        detail: String,
+        /// The request is not idempotent and may have reached the server and been applied (the
+        /// connection failed after it may have been sent, before the answer), so it was not
+        /// sent again. Check the outcome (e.g. query by `out_request_no`) before resending.
+        /// False when nothing was sent, or when the request is idempotent (it was resent per
+        /// the retry policy and may be sent again).
+        may_have_been_applied: bool,
+    },
+    /// The request (or the call's deadline) did not complete in time.
+    #[error("timed out: {detail}{}", applied_note(*.may_have_been_applied))]
+    Timeout {
+        detail: String,
+        /// As for [`Error::Transport`]: the request may have reached the server.
+        may_have_been_applied: bool,
+    },
     /// The client is misconfigured (key format, key length, missing credential …).
     #[error("configuration error: {detail}")]
     Config { detail: String },
@@ -59,14 +71,58 @@ impl Error {
         }
     }
 
-    /// True when the documents say the same request may be sent again.
+    /// True when the documents say the same request may be sent again. A transport failure or
+    /// timeout is, unless the request may have been applied (then check its outcome first).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.retryable,
             Error::MiniProgram(e) => e.retryable,
-            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Transport {
+                may_have_been_applied,
+                ..
+            }
+            | Error::Timeout {
+                may_have_been_applied,
+                ..
+            } => !may_have_been_applied,
             _ => false,
         }
+    }
+
+    /// True when a request failed after it may have reached the server (see
+    /// [`Error::Transport`]), so it may have been applied although no answer came.
+    pub fn may_have_been_applied(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                may_have_been_applied: true,
+                ..
+            } | Error::Timeout {
+                may_have_been_applied: true,
+                ..
+            }
+        )
+    }
+
+    /// The same error with `note` appended to its detail (transport and timeout errors; others
+    /// unchanged).
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        if let Error::Transport { detail, .. } | Error::Timeout { detail, .. } = &mut self {
+            detail.push_str(" (");
+            detail.push_str(note);
+            detail.push(')');
+        }
+        self
+    }
+}
+
+/// What a transport error or timeout adds when the request may have been applied.
+fn applied_note(may_have_been_applied: bool) -> &'static str {
+    if may_have_been_applied {
+        "; the request may have been applied (it may have reached the server before the \
+         connection failed) and was not sent again: check its outcome before resending"
+    } else {
+        ""
     }
 }
 

@@ -209,10 +209,12 @@ mod redis_guard {
     fn redis_error(e: redis::RedisError) -> Error {
         if e.is_timeout() {
             Error::Timeout {
+                may_have_been_applied: false,
                 detail: format!("replay guard (Redis): {e}"),
             }
         } else {
             Error::Transport {
+                may_have_been_applied: false,
                 detail: format!("replay guard (Redis): {e}"),
             }
         }
@@ -272,6 +274,7 @@ mod redis_guard {
                     .await
                     .unwrap_or_else(|_| {
                         Err(Error::Timeout {
+                            may_have_been_applied: false,
                             detail: format!(
                                 "replay guard (Redis): no answer within {REDIS_GUARD_TIMEOUT:?}"
                             ),

@@ -73,6 +73,7 @@ fn outgoing_debug_hides_the_query() {
         path_and_query: "/cgi-bin/x?access_token=SECRETTOKEN".into(),
         headers,
         body: Body::Bytes(Bytes::from_static(b"{\"openid\":\"oUSER\"}")),
+        idempotent: false,
     };
     let debug = format!("{o:?}");
     assert!(
@@ -109,6 +110,7 @@ async fn local_errors_are_not_retried() {
             content_type: "not a mime type".into(),
             data: Bytes::from_static(b"x"),
         }]),
+        idempotent: false,
     };
     let mut attempts = 0;
     let e = tokio::time::timeout(
@@ -167,6 +169,7 @@ async fn oversized_bodies_are_rejected() {
         path_and_query: "/big".into(),
         headers: HeaderMap::new(),
         body: Body::Empty,
+        idempotent: true,
     };
     let mut attempts = 0;
     let e = client
@@ -213,4 +216,35 @@ fn http_config_debug_hides_proxy_credentials() {
     assert!(!debug.contains("s3cr3t-pw"), "{debug}");
     // Without credentials: as given.
     assert!(shown("http://proxy.corp:3128").contains("http://proxy.corp:3128"));
+}
+
+#[test]
+fn retry_after_takes_seconds_or_an_http_date() {
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+    let headers = |v: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_str(v).unwrap(),
+        );
+        h
+    };
+    assert_eq!(
+        retry_after(&headers("120"), now),
+        Some(Duration::from_secs(120))
+    );
+    assert_eq!(retry_after(&headers(" 0 "), now), Some(Duration::ZERO));
+    // RFC 9110's own example date, 90 s after `now`.
+    assert_eq!(
+        retry_after(&headers("Sun, 06 Nov 1994 08:51:07 GMT"), now),
+        Some(Duration::from_secs(90))
+    );
+    // A date already past: no wait.
+    assert_eq!(
+        retry_after(&headers("Sun, 06 Nov 1994 08:00:00 GMT"), now),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(retry_after(&headers("soon"), now), None);
+    assert_eq!(retry_after(&headers("-5"), now), None);
+    assert_eq!(retry_after(&HeaderMap::new(), now), None);
 }

@@ -19,3 +19,4 @@ mod mp_token_store;
 mod notification;
 mod pay_client;
 mod replay;
+mod retries;

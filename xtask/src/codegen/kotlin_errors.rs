@@ -28,6 +28,11 @@ const FIELD_TYPES: &[(&str, &str, &str)] = &[
     ("errmsg", "String?", "text(\"errmsg\")"),
     ("callback", "String?", "text(\"callback\")"),
     ("notification_id", "String?", "text(\"notification_id\")"),
+    (
+        "may_have_been_applied",
+        "Boolean?",
+        "primitive(\"may_have_been_applied\")?.booleanOrNull",
+    ),
 ];
 
 /// The fields the base class itself declares (each kind passes them on).

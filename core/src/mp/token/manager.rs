@@ -217,6 +217,7 @@ impl TokenManager {
             .await
             .unwrap_or_else(|_| {
                 Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "refreshing `{}` took longer than {budget:?} (the {:?} lock lease minus a \
                          margin)",
@@ -263,6 +264,7 @@ impl TokenManager {
         let bound = self.config.store_timeout;
         tokio::time::timeout(bound, op).await.unwrap_or_else(|_| {
             Err(Error::Timeout {
+                may_have_been_applied: false,
                 detail: format!(
                     "token store: {what} `{}` took longer than {bound:?} (store_timeout)",
                     self.key
@@ -314,6 +316,7 @@ impl TokenManager {
             // Another process is refreshing: wait for its token to appear.
             if Instant::now() >= deadline {
                 return Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "waited {:?} for another instance to refresh `{}`",
                         self.config.wait_timeout, self.key
@@ -347,6 +350,7 @@ impl TokenManager {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "waited {:?} for another instance's refresh of `{}` to finish",
                         self.config.wait_timeout, self.key
