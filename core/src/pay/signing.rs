@@ -175,6 +175,15 @@ impl Verifier {
             .map(|c| c.serial_no.clone())
     }
 
+    /// Whether a platform certificate with `serial` is loaded and has not expired at `now`
+    /// (the test [`verify`] applies: an expired certificate counts as unknown).
+    pub fn has_unexpired_certificate(&self, serial: &str, now: i64) -> bool {
+        let certs = self.certificates.read().unwrap_or_else(|e| e.into_inner());
+        certs
+            .get(&serial_key(serial))
+            .is_some_and(|c| now <= c.not_after)
+    }
+
     pub fn has_public_key(&self) -> bool {
         self.public_key.is_some()
     }
