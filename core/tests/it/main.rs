@@ -8,6 +8,7 @@ mod common;
 mod bridge;
 mod crypto_vectors;
 mod dispatch;
+mod fuzz_corpus;
 mod generated_operations;
 mod mp_card;
 mod mp_client;
