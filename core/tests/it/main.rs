@@ -5,6 +5,7 @@
 
 mod common;
 
+mod bad_input;
 mod bridge;
 mod crypto_vectors;
 mod dispatch;
