@@ -67,7 +67,7 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
         None => TARGETS.to_vec(),
     };
     let status = cargo_fuzz(root)
-        .args(["build", "-O"])
+        .args(["build", "-O", "--debug-assertions"])
         .status()
         .context("starting `cargo +nightly fuzz build` (needs the nightly toolchain and `cargo install cargo-fuzz`)")?;
     if !status.success() {
@@ -104,13 +104,13 @@ fn run_target(root: &Path, target: &'static str, seconds: u64) -> Result<Outcome
     let work = fuzz.join("work").join(target);
     let corpus = fuzz.join("corpus").join(target);
     let regressions = fuzz.join("regressions").join(target);
-    let artifacts = fuzz.join("artifacts").join(target);
-    for dir in [&work, &corpus, &regressions, &artifacts] {
+    // cargo fuzz writes crashes to fuzz/artifacts/<target>/.
+    for dir in [&work, &corpus, &regressions] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     eprintln!("\n==> fuzz {target} for {seconds} s");
     let mut child = cargo_fuzz(root)
-        .args(["run", "-O", target])
+        .args(["run", "-O", "--debug-assertions", target])
         .arg(&work)
         .arg(&corpus)
         .arg(&regressions)
@@ -118,7 +118,6 @@ fn run_target(root: &Path, target: &'static str, seconds: u64) -> Result<Outcome
         .arg(format!("-max_total_time={seconds}"))
         .arg("-print_final_stats=1")
         .arg("-timeout=10")
-        .arg(format!("-artifact_prefix={}/", artifacts.display()))
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting cargo fuzz run {target}"))?;

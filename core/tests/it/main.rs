@@ -7,6 +7,7 @@ mod common;
 
 mod bad_input;
 mod bridge;
+mod certificate_listing;
 mod crypto_vectors;
 mod dispatch;
 mod fuzz_corpus;
@@ -16,4 +17,5 @@ mod mp_client;
 mod mp_ext_json;
 mod mp_token;
 mod notification;
+mod notification_limits;
 mod pay_client;
