@@ -1,5 +1,6 @@
-//! `cargo xtask fuzz [--seconds N] [--target T]`: builds the cargo-fuzz targets of `fuzz/`
-//! (nightly toolchain, `cargo install cargo-fuzz`) and runs each for N seconds, starting from
+//! `cargo xtask fuzz [--seconds N] [--runs N] [--target T] [--no-build]`: builds the cargo-fuzz
+//! targets of `fuzz/` (`--no-build`: runs the binaries built last, e.g. during a campaign while
+//! the sources change) (nightly toolchain, `cargo install cargo-fuzz`) and runs each for N seconds, starting from
 //! its committed corpus (`fuzz/corpus/<target>/`, replayed by `cargo test` on stable) and the
 //! regression inputs (`fuzz/regressions/<target>/`). New inputs go to `fuzz/work/<target>/`,
 //! crashes to `fuzz/artifacts/<target>/` (both ignored by git). Prints per target the
@@ -47,6 +48,8 @@ fn cargo_fuzz(root: &Path) -> Command {
 pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     let mut seconds = DEFAULT_SECONDS;
     let mut only: Option<String> = None;
+    let mut runs: Option<u64> = None;
+    let mut build = true;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         match *arg {
@@ -54,8 +57,13 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
                 let n = rest.next().context("--seconds needs a number")?;
                 seconds = n.parse().with_context(|| format!("--seconds {n}"))?;
             }
+            "--runs" => {
+                let n = rest.next().context("--runs needs a number")?;
+                runs = Some(n.parse().with_context(|| format!("--runs {n}"))?);
+            }
+            "--no-build" => build = false,
             "--target" => only = Some(rest.next().context("--target needs a name")?.to_string()),
-            other => bail!("unknown argument {other} (usage: cargo xtask fuzz [--seconds N] [--target T])"),
+            other => bail!("unknown argument {other} (usage: cargo xtask fuzz [--seconds N] [--runs N] [--target T] [--no-build])"),
         }
     }
     let targets: Vec<&'static str> = match &only {
@@ -66,16 +74,18 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             .with_context(|| format!("no fuzz target {t} (targets: {})", TARGETS.join(", ")))?],
         None => TARGETS.to_vec(),
     };
-    let status = cargo_fuzz(root)
-        .args(["build", "-O", "--debug-assertions"])
-        .status()
-        .context("starting `cargo +nightly fuzz build` (needs the nightly toolchain and `cargo install cargo-fuzz`)")?;
-    if !status.success() {
-        bail!("cargo +nightly fuzz build -O failed ({status})");
+    if build {
+        let status = cargo_fuzz(root)
+            .args(["build", "-O", "--debug-assertions", "--sanitizer", "none"])
+            .status()
+            .context("starting `cargo +nightly fuzz build` (needs the nightly toolchain and `cargo install cargo-fuzz`)")?;
+        if !status.success() {
+            bail!("cargo +nightly fuzz build -O failed ({status})");
+        }
     }
     let mut outcomes = Vec::new();
     for target in targets {
-        outcomes.push(run_target(root, target, seconds)?);
+        outcomes.push(run_target(root, target, seconds, runs)?);
     }
     eprintln!("\n{:<22} {:>14} {:>10}  crashes", "target", "executions", "exec/s");
     for o in &outcomes {
@@ -99,28 +109,57 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-fn run_target(root: &Path, target: &'static str, seconds: u64) -> Result<Outcome> {
+/// The nightly toolchain's host triple (where cargo fuzz puts the binaries).
+fn host_triple() -> Result<String> {
+    let out = Command::new("rustc")
+        .env_remove("RUSTUP_TOOLCHAIN")
+        .args(["+nightly", "-vV"])
+        .output()
+        .context("starting rustc +nightly -vV")?;
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_owned)
+        .context("rustc +nightly -vV names no host")
+}
+
+fn run_target(
+    root: &Path,
+    target: &'static str,
+    seconds: u64,
+    runs: Option<u64>,
+) -> Result<Outcome> {
     let fuzz = root.join("fuzz");
     let work = fuzz.join("work").join(target);
     let corpus = fuzz.join("corpus").join(target);
     let regressions = fuzz.join("regressions").join(target);
-    // cargo fuzz writes crashes to fuzz/artifacts/<target>/.
-    for dir in [&work, &corpus, &regressions] {
+    let artifacts = fuzz.join("artifacts").join(target);
+    for dir in [&work, &corpus, &regressions, &artifacts] {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     eprintln!("\n==> fuzz {target} for {seconds} s");
-    let mut child = cargo_fuzz(root)
-        .args(["run", "-O", "--debug-assertions", target])
+    // The binary `cargo fuzz build` made, run directly: `cargo fuzz run` would rebuild first
+    // whenever a source changed since (minutes), in the middle of a campaign.
+    let binary = fuzz
+        .join("target")
+        .join(host_triple()?)
+        .join("release")
+        .join(target);
+    let mut command = Command::new(&binary);
+    if let Some(runs) = runs {
+        command.arg(format!("-runs={runs}"));
+    }
+    let mut child = command
         .arg(&work)
         .arg(&corpus)
         .arg(&regressions)
-        .arg("--")
         .arg(format!("-max_total_time={seconds}"))
         .arg("-print_final_stats=1")
         .arg("-timeout=10")
+        .arg(format!("-artifact_prefix={}/", artifacts.display()))
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting cargo fuzz run {target}"))?;
+        .with_context(|| format!("starting {}", binary.display()))?;
     let mut executions = None;
     let mut exec_per_sec = None;
     let stat = |line: &str, name: &str| {

@@ -19,8 +19,9 @@ tasks:
   test                build what is needed and run every suite (Rust, spec, bindings)
   demo                the main job: run the documented flows end to end
   bench               benchmarks that print numbers (release builds)
-  fuzz [--seconds N] [--target T]
+  fuzz [--seconds N] [--runs N] [--target T] [--no-build]
                       run the cargo-fuzz targets of fuzz/ (nightly), N seconds each (default 60)
+                      or until N executions
 ";
 
 fn main() -> ExitCode {
