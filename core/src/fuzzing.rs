@@ -90,10 +90,9 @@ pub fn message(data: &[u8]) -> (HeaderMap, i64, &[u8]) {
             }
             continue;
         }
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name),
-            HeaderValue::from_bytes(value),
-        ) {
+        if let (Ok(name), Ok(value)) =
+            (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
+        {
             headers.append(name, value);
         }
         if rest.is_empty() {

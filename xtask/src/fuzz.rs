@@ -66,14 +66,13 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             other => bail!("unknown argument {other} (usage: cargo xtask fuzz [--seconds N] [--runs N] [--target T] [--no-build])"),
         }
     }
-    let targets: Vec<&'static str> = match &only {
-        Some(t) => vec![TARGETS
-            .iter()
-            .copied()
-            .find(|x| x == t)
-            .with_context(|| format!("no fuzz target {t} (targets: {})", TARGETS.join(", ")))?],
-        None => TARGETS.to_vec(),
-    };
+    let targets: Vec<&'static str> =
+        match &only {
+            Some(t) => vec![TARGETS.iter().copied().find(|x| x == t).with_context(|| {
+                format!("no fuzz target {t} (targets: {})", TARGETS.join(", "))
+            })?],
+            None => TARGETS.to_vec(),
+        };
     if build {
         let status = cargo_fuzz(root)
             .args(["build", "-O", "--debug-assertions", "--sanitizer", "none"])
@@ -87,7 +86,10 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
     for target in targets {
         outcomes.push(run_target(root, target, seconds, runs)?);
     }
-    eprintln!("\n{:<22} {:>14} {:>10}  crashes", "target", "executions", "exec/s");
+    eprintln!(
+        "\n{:<22} {:>14} {:>10}  crashes",
+        "target", "executions", "exec/s"
+    );
     for o in &outcomes {
         let show = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
         eprintln!(
@@ -95,10 +97,18 @@ pub fn run(root: &Path, args: &[&str]) -> Result<()> {
             o.target,
             show(o.executions),
             show(o.exec_per_sec),
-            if o.crashed { "CRASH (see fuzz/artifacts/)" } else { "0" }
+            if o.crashed {
+                "CRASH (see fuzz/artifacts/)"
+            } else {
+                "0"
+            }
         );
     }
-    let crashed: Vec<_> = outcomes.iter().filter(|o| o.crashed).map(|o| o.target).collect();
+    let crashed: Vec<_> = outcomes
+        .iter()
+        .filter(|o| o.crashed)
+        .map(|o| o.target)
+        .collect();
     if !crashed.is_empty() {
         bail!(
             "crashes in {}: minimise the input (cargo +nightly fuzz tmin <target> <artifact>), \

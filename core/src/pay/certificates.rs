@@ -399,13 +399,7 @@ impl CertificateManager {
             return Err(pay_error(&CERTIFICATES_SPEC, &response));
         }
         let now = unix_now();
-        let downloaded = read_listing(
-            &self.verifier,
-            key,
-            &response.headers,
-            &response.body,
-            now,
-        )?;
+        let downloaded = read_listing(&self.verifier, key, &response.headers, &response.body, now)?;
         self.verifier
             .set_certificates(merge(&self.configured, downloaded, now));
         self.downloads_done.fetch_add(1, Ordering::Relaxed);

@@ -75,7 +75,9 @@ struct Row {
 
 /// A public-key-mode client talking to the peer.
 fn peer_client(env: &Env) -> PayClient {
-    at_peer(pay_builder_with_public_key(&env.sb), env).build().unwrap()
+    at_peer(pay_builder_with_public_key(&env.sb), env)
+        .build()
+        .unwrap()
 }
 
 /// A certificate-mode client (the APIv3 key only) talking to the peer.
@@ -156,7 +158,14 @@ fn rows() -> Vec<Row> {
                 Box::pin(async move {
                     let answer = Answer::signed_now(b"")
                         .with_header("Location", "https://attacker.example/v3/x");
-                    get_answered(&env, Answer { status: 302, ..answer }).await
+                    get_answered(
+                        &env,
+                        Answer {
+                            status: 302,
+                            ..answer
+                        },
+                    )
+                    .await
                 })
             },
             kind: Kind::UnexpectedResponse,
@@ -203,21 +212,27 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "timestamp i64::MIN",
-            produce: |env| Box::pin(async move { with_timestamp(&env, "-9223372036854775808").await }),
+            produce: |env| {
+                Box::pin(async move { with_timestamp(&env, "-9223372036854775808").await })
+            },
             kind: Kind::Signature,
             names: "timestamp -9223372036854775808 is more than 5 minutes from now",
             sent: Sent::OneRequest,
         },
         Row {
             name: "timestamp i64::MAX",
-            produce: |env| Box::pin(async move { with_timestamp(&env, "9223372036854775807").await }),
+            produce: |env| {
+                Box::pin(async move { with_timestamp(&env, "9223372036854775807").await })
+            },
             kind: Kind::Signature,
             names: "timestamp 9223372036854775807 is more than 5 minutes from now",
             sent: Sent::OneRequest,
         },
         Row {
             name: "timestamp beyond i64",
-            produce: |env| Box::pin(async move { with_timestamp(&env, "99999999999999999999").await }),
+            produce: |env| {
+                Box::pin(async move { with_timestamp(&env, "99999999999999999999").await })
+            },
             kind: Kind::Signature,
             names: "is not a Unix timestamp in seconds",
             sent: Sent::OneRequest,
@@ -297,7 +312,8 @@ fn rows() -> Vec<Row> {
                     // Small entries (the HTTP layer caps a body at 16 MiB): each would have to
                     // be decrypted to find out it is not a certificate.
                     let id = identity();
-                    let listing = peer::listing("not a certificate", &id.platform_serial_no, 10_000);
+                    let listing =
+                        peer::listing("not a certificate", &id.platform_serial_no, 10_000);
                     refresh_with_listing(&env, listing).await
                 })
             },
@@ -307,7 +323,11 @@ fn rows() -> Vec<Row> {
         },
         Row {
             name: "an empty certificate listing",
-            produce: |env| Box::pin(async move { refresh_with_listing(&env, br#"{"data":[]}"#.to_vec()).await }),
+            produce: |env| {
+                Box::pin(
+                    async move { refresh_with_listing(&env, br#"{"data":[]}"#.to_vec()).await },
+                )
+            },
             kind: Kind::UnexpectedResponse,
             names: "empty listing",
             sent: Sent::OneDownload,
@@ -322,7 +342,10 @@ fn rows() -> Vec<Row> {
                     // the cap, the client would download certificates from the sandbox.
                     let mut headers = HeaderMap::new();
                     for (name, value) in [
-                        ("Wechatpay-Serial", "5157F09EFDC096DE15EBE81A47057A7232F1B8E1"),
+                        (
+                            "Wechatpay-Serial",
+                            "5157F09EFDC096DE15EBE81A47057A7232F1B8E1",
+                        ),
                         ("Wechatpay-Signature", "c2lnbmF0dXJl"),
                         ("Wechatpay-Nonce", "n0nce"),
                     ] {
@@ -349,7 +372,9 @@ fn rows() -> Vec<Row> {
                     PayClient::builder()
                         .mchid(&c.mchid)
                         .serial_no(&c.merchant_serial_no)
-                        .private_key_pem("-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n")
+                        .private_key_pem(
+                            "-----BEGIN PRIVATE KEY-----\nnot base64!\n-----END PRIVATE KEY-----\n",
+                        )
                         .map(|_| Value::Null)
                 })
             },
@@ -369,7 +394,10 @@ fn rows() -> Vec<Row> {
                         .serial_no(&c.merchant_serial_no)
                         .private_key_pem(&identity().platform_key.private_pem())
                         .unwrap()
-                        .wechatpay_public_key(&c.wechatpay_public_key_id, &c.wechatpay_public_key_pem)
+                        .wechatpay_public_key(
+                            &c.wechatpay_public_key_id,
+                            &c.wechatpay_public_key_pem,
+                        )
                         .unwrap()
                         .base_url(env.sb.base_url())
                         .no_backup()

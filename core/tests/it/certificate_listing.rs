@@ -60,7 +60,11 @@ async fn an_empty_or_all_expired_listing_keeps_the_known_certificates() {
     let expired = peer::platform_certificate("7E57ED", -400, -1);
     peer.set_listing(listing_signed_by_public_key(&[("7E57ED", &expired)]));
     let e = client.refresh_certificates().await.unwrap_err();
-    assert!(e.to_string().contains("listed only expired certificates (7E57ED)"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("listed only expired certificates (7E57ED)"),
+        "{e}"
+    );
     assert_eq!(
         client.platform_certificate_serials(),
         vec![id.platform_serial_no.clone()]
@@ -117,13 +121,12 @@ async fn an_expired_cached_serial_is_downloaded_again() {
     // The cached copy of the platform certificate expired yesterday; WeChat Pay's listing has
     // the renewed one (same serial and key, later validity) and still signs with it.
     let expired = peer::platform_certificate(&id.platform_serial_no, -400, -1);
-    client
-        .verifier()
-        .set_certificates(vec![weixin_kit::crypto::Certificate::from_pem(&expired).unwrap()]);
+    client.verifier().set_certificates(vec![
+        weixin_kit::crypto::Certificate::from_pem(&expired).unwrap()
+    ]);
     let renewed = peer::platform_certificate(&id.platform_serial_no, -1, 400);
-    let sign = |body: &[u8]| {
-        Answer::signed(body, &id.platform_key, &id.platform_serial_no, &peer::now())
-    };
+    let sign =
+        |body: &[u8]| Answer::signed(body, &id.platform_key, &id.platform_serial_no, &peer::now());
     peer.set_listing(sign(&peer::listing(&renewed, &id.platform_serial_no, 1)));
     peer.set_answer(sign(br#"{"stock_id":"1"}"#));
     let answer = client

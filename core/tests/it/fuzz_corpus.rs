@@ -53,7 +53,12 @@ fn shown(path: &Path) -> String {
 
 #[test]
 fn response_signature_inputs() {
-    assert!(replay("response_signature", |d| fuzzing::response_signature(fixture(), d)) > 0);
+    assert!(
+        replay("response_signature", |d| fuzzing::response_signature(
+            fixture(),
+            d
+        )) > 0
+    );
 }
 
 #[test]
@@ -68,7 +73,12 @@ fn pem_inputs() {
 
 #[test]
 fn certificate_listing_inputs() {
-    assert!(replay("certificate_listing", |d| fuzzing::certificate_listing(fixture(), d)) > 0);
+    assert!(
+        replay("certificate_listing", |d| fuzzing::certificate_listing(
+            fixture(),
+            d
+        )) > 0
+    );
 }
 
 #[test]
@@ -117,5 +127,8 @@ fn the_corpus_gets_past_the_signature_check() {
             .is_ok_and(|certs| certs.len() == 1)
         })
         .count();
-    assert!(listings > 0, "no certificate listing of the corpus verifies");
+    assert!(
+        listings > 0,
+        "no certificate listing of the corpus verifies"
+    );
 }

@@ -25,7 +25,12 @@ fn a_body_over_the_cap_is_refused_before_the_signature_is_looked_at() {
     match e {
         Error::Validation { field, rule } => {
             assert_eq!(field, "notification");
-            assert!(rule.contains("1048577 bytes, more than MAX_NOTIFICATION_BYTES (1048576 bytes, 1 MiB)"), "{rule}");
+            assert!(
+                rule.contains(
+                    "1048577 bytes, more than MAX_NOTIFICATION_BYTES (1048576 bytes, 1 MiB)"
+                ),
+                "{rule}"
+            );
         }
         other => panic!("expected Error::Validation, got {other:?}"),
     }
@@ -33,7 +38,8 @@ fn a_body_over_the_cap_is_refused_before_the_signature_is_looked_at() {
     let at = vec![b' '; MAX_NOTIFICATION_BYTES];
     let e = notification::parse(&f.verifier, &f.apiv3_key, &headers, &at, 0).unwrap_err();
     assert!(
-        e.to_string().contains("the Wechatpay-Serial header is missing"),
+        e.to_string()
+            .contains("the Wechatpay-Serial header is missing"),
         "{e}"
     );
 }

@@ -108,8 +108,14 @@ pub fn platform_certificate(serial: &str, from_days: i64, to_days: i64) -> Strin
         }
     };
     let id = identity();
-    keys::platform_certificate(&id.platform_key, serial, at(from_days), at(to_days), &id.mchid)
-        .unwrap()
+    keys::platform_certificate(
+        &id.platform_key,
+        serial,
+        at(from_days),
+        at(to_days),
+        &id.mchid,
+    )
+    .unwrap()
 }
 
 #[derive(Default)]
