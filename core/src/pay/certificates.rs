@@ -11,11 +11,15 @@
 //! - in the background every 12 hours (configurable) once a first download succeeded, in a tokio
 //!   task that ends when the last clone of the client is dropped.
 //!
-//! The download is itself a signed, verified response. Its signature is checked with the keys
-//! already known (the WeChat Pay public key, or certificates configured or downloaded before);
-//! when its `Wechatpay-Serial` is not among them, with the certificates it carries — the
-//! bootstrap the official SDKs (wechatpay-go's downloader, wechatpayv3) use, which is sound
-//! because only the holder of the APIv3 key could have encrypted them.
+//! The download is itself a signed, verified response ([`read_listing`]), checked before its
+//! entries are decrypted. Its signature is checked with the keys already known (the WeChat Pay
+//! public key, or certificates configured or downloaded before); when its `Wechatpay-Serial` is
+//! not among them, with the one certificate it lists under that serial — the bootstrap the
+//! official SDKs (wechatpay-go's downloader, wechatpayv3) use, which is sound because only the
+//! holder of the APIv3 key could have encrypted it. A listing that is empty, longer than
+//! [`MAX_LISTED_CERTIFICATES`] or holds only expired certificates is refused and the known
+//! certificates are kept; expired entries are left out. A cached certificate that has expired
+//! counts as unknown: a response naming its serial triggers a download.
 //!
 //! Migration: a client configured with the WeChat Pay public key *and* the APIv3 key (or
 //! platform certificates) accepts responses signed either way, whichever `Wechatpay-Serial` says.
