@@ -35,7 +35,7 @@ pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
 /// `Wechatpay-Signature-Type`: absent or `WECHATPAY2-SHA256-RSA2048`, in public-key mode as in
 /// certificate mode (WeChat Pay's 如何使用微信支付公钥验签 shows a `PUB_KEY_ID_…` answer with
 /// `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048`,
-/// https://pay.weixin.qq.com/docs/merchant/development/interface-rules/build-verify-sign-src.html).
+/// <https://pay.weixin.qq.com/docs/merchant/development/interface-rules/build-verify-sign-src.html>).
 /// Any other value (e.g. a national-cryptography `WECHATPAY2-SM2-WITH-SM3`) is refused.
 pub const HEADER_SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
 
