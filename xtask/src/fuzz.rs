@@ -1,6 +1,8 @@
 //! `cargo xtask fuzz [--seconds N] [--runs N] [--target T] [--no-build]`: builds the cargo-fuzz
 //! targets of `fuzz/` (`--no-build`: runs the binaries built last, e.g. during a campaign while
-//! the sources change) (nightly toolchain, `cargo install cargo-fuzz`) and runs each for N seconds, starting from
+//! the sources change) (nightly toolchain, `cargo install cargo-fuzz`; optimised, with debug
+//! assertions and overflow checks, without AddressSanitizer: see fuzz/README.md) and runs each
+//! for N seconds (or `--runs N` executions, whichever comes first), starting from
 //! its committed corpus (`fuzz/corpus/<target>/`, replayed by `cargo test` on stable) and the
 //! regression inputs (`fuzz/regressions/<target>/`). New inputs go to `fuzz/work/<target>/`,
 //! crashes to `fuzz/artifacts/<target>/` (both ignored by git). Prints per target the
