@@ -161,6 +161,11 @@ fn run_target(
     if let Some(runs) = runs {
         command.arg(format!("-runs={runs}"));
     }
+    // A libFuzzer dictionary (header names, extreme numbers …), when the target has one.
+    let dict = fuzz.join("dict").join(format!("{target}.dict"));
+    if dict.exists() {
+        command.arg(format!("-dict={}", dict.display()));
+    }
     let mut child = command
         .arg(&work)
         .arg(&corpus)
