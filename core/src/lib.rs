@@ -8,6 +8,8 @@ pub mod bridge;
 pub mod crypto;
 pub mod dispatch;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 #[rustfmt::skip]
 pub mod generated;
 pub mod http;

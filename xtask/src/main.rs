@@ -2,6 +2,7 @@
 
 mod codegen;
 mod fixture;
+mod fuzz;
 mod kotlin;
 mod node;
 mod tasks;
@@ -18,6 +19,9 @@ tasks:
   test                build what is needed and run every suite (Rust, spec, bindings)
   demo                the main job: run the documented flows end to end
   bench               benchmarks that print numbers (release builds)
+  fuzz [--seconds N] [--runs N] [--target T] [--no-build]
+                      run the cargo-fuzz targets of fuzz/ (nightly), N seconds each (default 60)
+                      or until N executions
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
         ["test"] => tasks::test(&root),
         ["demo"] => tasks::demo(&root),
         ["bench"] => tasks::bench(&root),
+        ["fuzz", rest @ ..] => fuzz::run(&root, rest),
         // Part of `test`; on its own for working on the codegen or the binding.
         ["python-fixture"] => fixture::python_fixture_test(&root, Path::new("python3")),
         ["node-fixture"] => fixture::node_fixture_test(&root),

@@ -11,11 +11,15 @@
 //! - in the background every 12 hours (configurable) once a first download succeeded, in a tokio
 //!   task that ends when the last clone of the client is dropped.
 //!
-//! The download is itself a signed, verified response. Its signature is checked with the keys
-//! already known (the WeChat Pay public key, or certificates configured or downloaded before);
-//! when its `Wechatpay-Serial` is not among them, with the certificates it carries — the
-//! bootstrap the official SDKs (wechatpay-go's downloader, wechatpayv3) use, which is sound
-//! because only the holder of the APIv3 key could have encrypted them.
+//! The download is itself a signed, verified response ([`read_listing`]), checked before its
+//! entries are decrypted. Its signature is checked with the keys already known (the WeChat Pay
+//! public key, or certificates configured or downloaded before); when its `Wechatpay-Serial` is
+//! not among them, with the one certificate it lists under that serial — the bootstrap the
+//! official SDKs (wechatpay-go's downloader, wechatpayv3) use, which is sound because only the
+//! holder of the APIv3 key could have encrypted it. A listing that is empty, longer than
+//! [`MAX_LISTED_CERTIFICATES`] or holds only expired certificates is refused and the known
+//! certificates are kept; expired entries are left out. A cached certificate that has expired
+//! counts as unknown: a response naming its serial triggers a download.
 //!
 //! Migration: a client configured with the WeChat Pay public key *and* the APIv3 key (or
 //! platform certificates) accepts responses signed either way, whichever `Wechatpay-Serial` says.
@@ -84,60 +88,157 @@ struct Encrypted {
     ciphertext: String,
 }
 
-/// Reads a `/v3/certificates` response body: decrypts every `encrypt_certificate` with the
-/// APIv3 key and parses the PEM it holds. The body's signature is the caller's business.
-pub fn decrypt_certificates(apiv3_key: &ApiV3Key, body: &[u8]) -> Result<Vec<Certificate>> {
-    let unexpected = |detail: String| Error::UnexpectedResponse {
+/// The most certificates a `/v3/certificates` listing may carry. WeChat Pay lists its valid
+/// platform certificates: one, or two while it replaces one (old and new side by side). A longer
+/// listing is refused before anything in it is decrypted or parsed.
+pub const MAX_LISTED_CERTIFICATES: usize = 16;
+
+fn unexpected(detail: String) -> Error {
+    Error::UnexpectedResponse {
         status: 200,
         detail,
-    };
+    }
+}
+
+/// The listing's JSON, with its size checked: at least one entry, at most
+/// [`MAX_LISTED_CERTIFICATES`]. Nothing is decrypted.
+fn parse_listing(body: &[u8]) -> Result<Listing> {
     let listing: Listing = serde_json::from_slice(body).map_err(|e| {
         unexpected(format!(
             "/v3/certificates answered an unexpected body: {}",
             crate::error::json_error("", &e)
         ))
     })?;
-    let mut out = Vec::with_capacity(listing.data.len());
-    for entry in listing.data {
-        let enc = &entry.encrypt_certificate;
-        if enc.algorithm != "AEAD_AES_256_GCM" {
-            return Err(unexpected(format!(
-                "certificate {} is encrypted with `{}`, only AEAD_AES_256_GCM is supported",
-                entry.serial_no, enc.algorithm
-            )));
-        }
-        let pem = apiv3_key
-            .decrypt(
-                &enc.nonce,
-                enc.associated_data.as_deref().unwrap_or(""),
-                &enc.ciphertext,
-            )
-            .map_err(|e| match e {
-                // A wrong APIv3 key is the usual cause: say so.
-                Error::Signature { detail } | Error::Config { detail } => Error::Config {
-                    detail: format!(
-                        "cannot decrypt platform certificate {} (is the APIv3 key right?): {detail}",
-                        entry.serial_no
-                    ),
-                },
-                other => other,
-            })?;
-        let pem = String::from_utf8(pem).map_err(|_| {
-            unexpected(format!(
-                "platform certificate {} is not PEM text",
-                entry.serial_no
-            ))
-        })?;
-        let cert = Certificate::from_pem(&pem)?;
-        if !same_serial(&cert.serial_no, &entry.serial_no) {
-            return Err(unexpected(format!(
-                "platform certificate listed as {} carries serial {}",
-                entry.serial_no, cert.serial_no
-            )));
-        }
-        out.push(cert);
+    if listing.data.is_empty() {
+        return Err(unexpected(
+            "/v3/certificates answered an empty listing (`data` has no certificate): ignored, \
+             the certificates already known are kept"
+                .into(),
+        ));
     }
-    Ok(out)
+    if listing.data.len() > MAX_LISTED_CERTIFICATES {
+        return Err(unexpected(format!(
+            "/v3/certificates listed {} certificates, more than MAX_LISTED_CERTIFICATES ({}): \
+             refused without decrypting any",
+            listing.data.len(),
+            MAX_LISTED_CERTIFICATES
+        )));
+    }
+    Ok(listing)
+}
+
+/// One entry: decrypted with the APIv3 key, parsed, and its serial checked against the listed
+/// one.
+fn decrypt_entry(apiv3_key: &ApiV3Key, entry: &Entry) -> Result<Certificate> {
+    let enc = &entry.encrypt_certificate;
+    if enc.algorithm != "AEAD_AES_256_GCM" {
+        return Err(unexpected(format!(
+            "certificate {} is encrypted with `{}`, only AEAD_AES_256_GCM is supported",
+            entry.serial_no, enc.algorithm
+        )));
+    }
+    let pem = apiv3_key
+        .decrypt(
+            &enc.nonce,
+            enc.associated_data.as_deref().unwrap_or(""),
+            &enc.ciphertext,
+        )
+        .map_err(|e| match e {
+            // A wrong APIv3 key is the usual cause: say so.
+            Error::Signature { detail } | Error::Config { detail } => Error::Config {
+                detail: format!(
+                    "cannot decrypt platform certificate {} (is the APIv3 key right?): {detail}",
+                    entry.serial_no
+                ),
+            },
+            other => other,
+        })?;
+    let pem = String::from_utf8(pem).map_err(|_| {
+        unexpected(format!(
+            "platform certificate {} is not PEM text",
+            entry.serial_no
+        ))
+    })?;
+    let cert = Certificate::from_pem(&pem)?;
+    if !same_serial(&cert.serial_no, &entry.serial_no) {
+        return Err(unexpected(format!(
+            "platform certificate listed as {} carries serial {}",
+            entry.serial_no, cert.serial_no
+        )));
+    }
+    Ok(cert)
+}
+
+/// Reads a `/v3/certificates` response body: decrypts every `encrypt_certificate` with the
+/// APIv3 key and parses the PEM it holds. The body's signature is the caller's business (see
+/// [`read_listing`], which checks it first). An empty listing, or one longer than
+/// [`MAX_LISTED_CERTIFICATES`], is an [`Error::UnexpectedResponse`].
+pub fn decrypt_certificates(apiv3_key: &ApiV3Key, body: &[u8]) -> Result<Vec<Certificate>> {
+    let listing = parse_listing(body)?;
+    listing
+        .data
+        .iter()
+        .map(|entry| decrypt_entry(apiv3_key, entry))
+        .collect()
+}
+
+/// Reads a signed `/v3/certificates` answer (headers and raw body) the way the client's
+/// certificate manager does, and returns the listed certificates that have not expired at `now`.
+///
+/// In this order: the JSON and its size (at least one entry, at most
+/// [`MAX_LISTED_CERTIFICATES`]); the signature with the keys `verifier` already knows — or,
+/// when `Wechatpay-Serial` is not among them, with the one listed certificate of that serial
+/// (the bootstrap of wechatpay-go's downloader; the only entry decrypted before the signature
+/// is checked); then every entry is decrypted and parsed; expired ones are left out, and a
+/// listing with nothing else is refused.
+pub fn read_listing(
+    verifier: &Verifier,
+    apiv3_key: &ApiV3Key,
+    headers: &HeaderMap,
+    body: &[u8],
+    now: i64,
+) -> Result<Vec<Certificate>> {
+    let listing = parse_listing(body)?;
+    match signing::verify(verifier, headers, body, now) {
+        Ok(()) => {}
+        Err(VerifyFailure::UnknownSerial(serial)) => {
+            let Some(entry) = listing
+                .data
+                .iter()
+                .find(|e| same_serial(&e.serial_no, &serial))
+            else {
+                return Err(with_request_id(
+                    VerifyFailure::UnknownSerial(serial).into(),
+                    headers,
+                ));
+            };
+            let fresh = Verifier::new();
+            fresh.set_certificates(vec![decrypt_entry(apiv3_key, entry)?]);
+            signing::verify(&fresh, headers, body, now)
+                .map_err(|f| with_request_id(f.into(), headers))?;
+        }
+        Err(f) => return Err(with_request_id(f.into(), headers)),
+    }
+    let mut certificates = Vec::with_capacity(listing.data.len());
+    for entry in &listing.data {
+        let cert = decrypt_entry(apiv3_key, entry)?;
+        if cert.not_after > now {
+            certificates.push(cert);
+        }
+    }
+    if certificates.is_empty() {
+        return Err(unexpected(format!(
+            "/v3/certificates listed only expired certificates ({}): ignored, the certificates \
+             already known are kept",
+            listing
+                .data
+                .iter()
+                .map(|e| e.serial_no.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(certificates)
 }
 
 fn same_serial(a: &str, b: &str) -> bool {
@@ -259,11 +360,10 @@ impl CertificateManager {
         Err(with_request_id(failure.into(), headers))
     }
 
+    /// Whether `serial` is a loaded platform certificate still valid now: an expired one is
+    /// as good as unknown and is downloaded again.
     fn knows(&self, serial: &str) -> bool {
-        self.verifier
-            .certificate_serials()
-            .iter()
-            .any(|s| same_serial(s, serial))
+        self.verifier.has_unexpired_certificate(serial, unix_now())
     }
 
     /// Downloads certificates because `serial` is unknown, unless another caller just did (then
@@ -304,19 +404,8 @@ impl CertificateManager {
         if !(200..300).contains(&response.status) {
             return Err(pay_error(&CERTIFICATES_SPEC, &response));
         }
-        let downloaded = decrypt_certificates(key, &response.body)?;
         let now = unix_now();
-        match signing::verify(&self.verifier, &response.headers, &response.body, now) {
-            Ok(()) => {}
-            Err(VerifyFailure::UnknownSerial(_)) => {
-                // Bootstrap: the listing is signed by one of the certificates it carries.
-                let fresh = Verifier::new();
-                fresh.set_certificates(downloaded.clone());
-                signing::verify(&fresh, &response.headers, &response.body, now)
-                    .map_err(|f| with_request_id(f.into(), &response.headers))?;
-            }
-            Err(f) => return Err(with_request_id(f.into(), &response.headers)),
-        }
+        let downloaded = read_listing(&self.verifier, key, &response.headers, &response.body, now)?;
         self.verifier
             .set_certificates(merge(&self.configured, downloaded, now));
         self.downloads_done.fetch_add(1, Ordering::Relaxed);

@@ -194,7 +194,8 @@ impl PayClient {
         self.inner.certs.refresh_now().await
     }
 
-    /// Verifies a notification WeChat Pay POSTed to you (signature, 5-minute rule), decrypts
+    /// Verifies a notification WeChat Pay POSTed to you (at most
+    /// [`notification::MAX_NOTIFICATION_BYTES`], signature, 5-minute rule), decrypts
     /// its `resource` with the APIv3 key and types it. A notification signed with a platform
     /// certificate the client does not know yet triggers one certificate download.
     ///
@@ -212,6 +213,8 @@ impl PayClient {
                 detail: "parsing notifications needs the APIv3 key: set it with apiv3_key()".into(),
             });
         };
+        // Before anything else: an oversized body must not cost a verification or a download.
+        notification::check_size(body)?;
         self.inner.certs.verify(headers, body).await?;
         let notification = notification::decrypt_verified(key, body)?;
         if let Some(guard) = &self.inner.replay_guard {

@@ -15,8 +15,16 @@ use crate::Error;
 /// `BusifavorCouponEvent`, `x-weixin-event-types`).
 pub const BUSIFAVOR_COUPON_EVENT_TYPES: &[&str] = &["COUPON.SEND"];
 
+/// The largest notification body accepted: 1 MiB. WeChat Pay's notifications are a few KB
+/// (an envelope around one encrypted event); a larger body is refused before its signature is
+/// checked or anything in it is parsed or decrypted.
+pub const MAX_NOTIFICATION_BYTES: usize = 1024 * 1024;
+
 /// A verified, decrypted notification.
-#[derive(Debug, Clone)]
+///
+/// `Debug` shows the envelope's `id`, `create_time`, `event_type` and `resource_type` only: the
+/// decrypted resource carries personal data (openid, coupon codes …).
+#[derive(Clone)]
 pub struct Notification {
     /// Unique notification ID: de-duplicate by it (WeChat may deliver the same one again).
     pub id: String,
@@ -34,6 +42,18 @@ pub struct Notification {
     pub resource: serde_json::Value,
 }
 
+impl std::fmt::Debug for Notification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Notification")
+            .field("id", &self.id)
+            .field("create_time", &self.create_time)
+            .field("event_type", &self.event_type)
+            .field("resource_type", &self.resource_type)
+            .field("resource", &format_args!("<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Notification {
     /// The notification as JSON, for the language bindings: the envelope's `id`, `create_time`,
     /// `event_type`, `resource_type`, `summary`, and `resource` decrypted.
@@ -49,15 +69,41 @@ impl Notification {
     }
 }
 
-/// The decrypted `resource`, typed when the event type is known.
+/// The decrypted `resource`, typed when the event type is known. `Debug` shows the variant
+/// only (the payload carries personal data).
 // Unboxed so callers can match on the event directly; a notification is parsed once.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum NotificationEvent {
     /// `COUPON.SEND`: a user received a merchant coupon (商家券领券事件).
     BusifavorCoupon(BusifavorCouponEvent),
     /// Any other event type: the decrypted JSON.
     Other(serde_json::Value),
+}
+
+impl std::fmt::Debug for NotificationEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let variant = match self {
+            NotificationEvent::BusifavorCoupon(_) => "BusifavorCoupon",
+            NotificationEvent::Other(_) => "Other",
+        };
+        write!(f, "{variant}(<redacted>)")
+    }
+}
+
+/// Refuses a body larger than [`MAX_NOTIFICATION_BYTES`]: the first check on a notification.
+pub(crate) fn check_size(body: &[u8]) -> crate::Result<()> {
+    if body.len() > MAX_NOTIFICATION_BYTES {
+        return Err(invalid(
+            "notification",
+            format!(
+                "the body is {} bytes, more than MAX_NOTIFICATION_BYTES ({MAX_NOTIFICATION_BYTES} \
+                 bytes, 1 MiB): refused before verifying or decrypting it",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn invalid(field: &str, rule: impl Into<String>) -> Error {
@@ -67,12 +113,13 @@ fn invalid(field: &str, rule: impl Into<String>) -> Error {
     }
 }
 
-/// Verify (same key selection and 5-minute rule as responses), then decrypt `resource` with the
+/// Refuse a body over [`MAX_NOTIFICATION_BYTES`], verify (same key selection and 5-minute rule as
+/// responses), then decrypt `resource` with the
 /// APIv3 key, then type it.
 ///
 /// Errors: [`Error::Signature`] for a missing/bad/stale signature or unknown serial (see
 /// [`signing::VerifyFailure`]) and for a ciphertext whose AEAD tag fails (a wrong APIv3 key or
-/// tampering); [`Error::Validation`] for a body that is not a notification envelope, an
+/// tampering); [`Error::Validation`] for a body over [`MAX_NOTIFICATION_BYTES`], one that is not a notification envelope, an
 /// algorithm other than AEAD_AES_256_GCM, or a decrypted payload that is not the documented JSON.
 pub fn parse(
     verifier: &Verifier,
@@ -81,6 +128,7 @@ pub fn parse(
     body: &[u8],
     now: i64,
 ) -> crate::Result<Notification> {
+    check_size(body)?;
     signing::verify(verifier, headers, body, now)?;
     decrypt_verified(apiv3_key, body)
 }
@@ -88,6 +136,7 @@ pub fn parse(
 /// The part of [`parse`] after the signature check: decrypt `resource`, then type it. `body` must
 /// have been verified already.
 pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Result<Notification> {
+    check_size(body)?;
     let envelope: NotificationEnvelope = {
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {

@@ -32,7 +32,11 @@ pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
 pub const HEADER_TIMESTAMP: &str = "Wechatpay-Timestamp";
 /// `Wechatpay-Nonce`: the signer's random string.
 pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
-/// `Wechatpay-Signature-Type`: absent or `WECHATPAY2-SHA256-RSA2048`.
+/// `Wechatpay-Signature-Type`: absent or `WECHATPAY2-SHA256-RSA2048`, in public-key mode as in
+/// certificate mode (WeChat Pay's 如何使用微信支付公钥验签 shows a `PUB_KEY_ID_…` answer with
+/// `Wechatpay-Signature-Type: WECHATPAY2-SHA256-RSA2048`,
+/// <https://pay.weixin.qq.com/docs/merchant/development/interface-rules/build-verify-sign-src.html>).
+/// Any other value (e.g. a national-cryptography `WECHATPAY2-SM2-WITH-SM3`) is refused.
 pub const HEADER_SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
 
 /// `METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n` (empty body → empty line). `url` is the path and
@@ -175,6 +179,15 @@ impl Verifier {
             .map(|c| c.serial_no.clone())
     }
 
+    /// Whether a platform certificate with `serial` is loaded and has not expired at `now`
+    /// (the test [`verify`] applies: an expired certificate counts as unknown).
+    pub fn has_unexpired_certificate(&self, serial: &str, now: i64) -> bool {
+        let certs = self.certificates.read().unwrap_or_else(|e| e.into_inner());
+        certs
+            .get(&serial_key(serial))
+            .is_some_and(|c| now <= c.not_after)
+    }
+
     pub fn has_public_key(&self) -> bool {
         self.public_key.is_some()
     }
@@ -205,6 +218,13 @@ impl Verifier {
     }
 }
 
+/// How every WeChat Pay signature probe starts: WeChat Pay sends answers and notifications whose
+/// `Wechatpay-Signature` is `WECHATPAY/SIGNTEST/…` to check that merchants verify. They must fail
+/// like any bad signature (wechatpay-go has no special case: its validator passes the value to
+/// `Verify`, which fails, core/auth/validators/wechat_pay_validator.go); they are recognised
+/// only to say so, before the key is looked up (a probe never triggers a certificate download).
+pub const SIGNATURE_PROBE_PREFIX: &str = "WECHATPAY/SIGNTEST/";
+
 /// Why a signature check failed; `UnknownSerial` lets the client refresh certificates once.
 #[derive(Debug, Clone, PartialEq)]
 pub enum VerifyFailure {
@@ -217,8 +237,10 @@ pub enum VerifyFailure {
     Stale { timestamp: i64, now: i64 },
     /// The signature does not verify over `TIMESTAMP\nNONCE\nBODY\n` with the selected key.
     BadSignature,
-    /// A header is present but unusable (what is wrong).
+    /// A header is present but unusable (what is wrong), or present more than once.
     Malformed(String),
+    /// `Wechatpay-Signature` is a WeChat Pay signature probe ([`SIGNATURE_PROBE_PREFIX`]).
+    Probe,
 }
 
 impl fmt::Display for VerifyFailure {
@@ -232,7 +254,12 @@ impl fmt::Display for VerifyFailure {
             VerifyFailure::Stale { timestamp, now } => write!(
                 f,
                 "{HEADER_TIMESTAMP}: timestamp {timestamp} is more than 5 minutes from now ({now}; {} s apart): a replay, or a wrong clock",
-                (now - timestamp).abs()
+                // Not `(now - timestamp).abs()`: that overflows for extreme timestamps.
+                now.abs_diff(*timestamp)
+            ),
+            VerifyFailure::Probe => write!(
+                f,
+                "{HEADER_SIGNATURE} is a WeChat Pay signature probe ({SIGNATURE_PROBE_PREFIX}…): it never verifies, and is refused like any bad signature"
             ),
             VerifyFailure::BadSignature => write!(
                 f,
@@ -253,10 +280,18 @@ impl From<VerifyFailure> for crate::Error {
     }
 }
 
+/// The one value of header `name`: absent, empty or repeated is a failure (a repeated
+/// `Wechatpay-*` header leaves it open which value was signed).
 fn header<'a>(headers: &'a http::HeaderMap, name: &'static str) -> Result<&'a str, VerifyFailure> {
-    let value = headers
-        .get(name)
-        .ok_or(VerifyFailure::MissingHeader(name))?;
+    let mut values = headers.get_all(name).iter();
+    let value = values.next().ok_or(VerifyFailure::MissingHeader(name))?;
+    let more = values.count();
+    if more > 0 {
+        return Err(VerifyFailure::Malformed(format!(
+            "the {name} header appears {} times; WeChat Pay sends it once",
+            more + 1
+        )));
+    }
     let value = value
         .to_str()
         .map_err(|_| VerifyFailure::Malformed(format!("the {name} header is not visible ASCII")))?
@@ -270,9 +305,9 @@ fn header<'a>(headers: &'a http::HeaderMap, name: &'static str) -> Result<&'a st
 /// Verifies `TIMESTAMP\nNONCE\nBODY\n` from `Wechatpay-Timestamp`/`-Nonce`/`-Signature`/`-Serial`
 /// and the raw body; rejects timestamps more than 300 s off `now` (either direction).
 ///
-/// Checks in this order: headers present, signature type, timestamp, key by serial (a platform
-/// certificate expired at `now` counts as unknown), signature.
-/// (WeChat's probe signatures — `WECHATPAY/SIGNTEST/…` — fail as `BadSignature`.)
+/// Checks in this order: headers present and not repeated, signature type, WeChat's signature
+/// probes (`WECHATPAY/SIGNTEST/…`, [`VerifyFailure::Probe`]), timestamp, key by serial (a
+/// platform certificate expired at `now` counts as unknown), signature.
 pub fn verify(
     verifier: &Verifier,
     headers: &http::HeaderMap,
@@ -283,13 +318,22 @@ pub fn verify(
     let signature = header(headers, HEADER_SIGNATURE)?;
     let timestamp_text = header(headers, HEADER_TIMESTAMP)?;
     let nonce = header(headers, HEADER_NONCE)?;
-    if let Some(kind) = headers.get(HEADER_SIGNATURE_TYPE) {
+    let mut kinds = headers.get_all(HEADER_SIGNATURE_TYPE).iter();
+    if let Some(kind) = kinds.next() {
+        if kinds.next().is_some() {
+            return Err(VerifyFailure::Malformed(format!(
+                "the {HEADER_SIGNATURE_TYPE} header appears more than once; WeChat Pay sends it once"
+            )));
+        }
         if kind.as_bytes() != SCHEME.as_bytes() {
             return Err(VerifyFailure::Malformed(format!(
                 "{HEADER_SIGNATURE_TYPE} is {:?}; only {SCHEME} is supported",
                 String::from_utf8_lossy(kind.as_bytes())
             )));
         }
+    }
+    if signature.starts_with(SIGNATURE_PROBE_PREFIX) {
+        return Err(VerifyFailure::Probe);
     }
     let timestamp: i64 = timestamp_text.parse().map_err(|_| {
         VerifyFailure::Malformed(format!(
@@ -355,6 +399,14 @@ mod tests {
                 .contains("timestamp 1 is more than 5 minutes from now"),
             "{e}"
         );
+        for (timestamp, now, apart) in [
+            (i64::MIN, 1_700_000_000, "9223372038554775808 s apart"),
+            (i64::MAX, -1, "9223372036854775808 s apart"),
+            (i64::MIN, i64::MAX, "18446744073709551615 s apart"),
+        ] {
+            let e: crate::Error = VerifyFailure::Stale { timestamp, now }.into();
+            assert!(e.to_string().contains(apart), "{e}");
+        }
         let e: crate::Error = VerifyFailure::BadSignature.into();
         assert!(e.to_string().contains("signature does not match"), "{e}");
     }

@@ -5,9 +5,12 @@
 
 mod common;
 
+mod bad_input;
 mod bridge;
+mod certificate_listing;
 mod crypto_vectors;
 mod dispatch;
+mod fuzz_corpus;
 mod generated_operations;
 mod insecure_http;
 mod mp_card;
@@ -17,6 +20,7 @@ mod mp_token;
 mod mp_token_chaos;
 mod mp_token_store;
 mod notification;
+mod notification_limits;
 mod pay_client;
 mod replay;
 mod retries;

@@ -3,6 +3,7 @@
 //! test vectors) and matchers for the error kinds.
 
 pub mod notify;
+pub mod pay_peer;
 pub mod peer;
 #[cfg(feature = "redis")]
 pub mod redis_server;

@@ -1,0 +1,17 @@
+#![no_main]
+//! Response signature verification: `Wechatpay-*` headers (extreme timestamps, duplicates), raw body.
+//! The body is `weixin_kit::fuzzing::response_signature`, which `cargo test` replays on the corpus.
+
+use std::sync::LazyLock;
+
+use libfuzzer_sys::fuzz_target;
+use weixin_kit::fuzzing::{self, Fixture};
+
+static FIXTURE: LazyLock<Fixture> = LazyLock::new(|| {
+    Fixture::from_vectors(
+        include_str!("../../spec/vectors/keys.json"),
+        include_str!("../../spec/vectors/notification.json"),
+    )
+});
+
+fuzz_target!(|data: &[u8]| fuzzing::response_signature(&FIXTURE, data));
