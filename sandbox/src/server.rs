@@ -1,5 +1,6 @@
 //! The listeners and the layer every request goes through: main-down, request log, signature
-//! verification (WeChat Pay routes), faults, response signing.
+//! verification (WeChat Pay routes), faults, response signing, then the after-apply faults
+//! (the route has run and the log holds its answer: drop the connection, or answer late).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -252,6 +253,8 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
             _ => None,
         };
     }
+    // The after-apply faults act only when the route ran (nothing else applies a change).
+    let route_ran = response.is_none();
     let mut response = match response {
         Some(r) => r,
         None => {
@@ -289,7 +292,15 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     );
     entry.request_id = Some(rid);
     entry.status = Some(response.status().as_u16());
+    if route_ran && applied.reset_after_apply {
+        // Logged with the status the route answered: what was applied; the client gets none.
+        shared.log.push(entry);
+        return drop_connection(conn.as_ref()).await;
+    }
     shared.log.push(entry);
+    if route_ran && applied.latency_after_apply_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(applied.latency_after_apply_ms)).await;
+    }
     response
 }
 
