@@ -15,3 +15,4 @@ mod mp_ext_json;
 mod mp_token;
 mod notification;
 mod pay_client;
+mod soak;
