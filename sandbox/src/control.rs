@@ -72,6 +72,7 @@ pub(crate) fn counters(shared: &Shared) -> Value {
         "applied_out_request_nos": shared.pay.applied(),
         "out_request_nos": shared.pay.out_request_counts(),
         "notifications": shared.log.notifications(),
+        "faults_by_kind": shared.faults.injected(),
         "mp": shared.mp.counters(),
     })
 }

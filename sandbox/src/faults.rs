@@ -7,6 +7,7 @@
 //! connection without an answer, `latency_after_apply` delays the answer — what a client sees
 //! when WeChat did the work but the answer was lost or late.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use rand::rngs::StdRng;
@@ -188,6 +189,9 @@ pub struct Applied {
 #[derive(Default)]
 pub struct Faults {
     inner: Mutex<(u64, Vec<Rule>)>,
+    /// Faults applied so far, by kind name (what the log may miss: a request its client gave
+    /// up on during a `latency` fault is dropped before it is logged).
+    injected: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Faults {
@@ -283,7 +287,17 @@ impl Faults {
             }
         }
         inner.1.retain(|r| r.active.remaining != Some(0));
+        drop(inner);
+        let mut injected = self.injected.lock().expect("lock");
+        for name in &applied.names {
+            *injected.entry(name).or_default() += 1;
+        }
         applied
+    }
+
+    /// How many times each kind of fault was applied since the sandbox started.
+    pub fn injected(&self) -> BTreeMap<&'static str, u64> {
+        self.injected.lock().expect("lock").clone()
     }
 }
 
@@ -359,6 +373,10 @@ mod tests {
         assert_eq!(applied.latency_after_apply_ms, 40);
         assert_eq!(applied.names, ["latency_after_apply", "reset_after_apply"]);
         assert!(faults.list().is_empty());
+        assert_eq!(
+            faults.injected(),
+            BTreeMap::from([("latency_after_apply", 1), ("reset_after_apply", 1)])
+        );
     }
 
     /// Hits of a `probability` rule over `n` requests.

@@ -4,6 +4,7 @@ mod codegen;
 mod fixture;
 mod kotlin;
 mod node;
+mod soak;
 mod tasks;
 mod util;
 
@@ -18,6 +19,9 @@ tasks:
   test                build what is needed and run every suite (Rust, spec, bindings)
   demo                the main job: run the documented flows end to end
   bench               benchmarks that print numbers (release builds)
+  soak [--calls N] [--seed S]
+                      the fault soak: N calls (default 10000) of every operation against the
+                      sandbox with 10 % faults of every kind; prints its summary
 ";
 
 fn main() -> ExitCode {
@@ -30,6 +34,7 @@ fn main() -> ExitCode {
         ["test"] => tasks::test(&root),
         ["demo"] => tasks::demo(&root),
         ["bench"] => tasks::bench(&root),
+        ["soak", rest @ ..] => soak::soak(&root, rest),
         // Part of `test`; on its own for working on the codegen or the binding.
         ["python-fixture"] => fixture::python_fixture_test(&root, Path::new("python3")),
         ["node-fixture"] => fixture::node_fixture_test(&root),

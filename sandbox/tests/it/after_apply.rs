@@ -68,6 +68,10 @@ async fn reset_after_apply_applies_then_drops_and_a_retry_is_not_applied_twice()
         json!({"applied": 1, "replayed": 1, "refused": 0})
     );
     assert_eq!(sb.counters()["out_request_nos"], counts);
+    assert_eq!(
+        sb.counters()["faults_by_kind"],
+        json!({"reset_after_apply": 1})
+    );
 
     // Reused with another change: refused, counted, not applied.
     let other = r#"{"out_request_no":"raa-1","comment":"又改"}"#;
