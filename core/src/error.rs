@@ -24,11 +24,21 @@ pub enum Error {
     #[error("invalid `{field}`: {rule}")]
     Validation { field: String, rule: String },
     /// The request could not be delivered or the connection failed.
-    #[error("transport error: {detail}")]
-    Transport { detail: String },
-    /// The request did not complete in time.
-    #[error("timed out: {detail}")]
-    Timeout { detail: String },
+    #[error("transport error: {detail}{}", applied_note(*.may_have_been_applied))]
+    Transport {
+        detail: String,
+        /// The request may have reached the server and been applied (the connection failed
+        /// after it was sent, before the answer): it was not sent again unless the operation
+        /// is idempotent. Check the outcome (e.g. query by `out_request_no`) before resending.
+        may_have_been_applied: bool,
+    },
+    /// The request (or the call's deadline) did not complete in time.
+    #[error("timed out: {detail}{}", applied_note(*.may_have_been_applied))]
+    Timeout {
+        detail: String,
+        /// As for [`Error::Transport`]: the request may have reached the server.
+        may_have_been_applied: bool,
+    },
     /// The client is misconfigured (key format, key length, missing credential …).
     #[error("configuration error: {detail}")]
     Config { detail: String },
@@ -49,14 +59,74 @@ impl Error {
         }
     }
 
-    /// True when the documents say the same request may be sent again.
+    /// True when the documents say the same request may be sent again. A transport failure or
+    /// timeout is, unless the request may have been applied (then check its outcome first).
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Api(e) => e.retryable,
             Error::MiniProgram(e) => e.retryable,
-            Error::Transport { .. } | Error::Timeout { .. } => true,
+            Error::Transport {
+                may_have_been_applied,
+                ..
+            }
+            | Error::Timeout {
+                may_have_been_applied,
+                ..
+            } => !may_have_been_applied,
             _ => false,
         }
+    }
+
+    /// True when a request failed after it may have reached the server (see
+    /// [`Error::Transport`]), so it may have been applied although no answer came.
+    pub fn may_have_been_applied(&self) -> bool {
+        matches!(
+            self,
+            Error::Transport {
+                may_have_been_applied: true,
+                ..
+            } | Error::Timeout {
+                may_have_been_applied: true,
+                ..
+            }
+        )
+    }
+
+    /// A transport error (nothing reached the server).
+    pub fn transport(detail: impl Into<String>) -> Self {
+        Error::Transport {
+            detail: detail.into(),
+            may_have_been_applied: false,
+        }
+    }
+
+    /// A timeout before anything reached the server (a callback, a lock, a store).
+    pub fn timeout(detail: impl Into<String>) -> Self {
+        Error::Timeout {
+            detail: detail.into(),
+            may_have_been_applied: false,
+        }
+    }
+
+    /// The same error with `note` appended to its detail (transport and timeout errors; others
+    /// unchanged).
+    pub(crate) fn with_note(mut self, note: &str) -> Self {
+        if let Error::Transport { detail, .. } | Error::Timeout { detail, .. } = &mut self {
+            detail.push_str(" (");
+            detail.push_str(note);
+            detail.push(')');
+        }
+        self
+    }
+}
+
+/// What a transport error or timeout adds when the request may have been applied.
+fn applied_note(may_have_been_applied: bool) -> &'static str {
+    if may_have_been_applied {
+        "; the request may have been applied (it may have reached the server before the \
+         connection failed) and was not sent again: check its outcome before resending"
+    } else {
+        ""
     }
 }
 

@@ -88,6 +88,7 @@ class _PayBase:
         backup_base_url: Optional[str] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
         download_certificates: Optional[bool] = None,
         callback_timeout: Optional[float] = None,
@@ -114,6 +115,8 @@ class _PayBase:
                 none when ``base_url`` is given: a proxy or sandbox never fails over to WeChat).
             timeout: seconds for one attempt (default 30).
             connect_timeout: seconds to connect (default 5).
+            deadline: seconds for one whole call — every attempt, backoff and ``Retry-After``
+                wait (default 60); no retry starts whose wait would end after it.
             max_attempts: requests sent in total, retries included (default 3; 1 = no retry).
             download_certificates: download platform certificates from ``/v3/certificates``
                 (default: whenever ``apiv3_key`` is given).
@@ -174,14 +177,21 @@ class PayClient(_PayBase, PayOperations):
         """
         return self._core.call("parseNotification", {"headers": _headers(headers), "body": body})
 
-    def request(self, method: str, path: str, body: Any = None) -> Any:
+    def request(
+        self, method: str, path: str, body: Any = None, *, idempotent: Optional[bool] = None
+    ) -> Any:
         """A signed request to an endpoint the generated methods do not cover yet.
 
         ``path`` starts with ``/v3/`` and is signed and sent as given (percent-encode it
         yourself); ``body`` is JSON. Returns the decoded JSON (None for 204). Same signing,
-        verification, retries and errors as the generated methods.
+        verification, retries and errors as the generated methods. ``idempotent``: whether
+        sending it twice has the effect of sending it once (default: by method — GET, HEAD,
+        OPTIONS, PUT, DELETE yes; POST, PATCH no); a request that is not is never resent after
+        a failure that may have come after WeChat Pay received it (the error's
+        ``may_have_been_applied`` is then true).
         """
-        return self._core.call("request", {"method": method, "path": path, "body": body})
+        args = {"method": method, "path": path, "body": body, "idempotent": idempotent}
+        return self._core.call("request", args)
 
 
 class AsyncPayClient(_PayBase, AsyncPayOperations):
@@ -198,9 +208,11 @@ class AsyncPayClient(_PayBase, AsyncPayOperations):
         args = {"headers": _headers(headers), "body": body}
         return await self._core.call_async("parseNotification", args)
 
-    async def request(self, method: str, path: str, body: Any = None) -> Any:
+    async def request(
+        self, method: str, path: str, body: Any = None, *, idempotent: Optional[bool] = None
+    ) -> Any:
         """See :meth:`PayClient.request`."""
-        args = {"method": method, "path": path, "body": body}
+        args = {"method": method, "path": path, "body": body, "idempotent": idempotent}
         return await self._core.call_async("request", args)
 
 
@@ -222,6 +234,7 @@ class _MpBase:
         base_url: Optional[str] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
         token_endpoint: Optional[str] = None,
         callback_timeout: Optional[float] = None,
@@ -250,6 +263,8 @@ class _MpBase:
             base_url: the host (default ``https://api.weixin.qq.com``).
             timeout: seconds for one attempt (default 30).
             connect_timeout: seconds to connect (default 5).
+            deadline: seconds for one whole call — every attempt, backoff and ``Retry-After``
+                wait (default 60); no retry starts whose wait would end after it.
             max_attempts: requests sent in total, retries included (default 3).
             token_endpoint: ``"stable_token"`` (getStableAccessToken, default) or ``"token"``.
             callback_timeout: seconds the ``token_provider`` may take (default 10).

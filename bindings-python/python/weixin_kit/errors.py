@@ -152,26 +152,46 @@ class ValidationError(WeixinKitError, ValueError):
         self.rule = rule
 
 
-class TransportError(WeixinKitError, ConnectionError):
+class _MaybeApplied(WeixinKitError):
+    """A failure without an answer: ``may_have_been_applied`` says whether the request may have
+    reached the server (then it was not sent again, and ``retryable`` is false)."""
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        detail: Any = None,
+        may_have_been_applied: Optional[bool] = None,
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.may_have_been_applied = bool(may_have_been_applied)
+        if self.may_have_been_applied:
+            self.retryable = False
+
+
+class TransportError(_MaybeApplied, ConnectionError):
     """The request could not be delivered or the connection failed (after the client's retries
-    and failover to the backup host). The same request may be sent again.
+    and failover to the backup host). The same request may be sent again unless
+    ``may_have_been_applied``.
 
     Attributes:
         detail: what failed.
+        may_have_been_applied: the connection failed after the request may have reached the
+            server (a non-idempotent request is then not resent): check its outcome (e.g. by
+            ``out_request_no``) before sending it again.
     """
 
-    retryable = True
 
-
-class TimeoutError(WeixinKitError, builtins.TimeoutError):  # noqa: A001 - the kind's name
-    """The request did not complete in time (after the client's retries). The same request may
-    be sent again.
+class TimeoutError(_MaybeApplied, builtins.TimeoutError):  # noqa: A001 - the kind's name
+    """The request (or the call's ``deadline``) did not complete in time, after the client's
+    retries. The same request may be sent again unless ``may_have_been_applied``.
 
     Attributes:
         detail: what timed out.
+        may_have_been_applied: as for :class:`TransportError`.
     """
-
-    retryable = True
 
 
 class ConfigError(WeixinKitError, ValueError):

@@ -68,6 +68,7 @@ async fn call_for_string(
     let answer = tokio::time::timeout(timeout, function.call(args))
         .await
         .map_err(|_| Error::Timeout {
+may_have_been_applied: false,
             detail: format!(
                 "the {name} callback did not answer within {:.1} s (callback_timeout); nothing was sent",
                 timeout.as_secs_f64()

@@ -94,10 +94,13 @@ pub static ACTIONS: &[Action] = &[
             json("method", true),
             json("path", true),
             json("body", false),
+            json("idempotent", false),
         ],
         summary: "A signed, verified request to an endpoint the spec does not cover yet (`path` \
                   starts with /v3/ and is sent as given; `body` is JSON). Returns the JSON \
-                  answer (null for 204).",
+                  answer (null for 204). `idempotent` (default: by method, GET/HEAD/OPTIONS/PUT/\
+                  DELETE yes, POST/PATCH no): whether it may be sent again after a failure that \
+                  may have come after WeChat Pay received it.",
     },
     Action {
         family: Family::Pay,
@@ -283,7 +286,8 @@ impl Client {
                 let method: String = args.required("method")?;
                 let path: String = args.required("path")?;
                 let body: Option<Value> = args.optional("body")?;
-                c.request(&method, &path, body).await
+                let idempotent: Option<bool> = args.optional("idempotent")?;
+                c.request(&method, &path, body, idempotent).await
             }
             (Api::Pay(c), "parseNotification") => {
                 let headers = header_map(args.required("headers")?)?;

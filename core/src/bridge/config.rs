@@ -49,7 +49,7 @@ pub struct PayConfig {
     /// Download platform certificates from `/v3/certificates` (default: when `apiv3_key` is
     /// given).
     pub download_certificates: Option<bool>,
-    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the signer's).
+    /// `timeout`, `connect_timeout`, `deadline`, `max_attempts`, `callback_timeout` (the signer's).
     #[serde(skip)]
     pub common: CommonConfig,
 }
@@ -61,6 +61,8 @@ pub struct CommonConfig {
     pub timeout: Option<f64>,
     /// Seconds to connect (default 5).
     pub connect_timeout: Option<f64>,
+    /// Seconds for one whole call: every attempt, backoff and Retry-After wait (default 60).
+    pub deadline: Option<f64>,
     /// Requests sent in total, retries included (default 3; 1 = no retry).
     pub max_attempts: Option<u32>,
     /// Seconds a callback (signer, token provider) may take (default 10).
@@ -71,14 +73,16 @@ pub struct CommonConfig {
 struct Common {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
+    deadline: Option<Duration>,
     retry: Option<RetryPolicy>,
     callback_timeout: Duration,
 }
 
 impl CommonConfig {
-    const KEYS: [&'static str; 4] = [
+    const KEYS: [&'static str; 5] = [
         "timeout",
         "connect_timeout",
+        "deadline",
         "max_attempts",
         "callback_timeout",
     ];
@@ -87,6 +91,7 @@ impl CommonConfig {
         Ok(Common {
             timeout: seconds(what, "timeout", self.timeout)?,
             connect_timeout: seconds(what, "connect_timeout", self.connect_timeout)?,
+            deadline: seconds(what, "deadline", self.deadline)?,
             retry: self
                 .max_attempts
                 .map(|n| retry_policy(what, n))
@@ -115,7 +120,7 @@ pub struct MiniProgramConfig {
     pub base_url: Option<String>,
     /// `stable_token` (getStableAccessToken, default) or `token` (getAccessToken).
     pub token_endpoint: Option<String>,
-    /// `timeout`, `connect_timeout`, `max_attempts`, `callback_timeout` (the token provider's).
+    /// `timeout`, `connect_timeout`, `deadline`, `max_attempts`, `callback_timeout` (the token provider's).
     #[serde(skip)]
     pub common: CommonConfig,
 }
@@ -199,6 +204,7 @@ impl PayConfig {
         "backup_base_url",
         "timeout",
         "connect_timeout",
+        "deadline",
         "max_attempts",
         "download_certificates",
         "callback_timeout",
@@ -266,6 +272,9 @@ impl PayConfig {
         if let Some(t) = common.connect_timeout {
             b = b.connect_timeout(t);
         }
+        if let Some(t) = common.deadline {
+            b = b.deadline(t);
+        }
         if let Some(retry) = common.retry {
             b = b.retry(retry);
         }
@@ -287,6 +296,7 @@ impl MiniProgramConfig {
         "base_url",
         "timeout",
         "connect_timeout",
+        "deadline",
         "max_attempts",
         "token_endpoint",
         "callback_timeout",
@@ -369,6 +379,9 @@ impl MiniProgramConfig {
         }
         if let Some(t) = common.connect_timeout {
             b = b.connect_timeout(t);
+        }
+        if let Some(t) = common.deadline {
+            b = b.deadline(t);
         }
         if let Some(retry) = common.retry {
             b = b.retry(retry);

@@ -110,16 +110,16 @@ pub static ERROR_KINDS: &[KindInfo] = &[
     KindInfo {
         kind: ErrorKind::Transport,
         class_name: "TransportError",
-        fields: &["detail"],
+        fields: &["detail", "may_have_been_applied"],
         retryable_by_default: true,
-        summary: "The request could not be delivered or the connection failed (after retries and failover).",
+        summary: "The request could not be delivered or the connection failed (after retries and failover); may_have_been_applied: it may have reached the server, so it was not sent again.",
     },
     KindInfo {
         kind: ErrorKind::Timeout,
         class_name: "TimeoutError",
-        fields: &["detail"],
+        fields: &["detail", "may_have_been_applied"],
         retryable_by_default: true,
-        summary: "The request (or a callback) did not complete in time.",
+        summary: "The request, the call's deadline or a callback ran out of time; may_have_been_applied: the request may have reached the server, so it was not sent again.",
     },
     KindInfo {
         kind: ErrorKind::Config,
@@ -197,6 +197,10 @@ pub struct ErrorDescription {
     /// Which callback failed (`token_provider`, `signer`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub callback: Option<String>,
+    /// Transport errors and timeouts: the request may have reached the server and been applied
+    /// (it was not sent again; check its outcome before resending).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub may_have_been_applied: Option<bool>,
 }
 
 impl ErrorDescription {
@@ -218,6 +222,7 @@ impl ErrorDescription {
             errcode: None,
             errmsg: None,
             callback: None,
+            may_have_been_applied: None,
         }
     }
 
@@ -249,6 +254,7 @@ impl ErrorDescription {
             "errcode" => opt(&self.errcode),
             "errmsg" => opt(&self.errmsg),
             "callback" => opt(&self.callback),
+            "may_have_been_applied" => opt(&self.may_have_been_applied),
             _ => Value::Null,
         }
     }
@@ -299,13 +305,23 @@ impl From<&Error> for ErrorDescription {
                 d.field = Some(field.clone());
                 d.rule = Some(rule.clone());
             }
-            Error::Transport { detail } => {
+            Error::Transport {
+                detail,
+                may_have_been_applied,
+            } => {
                 d = ErrorDescription::new(ErrorKind::Transport, text);
                 d.detail = Some(Value::String(detail.clone()));
+                d.may_have_been_applied = Some(*may_have_been_applied);
+                d.retryable = !may_have_been_applied;
             }
-            Error::Timeout { detail } => {
+            Error::Timeout {
+                detail,
+                may_have_been_applied,
+            } => {
                 d = ErrorDescription::new(ErrorKind::Timeout, text);
                 d.detail = Some(Value::String(detail.clone()));
+                d.may_have_been_applied = Some(*may_have_been_applied);
+                d.retryable = !may_have_been_applied;
             }
             Error::Config { detail } => {
                 d = ErrorDescription::new(ErrorKind::Config, text);

@@ -36,7 +36,7 @@ pub struct Part {
 }
 
 /// A request as it leaves: method, path and query (appended to the host's base URL), headers
-/// common to every attempt, and the body.
+/// common to every attempt, the body, and whether it is idempotent.
 ///
 /// `Debug` shows the path without its query (the mini-program `access_token` travels there),
 /// the header names and the body's size.
@@ -46,6 +46,21 @@ pub struct Outgoing {
     pub path_and_query: String,
     pub headers: HeaderMap,
     pub body: Body,
+    /// Sending it twice has the effect of sending it once (the spec's `x-weixin-idempotent`,
+    /// or the HTTP method's meaning for the escape hatch). Only an idempotent request is sent
+    /// again after a failure that may have come after the server received it (a timeout
+    /// after connecting, a connection closed before the answer); a request that certainly
+    /// never left (connect error) is sent again either way.
+    pub idempotent: bool,
+}
+
+/// What HTTP says about a method (RFC 9110 §9.2.2): GET, HEAD, OPTIONS, PUT and DELETE are
+/// idempotent, POST and PATCH are not. The default for requests the spec does not describe.
+pub fn idempotent_method(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
 }
 
 impl std::fmt::Debug for Outgoing {
@@ -56,6 +71,7 @@ impl std::fmt::Debug for Outgoing {
             .field("path_and_query", &RedactedPath(&self.path_and_query))
             .field("header_names", &names)
             .field("body", &self.body)
+            .field("idempotent", &self.idempotent)
             .finish()
     }
 }

@@ -12,8 +12,9 @@
 //! Error text never carries request headers (Authorization), bodies or query strings (the
 //! mini-program `access_token` travels in the query).
 //!
-//! Modules: `retry` ([`RetryPolicy`], [`ResponseVerdict`]), `message` ([`Outgoing`],
-//! [`RawResponse`]); the client and its send loop here.
+//! Modules: `retry` ([`RetryPolicy`], [`ResponseVerdict`], `Retry-After`), `message`
+//! ([`Outgoing`], [`RawResponse`]), [`breaker`] (sticky failover); the client and its send loop
+//! here.
 
 use std::future::Future;
 use std::time::Duration;
@@ -22,14 +23,16 @@ use http::HeaderMap;
 
 use crate::error::{Error, Result};
 
+pub mod breaker;
 mod message;
 mod retry;
 #[cfg(test)]
 mod tests;
 
+pub use breaker::FAILOVER_COOLDOWN;
 pub(crate) use message::RedactedPath;
-pub use message::{Body, Outgoing, Part, RawResponse};
-pub use retry::{ResponseVerdict, RetryPolicy};
+pub use message::{idempotent_method, Body, Outgoing, Part, RawResponse};
+pub use retry::{retry_after, ResponseVerdict, RetryPolicy, MAX_RETRY_AFTER};
 
 /// Connection settings of one client.
 #[derive(Debug, Clone)]
@@ -44,7 +47,13 @@ pub struct HttpConfig {
     pub proxy: Option<String>,
     /// How long an idle keep-alive connection stays in the pool.
     pub pool_idle_timeout: Duration,
+    /// Time for one whole call: every attempt, backoff and `Retry-After` wait. No retry starts
+    /// whose wait would end after it.
+    pub deadline: Duration,
 }
+
+/// The default [`HttpConfig::deadline`]: two full attempts at the default 30 s timeout.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(60);
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -54,12 +63,13 @@ impl Default for HttpConfig {
             user_agent: format!("weixin-kit/{} (Rust)", env!("CARGO_PKG_VERSION")),
             proxy: None,
             pool_idle_timeout: Duration::from_secs(90),
+            deadline: DEFAULT_DEADLINE,
         }
     }
 }
 
-/// The connection setters every client builder has (`timeout`, `connect_timeout`, `proxy`,
-/// `user_agent_suffix`), for a builder with an `http: HttpConfig` field: one definition instead
+/// The connection setters every client builder has (`timeout`, `connect_timeout`, `deadline`,
+/// `proxy`, `user_agent_suffix`), for a builder with an `http: HttpConfig` field: one definition instead
 /// of a copy per client.
 macro_rules! http_setters {
     () => {
@@ -72,6 +82,14 @@ macro_rules! http_setters {
         /// Time to establish a connection (default 5 s).
         pub fn connect_timeout(mut self, timeout: std::time::Duration) -> Self {
             self.http.connect_timeout = timeout;
+            self
+        }
+
+        /// Time for one whole call — every attempt, backoff and `Retry-After` wait (default
+        /// 60 s): no retry starts whose wait would end after it, and a call still running
+        /// then fails with [`Error::Timeout`]($crate::Error::Timeout).
+        pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+            self.http.deadline = deadline;
             self
         }
 
@@ -112,6 +130,9 @@ pub struct HttpClient {
     main: String,
     backup: Option<String>,
     retry: RetryPolicy,
+    deadline: Duration,
+    /// Sticky failover, shared by the clones.
+    breaker: std::sync::Arc<breaker::Breaker>,
 }
 
 /// Mozilla's root certificates (feature `webpki-roots`), parsed once.
@@ -175,6 +196,8 @@ impl HttpClient {
                 max_attempts: retry.max_attempts.max(1),
                 ..retry
             },
+            deadline: config.deadline,
+            breaker: std::sync::Arc::new(breaker::Breaker::new(FAILOVER_COOLDOWN)),
         })
     }
 
@@ -197,11 +220,25 @@ impl HttpClient {
         }
     }
 
-    /// Sends `request`, retrying per the policy. `attempt_headers` is called and awaited before
-    /// every attempt (1-based) for the headers that change per attempt (a fresh signature, which
-    /// may come from a remote signer); an error there ends the call before that attempt is sent.
-    /// `verdict` judges each response. Returns the last response, or the last transport error
-    /// when no attempt got one.
+    /// Sends `request`, retrying per the policy within the call's deadline. `attempt_headers`
+    /// is called and awaited before every attempt (1-based) for the headers that change per
+    /// attempt (a fresh signature, which may come from a remote signer); an error there ends the
+    /// call before that attempt is sent. `verdict` judges each response. Returns the last
+    /// response, or the last transport error when no attempt got one.
+    ///
+    /// What is sent again:
+    /// - a failure where nothing was sent (connect error: refused, DNS, TLS handshake, connect
+    ///   timeout): always, failing over to the backup host (and opening the [`breaker`]);
+    /// - a failure after the request may have reached the server (timeout after connecting, a
+    ///   connection closed or reset before the answer, a broken body): only when
+    ///   [`Outgoing::idempotent`]; otherwise the call ends at once with
+    ///   [`Error::Transport`] / [`Error::Timeout`] and `may_have_been_applied: true`;
+    /// - an answer the verdict calls retryable: after the backoff, or after the `Retry-After`
+    ///   the server sent (at most [`MAX_RETRY_AFTER`]); when that wait would pass the deadline,
+    ///   the answer is returned at once.
+    ///
+    /// No backoff starts that would end after the deadline; when the deadline passes during an
+    /// attempt, [`Error::Timeout`] says so.
     pub async fn send<H, F, V>(
         &self,
         request: &Outgoing,
@@ -213,33 +250,106 @@ impl HttpClient {
         F: Future<Output = Result<HeaderMap>>,
         V: Fn(&RawResponse) -> ResponseVerdict,
     {
-        let mut host = Host::Main;
+        let deadline = tokio::time::Instant::now() + self.deadline;
+        let can_fail_over = self.retry.failover && self.backup.is_some();
+        let mut host = if can_fail_over && self.breaker.is_open(std::time::Instant::now()) {
+            Host::Backup
+        } else {
+            Host::Main
+        };
         let mut retries = 0u32;
         let mut attempt = 0u32;
         loop {
             attempt += 1;
             let last = attempt >= self.retry.max_attempts;
             let extra = attempt_headers(attempt).await?;
-            let outcome = self.send_once(request, host, extra).await;
-            let fail_over = match &outcome {
-                Ok(response) => match verdict(response) {
-                    ResponseVerdict::Final => return outcome.map_err(Failure::into_error),
-                    ResponseVerdict::Retry => false,
-                    ResponseVerdict::RetryElsewhere => true,
-                },
-                Err(Failure::NoResponse(failure)) => failure.connection,
+            let Some(remaining) = deadline
+                .checked_duration_since(tokio::time::Instant::now())
+                .filter(|d| !d.is_zero())
+            else {
+                return Err(self.deadline_exceeded(request, attempt - 1, false));
+            };
+            let outcome =
+                match tokio::time::timeout(remaining, self.send_once(request, host, extra)).await {
+                    Ok(outcome) => outcome,
+                    // Cut off mid-attempt: whether it reached the server is unknown.
+                    Err(_) => {
+                        return Err(self.deadline_exceeded(request, attempt, !request.idempotent))
+                    }
+                };
+            let (fail_over, wait) = match &outcome {
+                Ok(response) => {
+                    if host == Host::Main {
+                        self.breaker.close();
+                    }
+                    match verdict(response) {
+                        ResponseVerdict::Final => return outcome.map_err(Failure::into_error),
+                        ResponseVerdict::Retry => (
+                            false,
+                            retry::retry_after(&response.headers, std::time::SystemTime::now()),
+                        ),
+                        ResponseVerdict::RetryElsewhere => (
+                            true,
+                            retry::retry_after(&response.headers, std::time::SystemTime::now()),
+                        ),
+                    }
+                }
+                Err(Failure::NoResponse(failure)) => {
+                    if failure.maybe_sent && !request.idempotent {
+                        // Sending it again could apply it twice.
+                        return outcome.map_err(|f| f.into_error_applied(true));
+                    }
+                    if !failure.maybe_sent && host == Host::Main && can_fail_over {
+                        self.breaker.trip(std::time::Instant::now());
+                    }
+                    (failure.connection, None)
+                }
                 Err(Failure::Final(_)) => return outcome.map_err(Failure::into_error),
             };
             if last {
                 return outcome.map_err(Failure::into_error);
             }
-            if fail_over && self.retry.failover && host == Host::Main && self.backup.is_some() {
+            if let Some(wait) = wait {
+                // The server said when to come back: then, on the same host, or not at all.
+                let ends = tokio::time::Instant::now().checked_add(wait);
+                if wait > MAX_RETRY_AFTER || ends.is_none_or(|t| t >= deadline) {
+                    return outcome.map_err(Failure::into_error);
+                }
+                retries += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            if fail_over && can_fail_over && host == Host::Main {
                 // A different host: no reason to wait before trying it.
                 host = Host::Backup;
                 continue;
             }
             retries += 1;
-            tokio::time::sleep(self.retry.delay(retries)).await;
+            let delay = self.retry.delay(retries);
+            if tokio::time::Instant::now() + delay >= deadline {
+                // The retry could not even start before the deadline.
+                return outcome.map_err(|f| {
+                    f.into_error().with_note(&format!(
+                        "not sent again: the call's deadline ({:?}) would pass during the backoff",
+                        self.deadline
+                    ))
+                });
+            }
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// The call ran out of its deadline after `attempts` attempts; `maybe_applied` when the
+    /// attempt cut off may have reached the server and the request is not idempotent.
+    fn deadline_exceeded(&self, request: &Outgoing, attempts: u32, maybe_applied: bool) -> Error {
+        Error::Timeout {
+            detail: format!(
+                "{} {}: the call's deadline ({:?}) was exceeded after {attempts} attempt(s)",
+                request.method,
+                strip_query(&request.path_and_query),
+                self.deadline
+            ),
+            may_have_been_applied: maybe_applied,
         }
     }
 
@@ -367,6 +477,11 @@ enum Failure {
 #[derive(Debug)]
 struct NoResponse {
     detail: String,
+    /// The request may have reached the server: the failure came after the connection was
+    /// made (a timeout after connecting, a connection closed or reset before the answer, a
+    /// broken body). A connect error (refused, DNS, TLS handshake, connect timeout) is the one
+    /// failure where nothing was sent.
+    maybe_sent: bool,
     /// The attempt ran out of time (→ [`Error::Timeout`], else [`Error::Transport`]).
     timeout: bool,
     /// The host may be down (connect failure or timeout, reset, closed connection): a reason
@@ -389,27 +504,35 @@ impl Failure {
             // Only failures to connect or to send (reset, closed connection) say the host may
             // be down; a slow answer or a broken body from a live host does not.
             connection: e.is_connect() || (e.is_request() && !timeout),
+            maybe_sent: !e.is_connect(),
         })
     }
 
+    /// The error of a request that was sent again or may be sent again (nothing reached the
+    /// server, or the request is idempotent).
     fn into_error(self) -> Error {
-        match self {
-            Failure::NoResponse(f) => f.into_error(),
-            Failure::Final(e) => e,
-        }
+        self.into_error_applied(false)
     }
-}
 
-impl NoResponse {
-    fn into_error(self) -> Error {
-        if self.timeout {
-            Error::Timeout {
-                detail: self.detail,
+    /// The error; with `not_resent`, saying the request may have been applied (when the failure
+    /// came after it may have reached the server) and so was not sent again.
+    fn into_error_applied(self, not_resent: bool) -> Error {
+        match self {
+            Failure::NoResponse(f) => {
+                let applied = not_resent && f.maybe_sent;
+                if f.timeout {
+                    Error::Timeout {
+                        detail: f.detail,
+                        may_have_been_applied: applied,
+                    }
+                } else {
+                    Error::Transport {
+                        detail: f.detail,
+                        may_have_been_applied: applied,
+                    }
+                }
             }
-        } else {
-            Error::Transport {
-                detail: self.detail,
-            }
+            Failure::Final(e) => e,
         }
     }
 }

@@ -62,3 +62,24 @@ pub enum ResponseVerdict {
     /// Send again, to the backup host when failover is on (e.g. 5xx).
     RetryElsewhere,
 }
+
+/// The longest `Retry-After` the client waits for within a call; a longer one ends the call at
+/// once with the answer that carried it (the caller decides whether to come back that late).
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
+/// The wait a `Retry-After` header asks for (RFC 9110 §10.2.3: `delay-seconds` or an
+/// HTTP-date), measured from `now`; `None` without the header or when it does not parse. A date
+/// in the past means no wait.
+pub fn retry_after(headers: &http::HeaderMap, now: std::time::SystemTime) -> Option<Duration> {
+    let value = headers
+        .get(http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Absurdly long values saturate; they exceed MAX_RETRY_AFTER either way.
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
+}

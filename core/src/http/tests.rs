@@ -73,6 +73,7 @@ fn outgoing_debug_hides_the_query() {
         path_and_query: "/cgi-bin/x?access_token=SECRETTOKEN".into(),
         headers,
         body: Body::Bytes(Bytes::from_static(b"{\"openid\":\"oUSER\"}")),
+        idempotent: false,
     };
     let debug = format!("{o:?}");
     assert!(
@@ -109,6 +110,7 @@ async fn local_errors_are_not_retried() {
             content_type: "not a mime type".into(),
             data: Bytes::from_static(b"x"),
         }]),
+        idempotent: false,
     };
     let mut attempts = 0;
     let e = tokio::time::timeout(
@@ -167,6 +169,7 @@ async fn oversized_bodies_are_rejected() {
         path_and_query: "/big".into(),
         headers: HeaderMap::new(),
         body: Body::Empty,
+        idempotent: true,
     };
     let mut attempts = 0;
     let e = client

@@ -53,12 +53,13 @@ pub use crate::mp::errors::{errcode, NOTIFY_CODE_RETRY_AFTER};
 pub use crate::mp::ext_json::IntoExtJson;
 use crate::mp::token::{TokenManager, TokenProvider, TokenStore};
 use crate::mp::{
-    AddCardListItem, CardExtArgs, ClientCredentialGrantType, DecryptCardCodeRequest,
-    GetStableAccessTokenRequest, GetTicketType, Operations as _, SetUserNotifyExtRequest,
-    SetUserNotifyExtResponse,
+    specs, AddCardListItem, CardExtArgs, ClientCredentialGrantType, DecryptCardCodeRequest,
+    GetStableAccessTokenRequest, GetStableAccessTokenResponse, GetTicketType, Operations as _,
+    SetUserNotifyExtRequest, SetUserNotifyExtResponse,
 };
 use crate::operation::{
-    decode_empty, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
+    decode_empty, decode_json, Auth, Execute, OperationSpec, PreparedRequest, RawResponse,
+    RequestBody,
 };
 use crate::SecretString;
 
@@ -74,6 +75,15 @@ pub enum TokenEndpoint {
     /// previous one — share the store (Redis) between instances.
     Token,
 }
+
+/// getStableAccessToken with `force_refresh: true`: the spec marks the operation idempotent for
+/// its normal mode (repeated calls return the same token), but the forced mode "会导致上次获取的
+/// access_token 失效,并返回新的 access_token" (the operation's document): a forced refresh is
+/// never sent again after a failure that may have come after WeChat received it.
+static FORCED_STABLE_TOKEN: OperationSpec = OperationSpec {
+    idempotent: false,
+    ..specs::GET_STABLE_ACCESS_TOKEN
+};
 
 /// Characters escaped in the `access_token` query value (everything but unreserved).
 const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
@@ -360,15 +370,25 @@ impl MiniProgramClient {
         let inner = &*self.inner;
         let (token, expires_in, op) = match inner.endpoint {
             TokenEndpoint::StableToken => {
-                let r = self
-                    .auth()
-                    .get_stable_access_token(&GetStableAccessTokenRequest {
+                let request =
+                    crate::mp::prepare_get_stable_access_token(&GetStableAccessTokenRequest {
                         appid: appid.to_owned(),
                         force_refresh,
                         grant_type: ClientCredentialGrantType::ClientCredential,
                         secret,
-                    })
-                    .await?;
+                    })?;
+                let request = if force_refresh {
+                    // Each forced call ends the previous token: never sent twice.
+                    PreparedRequest {
+                        operation: &FORCED_STABLE_TOKEN,
+                        ..request
+                    }
+                } else {
+                    request
+                };
+                let response = self.execute(request).await?;
+                let r: GetStableAccessTokenResponse =
+                    decode_json(&specs::GET_STABLE_ACCESS_TOKEN, &response)?;
                 (r.access_token, r.expires_in, "getStableAccessToken")
             }
             TokenEndpoint::Token => {

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::OperationSpec;
 use crate::error::{Error, Result};
-use crate::http::{Body, Outgoing, Part, RedactedPath};
+use crate::http::{idempotent_method, Body, Outgoing, Part, RedactedPath};
 use crate::validate::{self, Validate};
 
 /// A request ready to be authenticated and sent: nothing in it changes after this point, so the
@@ -177,15 +177,15 @@ impl Outgoing {
                 op.name, op.method
             ),
         })?;
-        Ok(Outgoing::from_parts(
-            method,
-            request.path_and_query.clone(),
-            &request.body,
-        ))
+        let mut outgoing =
+            Outgoing::from_parts(method, request.path_and_query.clone(), &request.body);
+        outgoing.idempotent = op.idempotent;
+        Ok(outgoing)
     }
 
     /// `Accept: application/json`; a JSON body goes out as `application/json`, a media upload
-    /// as multipart `meta` (JSON) + `file` (its type from the file name).
+    /// as multipart `meta` (JSON) + `file` (its type from the file name). Idempotent as the
+    /// method says ([`idempotent_method`]); [`Outgoing::from_prepared`] takes the spec's word.
     pub fn from_parts(method: Method, path_and_query: String, body: &RequestBody) -> Outgoing {
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -221,6 +221,7 @@ impl Outgoing {
             ]),
         };
         Outgoing {
+            idempotent: idempotent_method(&method),
             method,
             path_and_query,
             headers,

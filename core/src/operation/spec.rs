@@ -61,6 +61,10 @@ pub struct OperationSpec {
     /// The path template, e.g. `/v3/marketing/busifavor/stocks/{stock_id}`.
     pub path: &'static str,
     pub auth: Auth,
+    /// The spec's `x-weixin-idempotent`: sending the same request twice has the effect of
+    /// sending it once, so it may be sent again after a failure that came after the server may
+    /// have received it (see [`crate::http::Outgoing::idempotent`]).
+    pub idempotent: bool,
     /// The documented success status (204 for ModifyStockInfo).
     pub success_status: u16,
     /// The family's shared rows (the generated `COMMON_ERRORS`) when the operation's documented

@@ -11,6 +11,7 @@ static OP: OperationSpec = OperationSpec {
     method: "PATCH",
     path: "/v3/x/{id}",
     auth: Auth::WechatPay2,
+    idempotent: true,
     success_status: 204,
     common_errors: &[],
     errors: &[
@@ -178,6 +179,7 @@ fn decoding_errors_do_not_quote_response_values() {
         method: "GET",
         path: "/x",
         auth: Auth::None,
+        idempotent: true,
         success_status: 200,
         common_errors: &[],
         errors: &[],

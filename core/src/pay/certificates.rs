@@ -57,6 +57,8 @@ static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
     method: "GET",
     path: CERTIFICATES_PATH,
     auth: Auth::WechatPay2,
+    // A download: reading it twice changes nothing.
+    idempotent: true,
     success_status: 200,
     common_errors: &[],
     errors: &[],

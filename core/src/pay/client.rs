@@ -35,6 +35,8 @@ static REQUEST_SPEC: OperationSpec = OperationSpec {
     method: "",
     path: "",
     auth: Auth::WechatPay2,
+    // Not consulted: the escape hatch says per call (its `idempotent` argument or the method).
+    idempotent: false,
     success_status: 200,
     common_errors: &[],
     errors: &[],
@@ -135,6 +137,7 @@ impl Inner {
             .await
             .unwrap_or_else(|_| {
                 Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "the signer did not answer within {:?}; nothing was sent",
                         self.sign_timeout
@@ -224,11 +227,17 @@ impl PayClient {
     /// (percent-encode it yourself). A 2xx JSON body is returned as a value, an empty one
     /// (204) as `Value::Null`; errors are [`Error::Api`] like an operation's (without solution
     /// text: there is no documented error table to take it from).
+    ///
+    /// `idempotent` says whether sending the request twice has the effect of sending it once;
+    /// `None` takes the method's meaning (GET, HEAD, OPTIONS, PUT, DELETE yes; POST, PATCH no).
+    /// A request that is not idempotent is not sent again after a failure that may have come
+    /// after WeChat Pay received it: the error says `may_have_been_applied`.
     pub async fn request(
         &self,
         method: &str,
         path_and_query: &str,
         body: Option<serde_json::Value>,
+        idempotent: Option<bool>,
     ) -> Result<serde_json::Value> {
         let method = Method::from_bytes(method.to_ascii_uppercase().as_bytes())
             .map_err(|_| Error::validation("method", "is not an HTTP method"))?;
@@ -240,7 +249,10 @@ impl PayClient {
                     .map_err(|_| Error::validation("body", "cannot be serialized as JSON"))?,
             ),
         };
-        let outgoing = Outgoing::from_parts(method.clone(), path_and_query.to_owned(), &body);
+        let mut outgoing = Outgoing::from_parts(method.clone(), path_and_query.to_owned(), &body);
+        if let Some(idempotent) = idempotent {
+            outgoing.idempotent = idempotent;
+        }
         let response = self
             .send(&REQUEST_SPEC, outgoing, body.signed_bytes())
             .await?;

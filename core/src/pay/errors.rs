@@ -62,6 +62,9 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
     } = documented(&rows, &body.message);
     // The protocol's rule holds even where an operation's table has no row for the status.
     let retryable = retryable || retryable_status(response.status);
+    // The server's own `Retry-After` (429, 503) wins over the documents' general delay.
+    let retry_after =
+        crate::http::retry_after(&response.headers, std::time::SystemTime::now()).or(retry_after);
     ApiError {
         status: response.status,
         code: body.code.clone(),

@@ -15,4 +15,5 @@ mod mp_ext_json;
 mod mp_token;
 mod notification;
 mod pay_client;
+mod retries;
 mod soak;

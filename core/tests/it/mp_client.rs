@@ -895,6 +895,7 @@ impl TokenProvider for StoreDown {
     fn invalidate<'a>(&'a self, _failed: &'a SecretString) -> BoxFuture<'a, Result<bool>> {
         Box::pin(async {
             Err(Error::Transport {
+                may_have_been_applied: false,
                 detail: "token store (Redis): connection refused".into(),
             })
         })

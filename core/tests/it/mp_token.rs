@@ -467,6 +467,7 @@ async fn a_failed_fetch_releases_the_lock() {
             async move {
                 if n == 0 {
                     Err(Error::Transport {
+                        may_have_been_applied: false,
                         detail: "connection refused".into(),
                     })
                 } else {
@@ -802,7 +803,7 @@ async fn a_slow_fetch_is_cut_off_before_the_lock_lease_ends() {
     let started = Instant::now();
     let e = m.get_token().await.unwrap_err();
     assert!(
-        matches!(&e, Error::Timeout { detail } if detail.contains("lock lease")),
+        matches!(&e, Error::Timeout { detail, .. } if detail.contains("lock lease")),
         "{e:?}"
     );
     // Cut off within the lease (2 s), not after the 5 s fetch.

@@ -757,6 +757,7 @@ async fn escape_hatch_request() {
             "PATCH",
             &path,
             Some(json!({"out_request_no": "raw-1", "goods_name": "全场通用"})),
+            None,
         )
         .await
         .unwrap();
@@ -767,7 +768,7 @@ async fn escape_hatch_request() {
     );
 
     let certs = client
-        .request("GET", "/v3/certificates", None)
+        .request("GET", "/v3/certificates", None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -785,6 +786,7 @@ async fn escape_hatch_request() {
                 "PATCH",
                 "/v3/marketing/busifavor/stocks/0000",
                 Some(json!({"out_request_no": "raw-2"})),
+                None,
             )
             .await
             .unwrap_err(),
@@ -803,7 +805,7 @@ async fn escape_hatch_request() {
     ))
     .unwrap();
     client
-        .request("GET", "/v3/certificates", None)
+        .request("GET", "/v3/certificates", None, None)
         .await
         .unwrap();
 }
@@ -996,7 +998,7 @@ async fn escape_hatch_rejects_paths_that_would_not_be_sent_as_signed() {
         ("/v3/marketing/busifavor/../certificates", "segments"),
         ("/v3/./certificates", "segments"),
     ] {
-        match client.request("GET", path, None).await {
+        match client.request("GET", path, None, None).await {
             Err(Error::Validation { field, rule }) => {
                 assert_eq!(field, "path", "{path}");
                 assert!(rule.contains(rule_part), "{path}: {rule}");
@@ -1012,6 +1014,7 @@ async fn escape_hatch_rejects_paths_that_would_not_be_sent_as_signed() {
             "PATCH",
             &format!("/v3/marketing/busifavor/stocks/{stock}"),
             Some(json!({"out_request_no": "raw-enc", "goods_name": "a b"})),
+            None,
         )
         .await
         .unwrap();
@@ -1136,6 +1139,7 @@ mod signer {
                 self.messages.lock().unwrap().push(message.to_vec());
                 if call >= self.fail_from {
                     return Err(Error::Transport {
+                        may_have_been_applied: false,
                         detail: "KMS unreachable".into(),
                     });
                 }
@@ -1207,7 +1211,7 @@ mod signer {
 
         // The escape hatch is signed by it too.
         let answer = client
-            .request("GET", "/v3/certificates", None)
+            .request("GET", "/v3/certificates", None, None)
             .await
             .unwrap();
         assert!(answer["data"].is_array(), "{answer}");
@@ -1239,7 +1243,7 @@ mod signer {
             .await
             .unwrap_err();
         assert!(
-            matches!(&err, Error::Transport { detail } if detail == "KMS unreachable"),
+            matches!(&err, Error::Transport { detail, .. } if detail == "KMS unreachable"),
             "{err:?}"
         );
         assert_eq!(remote.calls.load(Ordering::SeqCst), 1, "not retried");

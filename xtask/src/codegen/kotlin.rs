@@ -35,6 +35,7 @@ const ACTION_TYPES: &[ActionTypes] = &[
             ("method", "String"),
             ("path", "String"),
             ("body", "JsonElement"),
+            ("idempotent", "Boolean"),
         ],
         "JsonElement",
     ),

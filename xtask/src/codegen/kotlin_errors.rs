@@ -27,6 +27,11 @@ const FIELD_TYPES: &[(&str, &str, &str)] = &[
     ("errcode", "Long?", "number(\"errcode\")?.toLong()"),
     ("errmsg", "String?", "text(\"errmsg\")"),
     ("callback", "String?", "text(\"callback\")"),
+    (
+        "may_have_been_applied",
+        "Boolean?",
+        "primitive(\"may_have_been_applied\")?.booleanOrNull",
+    ),
 ];
 
 /// The fields the base class itself declares (each kind passes them on).

@@ -68,6 +68,9 @@ pub struct Operation {
     pub method: String,
     pub path: String,
     pub auth: Auth,
+    /// `x-weixin-idempotent`: sending the request twice has the effect of sending it once, so
+    /// the client may resend it after a failure that came after the server may have received it.
+    pub idempotent: bool,
     pub path_params: Vec<Param>,
     pub query_params: Vec<Param>,
     pub body: Body,
@@ -676,6 +679,13 @@ impl Operation {
             .ok_or_else(|| anyhow!("{name}: tag is not a string"))?
             .to_owned();
         let auth = auth(op).with_context(|| name.clone())?;
+        let idempotent = match op.get("x-weixin-idempotent") {
+            Some(Value::Bool(b)) => *b,
+            other => bail!(
+                "{name}: x-weixin-idempotent must be true or false (whether sending the request \
+                 twice has the effect of sending it once), found {other:?}"
+            ),
+        };
 
         let mut path_params = Vec::new();
         let mut query_params = Vec::new();
@@ -796,6 +806,7 @@ impl Operation {
             method: method.to_uppercase(),
             path: path.to_owned(),
             auth,
+            idempotent,
             path_params,
             query_params,
             body,

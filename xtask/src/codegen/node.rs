@@ -36,6 +36,7 @@ const ACTION_TYPES: &[ActionTypes] = &[
             ("method", "string"),
             ("path", "string"),
             ("body", "unknown"),
+            ("idempotent", "boolean"),
         ],
         "Promise<unknown>",
     ),

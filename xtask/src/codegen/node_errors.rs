@@ -62,6 +62,12 @@ const FIELDS: &[(&str, &str, &str)] = &[
          could).",
     ),
     (
+        "may_have_been_applied",
+        "boolean | null",
+        "The request may have reached the server and been applied (the connection failed after \
+         it was sent): it was not sent again; check its outcome before resending.",
+    ),
+    (
         "retry_after",
         "number | null",
         "Seconds to wait before sending the same request again, when the documents name a \

@@ -395,8 +395,14 @@ fn group_ident(tag: &str) -> proc_macro2::Ident {
 
 fn op_spec(api: &Api, op: &Operation) -> TokenStream {
     let ident = format_ident!("{}", op.const_name());
-    let (name, tag, method, path, status) =
-        (&op.name, &op.tag, &op.method, &op.path, op.success_status);
+    let (name, tag, method, path, status, idempotent) = (
+        &op.name,
+        &op.tag,
+        &op.method,
+        &op.path,
+        op.success_status,
+        op.idempotent,
+    );
     let family = match api.family {
         Family::Pay => quote!(ApiFamily::Pay),
         Family::MiniProgram => quote!(ApiFamily::MiniProgram),
@@ -422,6 +428,7 @@ fn op_spec(api: &Api, op: &Operation) -> TokenStream {
             method: #method,
             path: #path,
             auth: #auth,
+            idempotent: #idempotent,
             success_status: #status,
             common_errors: #common,
             errors: &[#(#errors),*],

@@ -187,6 +187,7 @@ impl TokenManager {
             .await
             .unwrap_or_else(|_| {
                 Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "refreshing `{}` took longer than {budget:?} (the {:?} lock lease minus a \
                          margin)",
@@ -223,6 +224,7 @@ impl TokenManager {
             // Another process is refreshing: wait for its token to appear.
             if Instant::now() >= deadline {
                 return Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "waited {:?} for another instance to refresh `{}`",
                         self.config.wait_timeout, self.key
@@ -258,6 +260,7 @@ impl TokenManager {
             }
             if Instant::now() >= deadline {
                 return Err(Error::Timeout {
+                    may_have_been_applied: false,
                     detail: format!(
                         "waited {:?} for another instance's refresh of `{}` to finish",
                         self.config.wait_timeout, self.key

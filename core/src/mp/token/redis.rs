@@ -54,10 +54,12 @@ impl fmt::Debug for RedisStore {
 fn redis_error(e: redis::RedisError) -> Error {
     if e.is_timeout() {
         Error::Timeout {
+            may_have_been_applied: false,
             detail: format!("token store (Redis): {e}"),
         }
     } else {
         Error::Transport {
+            may_have_been_applied: false,
             detail: format!("token store (Redis): {e}"),
         }
     }

@@ -2,6 +2,8 @@
 //! for all of them), clients configured against it, the repository's own files (the spec and the
 //! test vectors) and matchers for the error kinds.
 
+pub mod peer;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
