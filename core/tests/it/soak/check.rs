@@ -15,7 +15,11 @@
 //!   the state is the last value applied;
 //! - decryptCardCode: an `Ok` answer is the code that was encrypted;
 //! - token refresh: tokens minted by force refresh ≥ refresh calls that succeeded (the
-//!   difference: tokens minted whose answer was lost or retried).
+//!   difference: tokens minted whose answer was lost), and ≤ the calls whose error does not say
+//!   "not applied" (a force refresh mints a token each time: never resent);
+//! - operations that are not idempotent (MarketingImageUpload, the escape hatch's PATCH, the
+//!   force refresh): never applied twice for one call, and never applied when the call's error
+//!   says it was not.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -29,8 +33,12 @@ use super::ops::{Key, Op, Worker, OPS};
 #[derive(Debug, Clone)]
 pub enum Outcome {
     Ok(Value),
-    /// An `Error`, by [`super::ops::kind`].
-    Err(String),
+    /// An `Error`, by [`super::ops::kind`]; `not_applied`: the error says the call was not
+    /// applied ([`super::ops::says_not_applied`]).
+    Err {
+        kind: String,
+        not_applied: bool,
+    },
     Panic(String),
     /// Not finished within the bound.
     Hang,
@@ -85,7 +93,7 @@ pub fn check(sb: &Sandbox, records: &[Record], workers: &[Worker]) -> Report {
         for c in &mine {
             let k = match &c.outcome {
                 Outcome::Ok(_) => "ok".to_owned(),
-                Outcome::Err(kind) => kind.clone(),
+                Outcome::Err { kind, .. } => kind.clone(),
                 Outcome::Panic(_) => "PANIC".to_owned(),
                 Outcome::Hang => "HANG".to_owned(),
             };
@@ -105,7 +113,7 @@ pub fn check(sb: &Sandbox, records: &[Record], workers: &[Worker]) -> Report {
     for c in records {
         match &c.outcome {
             Outcome::Ok(_) => *errors.entry("ok").or_default() += 1,
-            Outcome::Err(kind) => {
+            Outcome::Err { kind, .. } => {
                 let variant = kind.split(' ').next().unwrap_or("?");
                 *errors.entry(variant).or_default() += 1
             }
@@ -239,8 +247,27 @@ fn out_request_nos(sb: &Sandbox, records: &[Record], r: &mut Report, out: &mut S
                     c.n,
                     count.applied
                 )),
-                Outcome::Err(_) if count.applied > 0 => despite += 1,
+                Outcome::Err { kind, not_applied } if count.applied > 0 => {
+                    despite += 1;
+                    if *not_applied && !op.idempotent() {
+                        r.violations.push(format!(
+                            "{} call {} (out_request_no {no}) failed with {kind}, which says \
+                             it was not applied, but it was",
+                            op.name(),
+                            c.n
+                        ));
+                    }
+                }
                 _ => {}
+            }
+            if count.replayed > 0 && !op.idempotent() {
+                r.violations.push(format!(
+                    "{} call {} (out_request_no {no}) was sent again after it had been applied \
+                     ({} times): not idempotent, it must not be resent",
+                    op.name(),
+                    c.n,
+                    count.replayed
+                ));
             }
         }
         writeln!(
@@ -300,8 +327,24 @@ fn by_value(
                 "{name} call {} succeeded but was never applied",
                 c.n
             )),
-            Outcome::Err(_) if n > 0 => despite += 1,
+            Outcome::Err { kind, not_applied } if n > 0 => {
+                despite += 1;
+                if *not_applied && !op.idempotent() {
+                    r.violations.push(format!(
+                        "{name} call {} failed with {kind}, which says it was not applied, but \
+                         it was",
+                        c.n
+                    ));
+                }
+            }
             _ => {}
+        }
+        if n > 1 && !op.idempotent() {
+            r.violations.push(format!(
+                "{name} call {} was applied {n} times: not idempotent, it must not be resent \
+                 after it may have been applied",
+                c.n
+            ));
         }
     }
     writeln!(
@@ -369,13 +412,36 @@ fn decrypted(records: &[Record], r: &mut Report) {
 fn tokens(sb: &Sandbox, records: &[Record], r: &mut Report, out: &mut String) {
     let mine = records.iter().filter(|c| c.op == Op::RefreshAccessToken);
     let calls = mine.clone().count();
-    let ok = mine.filter(|c| matches!(c.outcome, Outcome::Ok(_))).count();
+    let ok = mine
+        .clone()
+        .filter(|c| matches!(c.outcome, Outcome::Ok(_)))
+        .count();
+    let refused = mine
+        .filter(|c| {
+            matches!(
+                c.outcome,
+                Outcome::Err {
+                    not_applied: true,
+                    ..
+                }
+            )
+        })
+        .count();
     let mp = sb.counters()["mp"].clone();
     let forced = mp["stable_tokens_forced"].as_u64().unwrap_or(0) as usize;
     let issued = mp["stable_tokens_issued"].as_u64().unwrap_or(0) as usize;
     if forced < ok {
         r.violations.push(format!(
             "token: {ok} force refreshes succeeded but only {forced} tokens were minted by force"
+        ));
+    }
+    // A force refresh is not idempotent: at most one token per call, none for a call whose
+    // error says it was not applied.
+    if forced > calls - refused {
+        r.violations.push(format!(
+            "token: {forced} tokens minted by force for {calls} refresh calls, {refused} of \
+             which failed without applying: {} minted by a resent refresh",
+            forced - (calls - refused)
         ));
     }
     writeln!(

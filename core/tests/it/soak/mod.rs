@@ -126,7 +126,10 @@ pub async fn run(config: SoakConfig) -> Report {
                     Err(_) => Outcome::Hang,
                     Ok(Err(join)) => Outcome::Panic(join.to_string()),
                     Ok(Ok(Ok(v))) => Outcome::Ok(v),
-                    Ok(Ok(Err(e))) => Outcome::Err(ops::kind(&e)),
+                    Ok(Ok(Err(e))) => Outcome::Err {
+                        kind: ops::kind(&e),
+                        not_applied: ops::says_not_applied(&e),
+                    },
                 };
                 records.push(Record {
                     op,

@@ -48,6 +48,17 @@ pub const OPS: [Op; 10] = [
 ];
 
 impl Op {
+    /// Whether calling it twice has the effect of calling it once (the spec's
+    /// `x-weixin-idempotent`; the escape hatch by its method, PATCH: no; a force refresh mints a
+    /// token each time: no). The client must not resend the others after a failure that may
+    /// have come after the server applied them.
+    pub fn idempotent(self) -> bool {
+        !matches!(
+            self,
+            Op::MarketingImageUpload | Op::Request | Op::RefreshAccessToken
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Op::ModifyStockInfo => "ModifyStockInfo",
@@ -165,6 +176,8 @@ pub async fn call(
                 "PATCH",
                 &format!("/v3/marketing/busifavor/stocks/{stock_id}"),
                 Some(json!({"out_request_no": no, "comment": format!("r{n}")})),
+                // The method's meaning: PATCH is not idempotent.
+                None,
             )
             .await
         }
@@ -211,14 +224,33 @@ pub fn kind(e: &Error) -> String {
         Error::Api(api) => format!("Api {} {}", api.status, api.code),
         Error::MiniProgram(m) => format!("MiniProgram {}", m.errcode),
         Error::UnexpectedResponse { status, .. } => format!("UnexpectedResponse {status}"),
-        // Variants added later (the enum is non_exhaustive) show under their own name.
-        other => {
-            let debug = format!("{other:?}");
-            debug
-                .split([' ', '{', '('])
-                .next()
-                .unwrap_or("?")
-                .to_owned()
+        Error::Transport { .. } | Error::Timeout { .. } if e.may_have_been_applied() => {
+            format!("{} (may have been applied)", variant(e))
         }
+        // Variants added later (the enum is non_exhaustive) show under their own name.
+        other => variant(other),
+    }
+}
+
+fn variant(e: &Error) -> String {
+    format!("{e:?}")
+        .split([' ', '{', '('])
+        .next()
+        .unwrap_or("?")
+        .to_owned()
+}
+
+/// True for an error that says the call was not applied: a failure before sending, or an
+/// answer that refused it (for an operation that is never resent after it may have been
+/// applied, the last answer speaks for the whole call). Transport and Timeout errors say it with `may_have_been_applied`;
+/// a Signature error comes with an answer that cannot be trusted (the change may be applied).
+pub fn says_not_applied(e: &Error) -> bool {
+    match e {
+        Error::Transport { .. } | Error::Timeout { .. } => !e.may_have_been_applied(),
+        Error::Signature { .. } => false,
+        Error::Api(_) | Error::MiniProgram(_) | Error::Validation { .. } | Error::Config { .. } => {
+            true
+        }
+        _ => false,
     }
 }
