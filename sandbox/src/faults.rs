@@ -189,8 +189,7 @@ pub struct Applied {
 #[derive(Default)]
 pub struct Faults {
     inner: Mutex<(u64, Vec<Rule>)>,
-    /// Faults applied so far, by kind name (what the log may miss: a request its client gave
-    /// up on during a `latency` fault is dropped before it is logged).
+    /// Faults applied so far, by kind name.
     injected: Mutex<BTreeMap<&'static str, u64>>,
 }
 

@@ -202,3 +202,37 @@ async fn random_faults_over_the_control_api_hit_a_seeded_share() {
     }
     assert_eq!(hits, again);
 }
+
+/// A client that gives up during a `latency` fault (before the route) does not stop the
+/// request: as on a real server it is still handled, applied and logged.
+#[tokio::test]
+async fn a_request_abandoned_during_latency_is_still_applied_and_logged() {
+    let env = start().await;
+    let sb = &env.sandbox;
+    let c = sb.credentials();
+    sb.inject_fault(Fault::path_prefix(
+        "/cgi-bin/token",
+        FaultKind::Latency { ms: 500 },
+        1,
+    ))
+    .unwrap();
+    let url = format!(
+        "{}/cgi-bin/token?grant_type=client_credential&appid={}&secret={}",
+        sb.base_url(),
+        c.appid,
+        c.app_secret.expose()
+    );
+    let gave_up = env
+        .http
+        .get(&url)
+        .timeout(Duration::from_millis(150))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client's timeout must fire first");
+    assert_eq!(sb.counters()["mp"]["tokens_issued"], 0, "not yet handled");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(sb.counters()["mp"]["tokens_issued"], 1);
+    let entry = sb.requests().pop().expect("the request is logged");
+    assert_eq!(entry.faults, ["latency"]);
+    assert_eq!(entry.status, Some(200));
+}

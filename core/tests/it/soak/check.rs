@@ -131,8 +131,7 @@ pub fn check(sb: &Sandbox, records: &[Record], workers: &[Worker]) -> Report {
     let list: Vec<String> = errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
     writeln!(out, "outcomes by kind: {}", list.join(", ")).unwrap();
 
-    // Faults injected, from the sandbox's counters (a request its client abandoned during a
-    // `latency` fault is not in the log).
+    // Faults injected, from the sandbox's counters.
     let faulted = log.iter().filter(|e| !e.faults.is_empty()).count();
     if let Some(kinds) = sb.counters()["faults_by_kind"].as_object() {
         for (kind, n) in kinds {
