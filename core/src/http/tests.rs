@@ -189,3 +189,34 @@ async fn oversized_bodies_are_rejected() {
     );
     assert_eq!(attempts, 1);
 }
+
+#[test]
+fn retry_after_takes_seconds_or_an_http_date() {
+    let now = std::time::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
+    let headers = |v: &str| {
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::RETRY_AFTER,
+            http::HeaderValue::from_str(v).unwrap(),
+        );
+        h
+    };
+    assert_eq!(
+        retry_after(&headers("120"), now),
+        Some(Duration::from_secs(120))
+    );
+    assert_eq!(retry_after(&headers(" 0 "), now), Some(Duration::ZERO));
+    // RFC 9110's own example date, 90 s after `now`.
+    assert_eq!(
+        retry_after(&headers("Sun, 06 Nov 1994 08:51:07 GMT"), now),
+        Some(Duration::from_secs(90))
+    );
+    // A date already past: no wait.
+    assert_eq!(
+        retry_after(&headers("Sun, 06 Nov 1994 08:00:00 GMT"), now),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(retry_after(&headers("soon"), now), None);
+    assert_eq!(retry_after(&headers("-5"), now), None);
+    assert_eq!(retry_after(&HeaderMap::new(), now), None);
+}

@@ -319,3 +319,98 @@ async fn failover_is_sticky_while_the_main_host_is_down() {
     );
     assert_eq!(backup.requests(), 3);
 }
+
+/// The bridge's `request` action and configuration, as every binding calls them.
+mod bridge {
+    use super::*;
+    use weixin_kit::bridge::{Callbacks, Client, ErrorDescription, ErrorKind, Family};
+    use weixin_kit::dispatch::JsonArgs;
+
+    /// A bridge pay client: the sandbox's own configuration, pointed at `base`, with `extra`.
+    async fn client(base: &str, extra: serde_json::Value) -> Client {
+        let sb = sandbox().await;
+        let mut config = sb
+            .control("GET", "/sandbox/client/pay_config", None)
+            .await
+            .unwrap();
+        config["base_url"] = json!(base);
+        config.as_object_mut().unwrap().remove("backup_base_url");
+        for (k, v) in extra.as_object().unwrap() {
+            config[k] = v.clone();
+        }
+        Client::new(Family::Pay, config, &Callbacks::default(), "retries-test/0").unwrap()
+    }
+
+    fn args(v: serde_json::Value) -> JsonArgs {
+        JsonArgs::new(v.as_object().expect("an object").clone())
+    }
+
+    #[tokio::test]
+    async fn the_request_action_takes_idempotent_and_errors_say_may_have_been_applied() {
+        let peer = Peer::start(Behaviour::DropAfterRequest).await;
+        let c = client(&peer.http_url(), json!({})).await;
+        let call = |idempotent: serde_json::Value| {
+            c.call(
+                "request",
+                args(json!({
+                    "method": "POST",
+                    "path": "/v3/marketing/busifavor/callbacks",
+                    "body": {"notify_url": "https://example.com/n"},
+                    "idempotent": idempotent,
+                })),
+            )
+        };
+        let e = call(json!(null)).await.unwrap_err();
+        assert_eq!(peer.requests(), 1, "POST by default: sent once");
+        let d = ErrorDescription::from(&e);
+        assert_eq!(d.kind, ErrorKind::Transport);
+        assert_eq!(d.may_have_been_applied, Some(true));
+        assert!(!d.retryable);
+        let fields: Vec<_> = d.fields().collect();
+        assert!(
+            fields.contains(&("may_have_been_applied", json!(true))),
+            "{fields:?}"
+        );
+        let e = call(json!(true)).await.unwrap_err();
+        assert_eq!(peer.requests(), 1 + 3, "idempotent: true: every attempt");
+        let d = ErrorDescription::from(&e);
+        assert_eq!(d.may_have_been_applied, Some(false));
+        assert!(d.retryable);
+        let e = call(json!("yes")).await.unwrap_err();
+        assert!(
+            matches!(&e, Error::Validation { field, .. } if field == "idempotent"),
+            "{e:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deadline_key_bounds_a_call() {
+        let peer = Peer::start(Behaviour::Hang).await;
+        let c = client(&peer.http_url(), json!({"deadline": 0.5, "timeout": 30})).await;
+        let e = c
+            .call(
+                "request",
+                args(json!({"method": "GET", "path": "/v3/certificates"})),
+            )
+            .await
+            .unwrap_err();
+        let d = ErrorDescription::from(&e);
+        assert_eq!(d.kind, ErrorKind::Timeout, "{e:?}");
+        assert!(
+            d.text.contains("deadline (500ms) was exceeded"),
+            "{}",
+            d.text
+        );
+        let sb = sandbox().await;
+        let mut config = sb
+            .control("GET", "/sandbox/client/pay_config", None)
+            .await
+            .unwrap();
+        config["deadline"] = json!(0);
+        let e = Client::new(Family::Pay, config, &Callbacks::default(), "t").unwrap_err();
+        assert!(
+            e.to_string().contains("`deadline` must be a positive"),
+            "{e}"
+        );
+    }
+}
