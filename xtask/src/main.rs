@@ -19,9 +19,10 @@ tasks:
   test                build what is needed and run every suite (Rust, spec, bindings)
   demo                the main job: run the documented flows end to end
   bench               benchmarks that print numbers (release builds)
-  soak [--calls N] [--seed S]
-                      the fault soak: N calls (default 10000) of every operation against the
-                      sandbox with 10 % faults of every kind; prints its summary
+  soak [--calls N] [--seed S] [--concurrency C]
+                      the fault soak: N calls (default 10000, C in flight, default 16) of every
+                      operation against the sandbox with 10 % faults of every kind; prints its
+                      summary (a finding replays exactly with its seed and --concurrency 1)
 ";
 
 fn main() -> ExitCode {

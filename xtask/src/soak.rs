@@ -1,4 +1,4 @@
-//! `cargo xtask soak [--calls N] [--seed S]`: the fault soak (core/tests/it/soak) at full size —
+//! `cargo xtask soak [--calls N] [--seed S] [--concurrency C]`: the fault soak (core/tests/it/soak) at full size —
 //! 10,000 calls by default across every operation of both clients against the sandbox, 10 % of
 //! the requests faulted with every kind of fault — printing its summary (calls per operation,
 //! outcomes by kind, faults injected by kind, applications and duplicates). Fails when an
@@ -15,6 +15,7 @@ use crate::util::{cargo, run, Progress};
 pub struct Args {
     pub calls: Option<u64>,
     pub seed: Option<u64>,
+    pub concurrency: Option<u64>,
 }
 
 pub fn parse(args: &[&str]) -> Result<Args> {
@@ -24,7 +25,10 @@ pub fn parse(args: &[&str]) -> Result<Args> {
         let slot = match flag {
             "--calls" => &mut parsed.calls,
             "--seed" => &mut parsed.seed,
-            other => bail!("soak: unknown argument `{other}` (expected --calls N, --seed S)"),
+            "--concurrency" => &mut parsed.concurrency,
+            other => bail!(
+                "soak: unknown argument `{other}` (expected --calls N, --seed S, --concurrency C)"
+            ),
         };
         let value = it
             .next()
@@ -32,8 +36,8 @@ pub fn parse(args: &[&str]) -> Result<Args> {
         let n: u64 = value
             .parse()
             .with_context(|| format!("soak: `{flag}` must be a whole number, got `{value}`"))?;
-        if flag == "--calls" && n == 0 {
-            bail!("soak: `--calls` must be at least 1");
+        if n == 0 && flag != "--seed" {
+            bail!("soak: `{flag}` must be at least 1");
         }
         *slot = Some(n);
     }
@@ -68,6 +72,9 @@ pub fn soak(root: &Path, args: &[&str]) -> Result<()> {
     if let Some(seed) = args.seed {
         cmd.env("SOAK_SEED", seed.to_string());
     }
+    if let Some(concurrency) = args.concurrency {
+        cmd.env("SOAK_CONCURRENCY", concurrency.to_string());
+    }
     run(&mut cmd)?;
     progress.finish("cargo xtask soak");
     Ok(())
@@ -84,13 +91,18 @@ mod tests {
             parse(&["--calls", "500", "--seed", "7"]).unwrap(),
             Args {
                 calls: Some(500),
-                seed: Some(7)
+                seed: Some(7),
+                concurrency: None,
             }
         );
         for (bad, says) in [
             (&["--calls"][..], "needs a value"),
             (&["--calls", "many"][..], "whole number"),
             (&["--calls", "0"][..], "at least 1"),
+            (
+                &["--concurrency", "0"][..],
+                "`--concurrency` must be at least 1",
+            ),
             (&["--speed", "1"][..], "unknown argument `--speed`"),
         ] {
             let e = parse(bad).unwrap_err().to_string();
