@@ -445,8 +445,9 @@ fn tokens(sb: &Sandbox, records: &[Record], r: &mut Report, out: &mut String) {
     }
     writeln!(
         out,
-        "  token refresh: calls {calls} (ok {ok}), tokens minted by force refresh {forced} \
-         ({} minted for a call that failed or was retried), stable tokens minted in all {issued}",
+        "  token refresh: calls {calls} (ok {ok}, failed without applying {refused}), tokens \
+         minted by force refresh {forced} ({} for a call that did not succeed: its answer was \
+         lost or late), stable tokens minted in all {issued}",
         forced.saturating_sub(ok)
     )
     .unwrap();

@@ -26,6 +26,8 @@ pub enum Op {
     SetUserNotifyExt,
     /// Mini-program: getUserNotify on the worker's notify_code.
     GetUserNotify,
+    /// Mini-program: getTicket (`type=wx_card`) by name: the ticket as WeChat has it now.
+    GetTicket,
     /// Mini-program: cardExt (signs with the card api_ticket: getTicket when none is cached).
     CardExt,
     /// Mini-program: decryptCardCode of a code encrypted for the call.
@@ -34,7 +36,7 @@ pub enum Op {
     RefreshAccessToken,
 }
 
-pub const OPS: [Op; 10] = [
+pub const OPS: [Op; 11] = [
     Op::ModifyStockInfo,
     Op::SetCouponNotify,
     Op::MarketingImageUpload,
@@ -42,6 +44,7 @@ pub const OPS: [Op; 10] = [
     Op::Request,
     Op::SetUserNotifyExt,
     Op::GetUserNotify,
+    Op::GetTicket,
     Op::CardExt,
     Op::DecryptCardCode,
     Op::RefreshAccessToken,
@@ -68,6 +71,7 @@ impl Op {
             Op::Request => "request (PATCH stock)",
             Op::SetUserNotifyExt => "setUserNotifyExt",
             Op::GetUserNotify => "getUserNotify",
+            Op::GetTicket => "getTicket",
             Op::CardExt => "cardExt",
             Op::DecryptCardCode => "decryptCardCode",
             Op::RefreshAccessToken => "forceRefreshAccessToken",
@@ -207,6 +211,7 @@ pub async fn call(
             )
             .await
         }
+        (Op::GetTicket, _) => mp.call("getTicket", args(json!({"type": "wx_card"}))).await,
         (Op::CardExt, _) => mp.call("cardExt", args(json!({"card_id": CARD_ID}))).await,
         (Op::DecryptCardCode, Key::CardCode { encrypted, .. }) => {
             mp.call("decryptCardCode", args(json!({"encrypt_code": encrypted})))
