@@ -8,8 +8,10 @@
 //! "使用相同参数" (with the same parameters) after SYSTEM_ERROR, and names a reused out_request_no
 //! as a cause of RESOURCE_ALREADY_EXISTS ("查看out_request_no字段是否重复使用"). So the same
 //! out_request_no with the same change is the same request: answered 204 and not applied a
-//! second time; with another change it is refused (400 INVALID_REQUEST, the answer WeChat Pay
-//! gives to a reused request number with different parameters).
+//! second time; with another change it is refused (400 INVALID_REQUEST — UNCONFIRMED: the
+//! ModifyStockInfo error table has no entry for a reused out_request_no, and neither the
+//! documents nor the published SDKs show WeChat's exact answer; the merchant-coupon table's
+//! RESOURCE_ALREADY_EXISTS is the creation's).
 
 use std::collections::{BTreeMap, HashMap};
 
