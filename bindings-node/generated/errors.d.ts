@@ -85,6 +85,8 @@ export declare class ValidationError extends WeixinKitError {
 export declare class TransportError extends WeixinKitError {
   constructor(text: string, fields?: Record<string, unknown>);
   readonly name: string;
+  /** Whether the same request may be sent again (the client has already retried what it could). */
+  retryable: boolean;
   /**
    * The request may have reached the server and been applied (the connection failed after it was
    * sent): it was not sent again; check its outcome before resending.
@@ -99,6 +101,8 @@ export declare class TransportError extends WeixinKitError {
 export declare class TimeoutError extends WeixinKitError {
   constructor(text: string, fields?: Record<string, unknown>);
   readonly name: string;
+  /** Whether the same request may be sent again (the client has already retried what it could). */
+  retryable: boolean;
   /**
    * The request may have reached the server and been applied (the connection failed after it was
    * sent): it was not sent again; check its outcome before resending.

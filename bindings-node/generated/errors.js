@@ -79,7 +79,7 @@ class TransportError extends WeixinKitError {
     super(text, fields);
     this.name = 'TransportError';
     this.may_have_been_applied = fields.may_have_been_applied ?? null;
-    this.retryable = true;
+    this.retryable = fields.retryable ?? true;
   }
 }
 
@@ -92,7 +92,7 @@ class TimeoutError extends WeixinKitError {
     super(text, fields);
     this.name = 'TimeoutError';
     this.may_have_been_applied = fields.may_have_been_applied ?? null;
-    this.retryable = true;
+    this.retryable = fields.retryable ?? true;
   }
 }
 

@@ -145,3 +145,48 @@ test('16 concurrent modifyStockInfo on one client never stall the event loop', a
   assert.equal(log.length, 16)
   assert.ok(log.every((r) => r.signature === 'ok' && r.status === 204))
 })
+
+// A server that reads each request and closes the connection without answering: the request
+// reached it (it may have been applied), the client gets no response.
+async function dropper () {
+  const net = require('node:net')
+  const state = { requests: 0 }
+  const server = net.createServer((socket) => {
+    let data = ''
+    socket.on('data', (chunk) => {
+      data += chunk.toString('latin1')
+      const end = data.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const length = Number((/content-length:\s*(\d+)/i.exec(data.slice(0, end)) || [0, 0])[1])
+      if (data.length >= end + 4 + length) {
+        state.requests += 1
+        socket.destroy()
+      }
+    })
+    socket.on('error', () => {})
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  state.url = `http://127.0.0.1:${server.address().port}`
+  state.close = () => new Promise((resolve) => server.close(resolve))
+  return state
+}
+
+test('a POST that may have been applied is not sent again; idempotent: true sends it again', async () => {
+  const { sb } = ctx
+  const d = await dropper()
+  try {
+    const pay = sb.payClient({ base_url: d.url, backup_base_url: undefined })
+    const body = { notify_url: 'https://example.com/n' }
+    const e = await h.rejects(pay.request('POST', '/v3/marketing/busifavor/callbacks', body), TransportError)
+    assert.equal(d.requests, 1)
+    assert.equal(e.may_have_been_applied, true)
+    assert.equal(e.retryable, false)
+    assert.match(e.message, /may have been applied/)
+    const again = await h.rejects(pay.request('POST', '/v3/marketing/busifavor/callbacks', body, true), TransportError)
+    assert.equal(d.requests, 1 + 3)
+    assert.equal(again.may_have_been_applied, false)
+    assert.equal(again.retryable, true)
+  } finally {
+    await d.close()
+  }
+})

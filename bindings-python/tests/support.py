@@ -109,3 +109,40 @@ class Receiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Dropper:
+    """An HTTP server on 127.0.0.1 that reads every request and answers nothing: it closes the
+    connection (the request reached the server, the client gets no response), or with
+    ``hang=True`` holds it open until :meth:`close`. ``requests`` counts what it read."""
+
+    def __init__(self, hang: bool = False) -> None:
+        self.requests = 0
+        self.release = threading.Event()
+        dropper = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _drop(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(length)
+                dropper.requests += 1
+                if hang:
+                    dropper.release.wait(60)
+                self.close_connection = True
+
+            do_GET = do_POST = do_PATCH = _drop  # noqa: N815 - http.server's names
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -27,9 +27,11 @@ pub enum Error {
     #[error("transport error: {detail}{}", applied_note(*.may_have_been_applied))]
     Transport {
         detail: String,
-        /// The request may have reached the server and been applied (the connection failed
-        /// after it was sent, before the answer): it was not sent again unless the operation
-        /// is idempotent. Check the outcome (e.g. query by `out_request_no`) before resending.
+        /// The request is not idempotent and may have reached the server and been applied (the
+        /// connection failed after it may have been sent, before the answer), so it was not
+        /// sent again. Check the outcome (e.g. query by `out_request_no`) before resending.
+        /// False when nothing was sent, or when the request is idempotent (it was resent per
+        /// the retry policy and may be sent again).
         may_have_been_applied: bool,
     },
     /// The request (or the call's deadline) did not complete in time.
@@ -90,22 +92,6 @@ impl Error {
                 ..
             }
         )
-    }
-
-    /// A transport error (nothing reached the server).
-    pub fn transport(detail: impl Into<String>) -> Self {
-        Error::Transport {
-            detail: detail.into(),
-            may_have_been_applied: false,
-        }
-    }
-
-    /// A timeout before anything reached the server (a callback, a lock, a store).
-    pub fn timeout(detail: impl Into<String>) -> Self {
-        Error::Timeout {
-            detail: detail.into(),
-            may_have_been_applied: false,
-        }
     }
 
     /// The same error with `note` appended to its detail (transport and timeout errors; others

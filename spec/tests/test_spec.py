@@ -821,6 +821,40 @@ def test_every_operation_has_source(name):
     assert not missing, f"{name}: operations without x-weixin-source: {missing}"
 
 
+@pytest.mark.parametrize("name", SPEC_FILES)
+def test_every_operation_says_whether_it_is_idempotent(name):
+    """x-weixin-idempotent (a boolean) and the reason for it, on every operation the client sends
+    (webhooks are WeChat's requests to the merchant: the key does not apply)."""
+    bad = [f"{m.upper()} {p}" for p, m, op in operations(SPECS[name])
+           if not isinstance(op.get("x-weixin-idempotent"), bool)
+           or not str(op.get("x-weixin-idempotent-reason", "")).strip()]
+    assert not bad, f"{name}: operations without x-weixin-idempotent and its reason: {bad}"
+
+
+def test_idempotency_follows_the_documents():
+    # /cgi-bin/token: 重复获取将导致上次获取的 access_token 失效 -> never resent.
+    token = operation(MP, "getAccessToken")
+    assert "重复获取将导致上次获取的 access_token 失效" in token["description"]
+    assert token["x-weixin-idempotent"] is False
+    # stable_token, normal mode: 有效期内重复调用该接口不会更新 access_token.
+    stable = operation(MP, "getStableAccessToken")
+    assert "重复调用该接口不会更新 access_token" in stable["description"]
+    assert stable["x-weixin-idempotent"] is True
+    # ModifyStockInfo carries out_request_no, 商户修改批次凭据号 ... 商户侧需保持唯一性.
+    assert "商户修改批次凭据号(格式:商户ID+日期+流水号),商户侧需保持唯一性" in DOC04
+    modify = operation(PAY, "ModifyStockInfo")
+    assert "out_request_no" in PAY["components"]["schemas"][body_schema_name(modify)]["required"]
+    assert modify["x-weixin-idempotent"] is True
+    # Every quoted document phrase in a reason citing spec/sources/ is in that document.
+    for spec in SPECS.values():
+        for _, _, op in operations(spec):
+            reason = op["x-weixin-idempotent-reason"]
+            for doc in re.findall(r"spec/sources/[\w.-]+\.md", reason):
+                text = (REPO / doc).read_text(encoding="utf-8")
+                for quoted in re.findall(r"【[^】]+】[^ (]+", reason):
+                    assert quoted in text, (op["operationId"], quoted, doc)
+
+
 def source_citations(node, where="#"):
     """(JSON pointer, citation) for every x-weixin-source string in `node`."""
     if isinstance(node, dict):

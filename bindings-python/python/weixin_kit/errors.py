@@ -163,12 +163,12 @@ class _MaybeApplied(WeixinKitError):
         message: str = "",
         *,
         detail: Any = None,
-        may_have_been_applied: Optional[bool] = None,
+        retryable: Optional[bool] = None,
+        may_have_been_applied: bool = False,
     ) -> None:
         super().__init__(message, detail=detail)
-        self.may_have_been_applied = bool(may_have_been_applied)
-        if self.may_have_been_applied:
-            self.retryable = False
+        self.may_have_been_applied = may_have_been_applied
+        self.retryable = not may_have_been_applied if retryable is None else retryable
 
 
 class TransportError(_MaybeApplied, ConnectionError):

@@ -110,14 +110,14 @@ pub static ERROR_KINDS: &[KindInfo] = &[
     KindInfo {
         kind: ErrorKind::Transport,
         class_name: "TransportError",
-        fields: &["detail", "may_have_been_applied"],
+        fields: &["detail", "retryable", "may_have_been_applied"],
         retryable_by_default: true,
         summary: "The request could not be delivered or the connection failed (after retries and failover); may_have_been_applied: it may have reached the server, so it was not sent again.",
     },
     KindInfo {
         kind: ErrorKind::Timeout,
         class_name: "TimeoutError",
-        fields: &["detail", "may_have_been_applied"],
+        fields: &["detail", "retryable", "may_have_been_applied"],
         retryable_by_default: true,
         summary: "The request, the call's deadline or a callback ran out of time; may_have_been_applied: the request may have reached the server, so it was not sent again.",
     },

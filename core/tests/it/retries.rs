@@ -368,7 +368,8 @@ mod bridge {
         assert!(!d.retryable);
         let fields: Vec<_> = d.fields().collect();
         assert!(
-            fields.contains(&("may_have_been_applied", json!(true))),
+            fields.contains(&("may_have_been_applied", json!(true)))
+                && fields.contains(&("retryable", json!(false))),
             "{fields:?}"
         );
         let e = call(json!(true)).await.unwrap_err();

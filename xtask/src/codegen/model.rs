@@ -1082,6 +1082,32 @@ mod tests {
     }
 
     #[test]
+    fn operations_must_say_whether_they_are_idempotent() {
+        let op = |idempotent: Value| {
+            let mut op = serde_json::json!({
+                "operationId": "getThing",
+                "tags": ["t"],
+                "security": [],
+                "responses": {"200": {"description": "ok", "content": {"application/json":
+                    {"schema": {"$ref": "#/components/schemas/Thing"}}}}},
+            });
+            if !idempotent.is_null() {
+                op["x-weixin-idempotent"] = idempotent;
+            }
+            Operation::from_json(Family::MiniProgram, "/thing", "get", &op)
+        };
+        for bad in [Value::Null, serde_json::json!("yes")] {
+            let err = op(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("getThing: x-weixin-idempotent must be true or false"),
+                "{err}"
+            );
+        }
+        assert!(!op(Value::Bool(false)).unwrap().idempotent);
+        assert!(op(Value::Bool(true)).unwrap().idempotent);
+    }
+
+    #[test]
     fn any_of_is_rejected() {
         let schema = serde_json::json!({"anyOf": [{"type": "string"}]});
         assert!(check_schema_conventions(&schema, "/x")

@@ -480,6 +480,7 @@ const KEYWORD_SPEC: &str = r##"{
     "/v3/things/{thing_id}": {
       "post": {
         "operationId": "MoveThing",
+        "x-weixin-idempotent": false,
         "tags": ["things"],
         "summary": "Move a thing",
         "security": [{"WechatPay2": []}],
@@ -755,7 +756,7 @@ m.accessToken();
 assert.deepStrictEqual(calls, [
   ['ModifyStockInfo', { stock_id: '1' }],
   ['parseNotification', { headers: { 'wechatpay-serial': 'S' }, body: 'body' }],
-  ['request', { method: 'GET', path: '/v3/x', body: undefined }],
+  ['request', { method: 'GET', path: '/v3/x', body: undefined, idempotent: undefined }],
   ['platformCertificateSerials', {}],
   ['setUserNotifyExt', { openid: 'o', notify_type: 1, notify_code: 'c', ext_json: { a: 1 } }],
   ['cardExt', { card_id: 'c' }],
@@ -777,6 +778,12 @@ const unknown = errors.errorFromDescription({ kind: 'NoSuchKind', text: 'y' });
 assert.strictEqual(unknown.constructor, errors.WeixinKitError);
 assert.strictEqual(errors.errorFromDescription({ kind: 'toString', text: 'z' }).constructor, errors.WeixinKitError);
 assert.strictEqual(new errors.TransportError('t').retryable, true);
+const applied = errors.errorFromDescription({
+  kind: 'TransportError', text: 't', retryable: false, may_have_been_applied: true,
+});
+assert.ok(applied instanceof errors.TransportError);
+assert.strictEqual(applied.may_have_been_applied, true);
+assert.strictEqual(applied.retryable, false);
 assert.strictEqual(new errors.ValidationError('v', { field: 'f', rule: 'r' }).field, 'f');
 assert.strictEqual(errors.ERROR_CLASSES.CallbackError, errors.CallbackError);
 console.log('ok');

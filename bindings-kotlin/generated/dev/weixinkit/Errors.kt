@@ -89,27 +89,29 @@ class ValidationError(
  * The request could not be delivered or the connection failed (after retries and failover);
  * may_have_been_applied: it may have reached the server, so it was not sent again.
  *
- * Fields (wire names in the core's description): `detail` (`detail`), `mayHaveBeenApplied`
- * (`may_have_been_applied`).
+ * Fields (wire names in the core's description): `detail` (`detail`), `retryable` (`retryable`),
+ * `mayHaveBeenApplied` (`may_have_been_applied`).
  */
 class TransportError(
     message: String,
     detail: JsonElement? = null,
+    retryable: Boolean = true,
     val mayHaveBeenApplied: Boolean? = null,
-) : WeixinKitError(message, detail, true)
+) : WeixinKitError(message, detail, retryable)
 
 /**
  * The request, the call's deadline or a callback ran out of time; may_have_been_applied: the
  * request may have reached the server, so it was not sent again.
  *
- * Fields (wire names in the core's description): `detail` (`detail`), `mayHaveBeenApplied`
- * (`may_have_been_applied`).
+ * Fields (wire names in the core's description): `detail` (`detail`), `retryable` (`retryable`),
+ * `mayHaveBeenApplied` (`may_have_been_applied`).
  */
 class TimeoutError(
     message: String,
     detail: JsonElement? = null,
+    retryable: Boolean = true,
     val mayHaveBeenApplied: Boolean? = null,
-) : WeixinKitError(message, detail, true)
+) : WeixinKitError(message, detail, retryable)
 
 /** The client is misconfigured: the key named in the text, and the rule. */
 class ConfigError(
@@ -185,11 +187,13 @@ internal fun errorFromDescription(description: JsonObject): WeixinKitError {
         "TransportError" -> TransportError(
             message,
             detail = detail,
+            retryable = flag("retryable", true),
             mayHaveBeenApplied = primitive("may_have_been_applied")?.booleanOrNull,
         )
         "TimeoutError" -> TimeoutError(
             message,
             detail = detail,
+            retryable = flag("retryable", true),
             mayHaveBeenApplied = primitive("may_have_been_applied")?.booleanOrNull,
         )
         "ConfigError" -> ConfigError(

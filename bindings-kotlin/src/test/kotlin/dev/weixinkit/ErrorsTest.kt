@@ -160,6 +160,48 @@ class ErrorsTest : SandboxTest() {
     }
 
     @Test
+    fun `TransportError - a POST that may have been applied is not resent, idempotent = true resends it`() = runBlocking<Unit> {
+        // A server that reads each request and closes the connection without answering.
+        val server = java.net.ServerSocket(0, 50, java.net.InetAddress.getLoopbackAddress())
+        val requests = java.util.concurrent.atomic.AtomicInteger()
+        val acceptor = Thread {
+            while (!server.isClosed) {
+                val socket = runCatching { server.accept() }.getOrNull() ?: break
+                socket.use {
+                    val input = it.getInputStream().bufferedReader(Charsets.ISO_8859_1)
+                    var length = 0
+                    while (true) {
+                        val line = input.readLine() ?: break
+                        if (line.isEmpty()) break
+                        if (line.lowercase().startsWith("content-length:")) length = line.substringAfter(':').trim().toInt()
+                    }
+                    repeat(length) { input.read() }
+                    requests.incrementAndGet()
+                }
+            }
+        }.apply { isDaemon = true; start() }
+        try {
+            sb.payClient { it.copy(baseUrl = "http://127.0.0.1:${server.localPort}", backupBaseUrl = null) }.use { pay ->
+                val body = buildJsonObject { put("notify_url", JsonPrimitive("https://example.com/n")) }
+                val e = failsWith<TransportError>(secrets) { pay.request("POST", "/v3/marketing/busifavor/callbacks", body) }
+                assertEquals(1, requests.get())
+                assertEquals(true, e.mayHaveBeenApplied)
+                assertEquals(false, e.retryable)
+                assertTrue(e.message!!.contains("may have been applied"), e.message)
+                val again = failsWith<TransportError>(secrets) {
+                    pay.request("POST", "/v3/marketing/busifavor/callbacks", body, idempotent = true)
+                }
+                assertEquals(1 + 3, requests.get())
+                assertEquals(false, again.mayHaveBeenApplied)
+                assertEquals(true, again.retryable)
+            }
+        } finally {
+            server.close()
+            acceptor.join(1000)
+        }
+    }
+
+    @Test
     fun `TimeoutError - latency beyond a small timeout`() = runBlocking<Unit> {
         val stockId = sb.newStock()
         sb.injectFault("ModifyStockInfo", "latency", fields = mapOf("ms" to 1000))
