@@ -58,6 +58,11 @@ export type FaultKind =
   | 'latency'
   | 'tamper_signature'
   | 'stale_timestamp'
+  | 'daily_quota'
+  /** The change is applied (and logged), then the connection is reset without an answer. */
+  | 'reset_after_apply'
+  /** The change is applied (and logged), then the answer is delayed by `ms`. */
+  | 'latency_after_apply'
   | (string & {})
 
 export interface FaultOptions {
@@ -65,8 +70,12 @@ export interface FaultOptions {
   path_prefix?: string
   /** The next N matching requests (default: until clearFaults()). */
   count?: number
-  /** `latency`: milliseconds. */
+  /** `latency`, `latency_after_apply`: milliseconds. */
   ms?: number
+  /** The random share (0 < p ≤ 1) of matching requests it hits (default: every one). */
+  probability?: number
+  /** Seeds the draws of `probability`, so that a run can be repeated. */
+  seed?: number
   /** `stale_timestamp`: seconds off (default 600). */
   seconds?: number
   [key: string]: unknown

@@ -26,6 +26,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/client/mp_config", get(mp_config))
         .route("/sandbox/stocks", post(create_stock).get(list_stocks))
         .route("/sandbox/stocks/{stock_id}", get(get_stock))
+        .route("/sandbox/out_request_nos", get(out_request_nos))
         .route("/sandbox/media", get(media))
         .route("/sandbox/notify_url", get(notify_url))
         .route(
@@ -69,7 +70,9 @@ pub(crate) fn counters(shared: &Shared) -> Value {
     json!({
         "requests": shared.log.per_operation(),
         "applied_out_request_nos": shared.pay.applied(),
+        "out_request_nos": shared.pay.out_request_counts(),
         "notifications": shared.log.notifications(),
+        "faults_by_kind": shared.faults.injected(),
         "mp": shared.mp.counters(),
     })
 }
@@ -178,6 +181,10 @@ async fn get_stock(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Resp
         Some(stock) => Json(stock).into_response(),
         None => sandbox_error(SandboxError::NotFound(format!("no stock {id}"))),
     }
+}
+
+async fn out_request_nos(State(s): State<Arc<Shared>>) -> Response {
+    Json(s.pay.out_request_counts()).into_response()
 }
 
 async fn media(State(s): State<Arc<Shared>>) -> Response {

@@ -29,6 +29,7 @@ pub mod keys;
 pub mod log;
 pub mod mp;
 pub mod notify;
+pub mod out_requests;
 pub mod pay;
 mod server;
 pub mod util;
@@ -45,6 +46,7 @@ pub use faults::{Fault, FaultKind};
 pub use keys::RsaKey;
 pub use log::{Listener, LogEntry};
 pub use notify::{Attempt, CouponNotification, DeliveryReport, RetryPolicy};
+pub use out_requests::OutRequestCount;
 pub use pay::{Media, NewStock, Stock};
 
 /// Why the sandbox could not start or a control call failed.
@@ -448,10 +450,17 @@ impl Sandbox {
         self.shared.log.notification_reports()
     }
 
-    /// Counters: requests per operation, applied out_request_no values per stock, notification
-    /// deliveries, and the mini-program side's counters under `"mp"`.
+    /// Counters: requests per operation, applied out_request_no values per stock, what happened
+    /// to each out_request_no (`"out_request_nos"`), notification deliveries, and the
+    /// mini-program side's counters under `"mp"`.
     pub fn counters(&self) -> serde_json::Value {
         control::counters(&self.shared)
+    }
+
+    /// ModifyStockInfo's out_request_no values: how many times each change was applied (at most
+    /// once), answered again without applying (same change), refused (another change).
+    pub fn out_request_counts(&self) -> std::collections::BTreeMap<String, OutRequestCount> {
+        self.shared.pay.out_request_counts()
     }
 
     /// Clears the request log and the request/notification counters (stocks stay).

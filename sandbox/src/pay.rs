@@ -2,7 +2,7 @@
 //! `GET /v3/certificates`. Signature checks and response signing happen in the server layer;
 //! these handlers see verified requests only.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -18,6 +18,7 @@ use serde_json::{json, Map, Value};
 use weixin_kit::pay::{ImageUploadMeta, ModifyStockInfoRequest, SetCouponNotifyRequest};
 
 use crate::auth::Caller;
+use crate::out_requests::{OutRequestCount, OutRequests, Seen};
 use crate::{keys, util, SandboxError, Shared};
 
 /// Largest image MarketingImageUpload accepts ("不能超过2M", read as 2 MiB).
@@ -102,8 +103,8 @@ struct Registration {
 struct Inner {
     next_id: u64,
     stocks: BTreeMap<String, Stock>,
-    /// out_request_no → (stock_id, the request body as JSON): the idempotency record.
-    out_requests: HashMap<String, (String, Value)>,
+    /// The idempotency record of ModifyStockInfo.
+    out_requests: OutRequests,
     notify: Option<Registration>,
     media: Vec<Media>,
 }
@@ -202,6 +203,11 @@ impl PayState {
             .map(|r| r.notify_url.clone())
     }
 
+    /// out_request_no → how many times its change was applied, replayed, refused.
+    pub fn out_request_counts(&self) -> BTreeMap<String, OutRequestCount> {
+        self.inner.lock().expect("lock").out_requests.counts()
+    }
+
     /// stock_id → applied out_request_no values.
     pub fn applied(&self) -> BTreeMap<String, Vec<String>> {
         self.inner
@@ -293,17 +299,19 @@ async fn modify_stock_info(
             "修改流程中仅允许创建方进行操作",
         );
     }
-    if let Some((done_stock, done_body)) = inner.out_requests.get(&req.out_request_no) {
-        return if *done_stock == stock_id && *done_body == value {
-            // The same change again: an idempotent retry, not applied twice.
-            StatusCode::NO_CONTENT.into_response()
-        } else {
-            error(
-                StatusCode::BAD_REQUEST,
-                "INVALID_REQUEST",
-                "商户请求单号out_request_no已使用，且请求参数与首次请求不一致，请更换out_request_no",
-            )
-        };
+    // See crate::out_requests for the documents behind this.
+    match inner
+        .out_requests
+        .check(&req.out_request_no, &stock_id, &value)
+    {
+        Seen::New => {}
+        // The same change again: an idempotent retry, not applied twice.
+        Seen::Replay => return StatusCode::NO_CONTENT.into_response(),
+        Seen::Conflict => return error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+            "商户请求单号out_request_no已使用，且请求参数与首次请求不一致，请更换out_request_no",
+        ),
     }
     let end = util::parse_rfc3339(&stock.available_end_time);
     if end.is_some_and(|end| util::now() > end) {
@@ -350,7 +358,7 @@ async fn modify_stock_info(
         .push(req.out_request_no.clone());
     inner
         .out_requests
-        .insert(req.out_request_no, (stock_id, value));
+        .record_applied(&req.out_request_no, &stock_id, value);
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -1,5 +1,6 @@
 //! The listeners and the layer every request goes through: main-down, request log, signature
-//! verification (WeChat Pay routes), faults, response signing.
+//! verification (WeChat Pay routes), faults, response signing, then the after-apply faults
+//! (the route has run and the log holds its answer: drop the connection, or answer late).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -108,14 +109,38 @@ async fn drop_connection(conn: Option<&ConnInfo>) -> Response {
     StatusCode::SERVICE_UNAVAILABLE.into_response()
 }
 
+/// What the handling of a WeChat route ends with.
+enum Answer {
+    Respond(Response),
+    /// Drop the connection without a response.
+    Drop,
+}
+
 async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
+    let path = req.uri().path();
     if path == "/sandbox/card/add" {
         return log_card_add(&shared, req, next).await;
     }
     if path.starts_with("/sandbox/") || path == "/sandbox" {
         return next.run(req).await;
     }
+    // Handled in a task of its own, as a server does: a client that gives up (its timeout
+    // during a `latency` fault) closes the connection, which drops this future — the request
+    // is still handled, applied and logged, only its answer goes nowhere.
+    let conn = req.extensions().get::<ConnInfo>().cloned();
+    match tokio::spawn(wechat_route(shared, req, next)).await {
+        Ok(Answer::Respond(response)) => response,
+        Ok(Answer::Drop) => drop_connection(conn.as_ref()).await,
+        Err(_) => pay::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "SYSTEM_ERROR",
+            "the sandbox failed handling this request",
+        ),
+    }
+}
+
+async fn wechat_route(shared: Arc<Shared>, req: Request, next: Next) -> Answer {
+    let path = req.uri().path().to_owned();
     let conn = req.extensions().get::<ConnInfo>().cloned();
     let listener = conn.as_ref().map(|c| c.listener).unwrap_or(Listener::Main);
     let method = req.method().clone();
@@ -136,7 +161,9 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     let bytes = match to_bytes(body, MAX_BODY).await {
         Ok(b) => b,
         Err(_) => {
-            return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response();
+            return Answer::Respond(
+                (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+            );
         }
     };
     let mut entry = LogEntry {
@@ -157,7 +184,7 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     if listener == Listener::Main && shared.main_down.load(Ordering::SeqCst) {
         entry.faults.push("main_down".into());
         shared.log.push(entry);
-        return drop_connection(conn.as_ref()).await;
+        return Answer::Drop;
     }
 
     let mut response = None;
@@ -213,7 +240,7 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         response = match &applied.terminal {
             Some(FaultKind::ConnectionReset) => {
                 shared.log.push(entry);
-                return drop_connection(conn.as_ref()).await;
+                return Answer::Drop;
             }
             Some(FaultKind::SystemError) => Some(if is_pay {
                 let message = if operation == Some("SetCouponNotify") {
@@ -252,6 +279,8 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
             _ => None,
         };
     }
+    // The after-apply faults act only when the route ran (nothing else applies a change).
+    let route_ran = response.is_none();
     let mut response = match response {
         Some(r) => r,
         None => {
@@ -289,8 +318,16 @@ async fn frontline(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     );
     entry.request_id = Some(rid);
     entry.status = Some(response.status().as_u16());
+    if route_ran && applied.reset_after_apply {
+        // Logged with the status the route answered: what was applied; the client gets none.
+        shared.log.push(entry);
+        return Answer::Drop;
+    }
     shared.log.push(entry);
-    response
+    if route_ran && applied.latency_after_apply_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(applied.latency_after_apply_ms)).await;
+    }
+    Answer::Respond(response)
 }
 
 /// Writes a connection's bytes, turning the header name `Request-Id` (hyper's title case) into

@@ -5,6 +5,7 @@ mod fixture;
 mod fuzz;
 mod kotlin;
 mod node;
+mod soak;
 mod tasks;
 mod util;
 
@@ -22,6 +23,10 @@ tasks:
   fuzz [--seconds N] [--runs N] [--target T] [--no-build]
                       run the cargo-fuzz targets of fuzz/ (nightly), N seconds each (default 60)
                       or until N executions
+  soak [--calls N] [--seed S] [--concurrency C]
+                      the fault soak: N calls (default 10000, C in flight, default 16) of every
+                      operation against the sandbox with 10 % faults of every kind; prints its
+                      summary (a finding replays exactly with its seed and --concurrency 1)
 ";
 
 fn main() -> ExitCode {
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
         ["demo"] => tasks::demo(&root),
         ["bench"] => tasks::bench(&root),
         ["fuzz", rest @ ..] => fuzz::run(&root, rest),
+        ["soak", rest @ ..] => soak::soak(&root, rest),
         // Part of `test`; on its own for working on the codegen or the binding.
         ["python-fixture"] => fixture::python_fixture_test(&root, Path::new("python3")),
         ["node-fixture"] => fixture::node_fixture_test(&root),

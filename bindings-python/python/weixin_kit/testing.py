@@ -187,9 +187,12 @@ class Sandbox:
             operation: ``ModifyStockInfo``, ``SetCouponNotify``, ``MarketingImageUpload``,
                 ``Certificates`` or a mini-program operation (``setUserNotifyExt``); with
                 neither this nor ``path_prefix`` every request matches.
-            kind: ``system_error`` (500), ``frequency_limited`` (429), ``connection_reset``,
-                ``latency`` (``ms=``), ``tamper_signature``, ``stale_timestamp``
-                (``seconds=``, default 600).
+            kind: ``system_error`` (500), ``frequency_limited`` (429), ``daily_quota``,
+                ``connection_reset``, ``latency`` (``ms=``), ``tamper_signature``,
+                ``stale_timestamp`` (``seconds=``, default 600); after the change is applied
+                (and logged): ``reset_after_apply`` (no answer), ``latency_after_apply``
+                (``ms=``). ``probability=`` (0 < p <= 1) and ``seed=`` hit a seeded random share
+                of the matching requests.
             path_prefix: match by path instead (``/v3/marketing/``, ``/cgi-bin/``).
             count: the next N matching requests (default: until :meth:`clear_faults`).
         """

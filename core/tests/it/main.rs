@@ -24,3 +24,4 @@ mod notification_limits;
 mod pay_client;
 mod replay;
 mod retries;
+mod soak;

@@ -3,6 +3,7 @@
 //! `cargo test -p weixin-kit-sandbox --test it` runs them all; a module alone with a filter,
 //! e.g. `cargo test -p weixin-kit-sandbox --test it -- pay_api::`.
 
+mod after_apply;
 mod common;
 mod mp;
 mod notify_faults;

@@ -279,6 +279,8 @@ async fn faults_of_every_kind() {
         path_prefix: Some("/cgi-bin/".into()),
         kind: FaultKind::SystemError,
         count: None,
+        probability: None,
+        seed: None,
     })
     .unwrap();
     for _ in 0..2 {
