@@ -258,9 +258,11 @@ class Sandbox private constructor(
     // -- faults ----------------------------------------------------------------------------
 
     /**
-     * Makes matching requests fail ([kind]: `system_error`, `rate_limit`, `not_found`, `timeout`,
-     * `bad_signature` … see sandbox/README.md); returns the rule's id. [fields]: the rule's other
-     * keys (`status`, `code`, `delay_ms` …).
+     * Makes matching requests fail ([kind]: `system_error`, `frequency_limited`, `daily_quota`,
+     * `connection_reset`, `latency`, `tamper_signature`, `stale_timestamp`, and after the change
+     * was applied `reset_after_apply`, `latency_after_apply`; see sandbox/README.md); returns the
+     * rule's id. [fields]: the rule's other keys (`ms` for the latencies, `seconds` for
+     * `stale_timestamp`, `probability` + `seed` for a random share of requests).
      */
     @JvmOverloads
     suspend fun injectFault(
