@@ -44,6 +44,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/notifications", get(notifications))
         .route("/sandbox/requests", get(requests).delete(reset_log))
         .route("/sandbox/counters", get(counters_route))
+        .merge(crate::ui::routes())
 }
 
 /// Every control route (WeChat Pay and mini-program sides) with `shared` applied, and a

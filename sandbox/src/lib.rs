@@ -32,6 +32,7 @@ pub mod notify;
 pub mod out_requests;
 pub mod pay;
 mod server;
+pub mod ui;
 pub mod util;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};

@@ -40,7 +40,34 @@ pub struct LogEntry {
     /// The request's `Wechatpay-Serial` header (the key it asks WeChat Pay to answer with).
     #[serde(default)]
     pub wechatpay_serial: Option<String>,
+    /// WeChat Pay routes, a rejected signature: what the inspector page shows side by side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sign_failure: Option<SignFailureLog>,
 }
+
+/// A rejected request signature as the log keeps it (no key, no signature value: the signing
+/// strings are built from the method, path, timestamp, nonce and body the request carried).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SignFailureLog {
+    /// Which part was wrong: authorization, mchid, serial_no, timestamp, nonce_str, signature.
+    pub field: String,
+    /// The signing string the sandbox built from the request as received.
+    pub expected_signing_string: String,
+    /// What the client says it signed: the [`SIGNED_STRING_HEADER`] request header (base64 of
+    /// the signing string's bytes), when the client sent one. Absent otherwise: an RSA
+    /// signature does not reveal the string it signs.
+    #[serde(default)]
+    pub received_signing_string: Option<String>,
+    /// The signature verifies over `received_signing_string` with the merchant's public key:
+    /// the client really signed that string (false: the header does not match the signature).
+    #[serde(default)]
+    pub received_verified: bool,
+}
+
+/// An optional request header a client (or a test) may send with the base64 of the exact
+/// signing string it signed, so that the inspector page can show it next to the expected one.
+/// Sandbox-only: WeChat ignores unknown headers; nothing secret is in a signing string.
+pub const SIGNED_STRING_HEADER: &str = "x-sandbox-signed-string";
 
 /// Notification delivery counters.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -131,5 +158,39 @@ pub fn body_text(body: &[u8]) -> String {
         )
     } else {
         String::from_utf8_lossy(body).into_owned()
+    }
+}
+
+impl SignFailureLog {
+    /// What the log keeps of `failure`: the expected string, and the received one when the
+    /// request carries [`SIGNED_STRING_HEADER`] (checked against the request's signature).
+    pub fn new(
+        identity: &crate::Identity,
+        headers: &axum::http::HeaderMap,
+        failure: &crate::auth::SignFailure,
+    ) -> SignFailureLog {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let received = headers
+            .get(SIGNED_STRING_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| b64.decode(v.trim()).ok());
+        let signature = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| crate::auth::parse_authorization(v).ok())
+            .and_then(|h| b64.decode(h.signature).ok());
+        let received_verified = match (&received, &signature) {
+            (Some(text), Some(sig)) => {
+                crate::keys::verify(&identity.merchant_key.public_der(), text, sig)
+            }
+            _ => false,
+        };
+        SignFailureLog {
+            field: failure.field.to_owned(),
+            expected_signing_string: failure.expected_signing_string.clone(),
+            received_signing_string: received.map(|b| String::from_utf8_lossy(&b).into_owned()),
+            received_verified,
+        }
     }
 }

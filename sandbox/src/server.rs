@@ -179,6 +179,7 @@ async fn wechat_route(shared: Arc<Shared>, req: Request, next: Next) -> Answer {
         faults: Vec::new(),
         request_id: None,
         wechatpay_serial: request_serial.clone(),
+        sign_failure: None,
     };
 
     if listener == Listener::Main && shared.main_down.load(Ordering::SeqCst) {
@@ -220,6 +221,11 @@ async fn wechat_route(shared: Arc<Shared>, req: Request, next: Next) -> Answer {
             }
             Err(failure) => {
                 entry.signature = Some(failure.reason.clone());
+                entry.sign_failure = Some(crate::log::SignFailureLog::new(
+                    &shared.identity,
+                    &parts.headers,
+                    &failure,
+                ));
                 response = Some((StatusCode::UNAUTHORIZED, Json(failure.body())).into_response());
             }
         }
@@ -463,6 +469,7 @@ async fn log_card_add(shared: &Shared, req: Request, next: Next) -> Response {
         faults: Vec::new(),
         request_id: None,
         wechatpay_serial: None,
+        sign_failure: None,
     });
     Response::from_parts(head, Body::from(out))
 }

@@ -110,6 +110,7 @@ pub mod cards;
 mod control;
 mod crypto;
 pub mod errors;
+pub mod inspect;
 mod state;
 
 use std::sync::Arc;

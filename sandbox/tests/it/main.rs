@@ -8,4 +8,5 @@ mod common;
 mod mp;
 mod notify_faults;
 mod pay_api;
+mod ui;
 mod wechat_fidelity;

@@ -134,6 +134,8 @@ pub struct Tweak {
     pub serial_no: Option<String>,
     /// Content-Type (default application/json).
     pub content_type: Option<String>,
+    /// Sent as well, e.g. the sandbox's `X-Sandbox-Signed-String`.
+    pub extra_headers: Vec<(String, String)>,
 }
 
 pub struct Reply {
@@ -213,6 +215,9 @@ impl Env {
             .body(body);
         if !tweak.no_auth {
             req = req.header("Authorization", auth);
+        }
+        for (name, value) in &tweak.extra_headers {
+            req = req.header(name.as_str(), value.as_str());
         }
         let resp = req.send().await?;
         let status = resp.status().as_u16();
