@@ -52,7 +52,7 @@ impl MpState {
                 )
             })
             .collect();
-        tokens.sort_by(|a, b| b.0.cmp(&a.0));
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.0));
         let mut tickets: Vec<Value> = Vec::new();
         let mut keys: Vec<_> = inner.tickets.keys().cloned().collect();
         keys.sort();
