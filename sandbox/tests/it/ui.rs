@@ -15,9 +15,12 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use base64::Engine as _;
 use serde_json::json;
-use weixin_kit_sandbox::{CouponNotification, NewStock};
+use weixin_kit_sandbox::{CouponNotification, FaultKind, NewStock};
 
 use crate::common::{start, Tweak};
+
+#[cfg(unix)]
+mod cdp;
 
 const CALLBACKS: &str = "/v3/marketing/busifavor/callbacks";
 
@@ -286,4 +289,105 @@ async fn inspector_page_renders_calls_forgeries_and_notifications_in_chromium() 
         dom_time,
         png.display()
     );
+}
+
+/// The fault buttons, clicked in a real page (Chromium driven over the DevTools protocol): each
+/// click reaches the sandbox (checked on the sandbox's own state, not on the page) and the page
+/// then shows what is in force.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspector_fault_buttons_inject_faults_in_chromium() {
+    let Some(browser) = chromium() else { return };
+    let started = Instant::now();
+    let env = start().await;
+    let url = format!("{}/sandbox/ui", env.sandbox.base_url());
+    let profile = tempfile::tempdir().unwrap();
+    tokio::task::block_in_place(|| {
+        let wait = std::time::Duration::from_secs(10);
+        let mut page = cdp::Browser::launch(&browser, profile.path(), &url);
+        assert!(
+            page.wait_for(
+                "document.querySelectorAll('button[data-kind]').length === 9 \
+                 && document.getElementById('meta').textContent.startsWith('main up')",
+                wait
+            ),
+            "the page did not load its fault buttons"
+        );
+        let poll = |check: &dyn Fn() -> bool| {
+            let until = Instant::now() + wait;
+            while Instant::now() < until {
+                if check() {
+                    return true;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            false
+        };
+
+        // system_error for the next 2 ModifyStockInfo calls.
+        page.eval(
+            "document.getElementById('fault-operation').value = 'ModifyStockInfo';\
+             document.getElementById('fault-count').value = '2';\
+             document.querySelector('button[data-kind=\"system_error\"]').click(); true",
+        );
+        assert!(
+            poll(&|| {
+                let faults = env.sandbox.faults();
+                faults.len() == 1
+                    && faults[0].fault.kind == FaultKind::SystemError
+                    && faults[0].fault.operation.as_deref() == Some("ModifyStockInfo")
+                    && faults[0].remaining == Some(2)
+            }),
+            "the click injected no system_error fault: {:?}",
+            env.sandbox.faults()
+        );
+        assert!(
+            page.wait_for(
+                "[...document.querySelectorAll('#faults-body tr.fault')].some(r => \
+                 r.textContent.includes('system_error') && r.textContent.includes('ModifyStockInfo'))",
+                wait
+            ),
+            "the page does not list the fault in force"
+        );
+
+        // Latency (with its ms) for any operation, until cleared (count emptied).
+        page.eval(
+            "document.getElementById('fault-operation').value = '';\
+             document.getElementById('fault-count').value = '';\
+             document.querySelector('button[data-kind=\"latency\"]').click(); true",
+        );
+        assert!(
+            poll(&|| env
+                .sandbox
+                .faults()
+                .iter()
+                .any(|f| f.fault.kind == FaultKind::Latency { ms: 2000 }
+                    && f.fault.operation.is_none()
+                    && f.remaining.is_none())),
+            "the click injected no latency fault: {:?}",
+            env.sandbox.faults()
+        );
+
+        // Main down and up again.
+        page.eval("document.getElementById('main-toggle').click(); true");
+        assert!(poll(&|| env.sandbox.main_down()), "main is not down");
+        assert!(page.wait_for(
+            "document.getElementById('meta').textContent.startsWith('main DOWN')",
+            wait
+        ));
+        page.eval("document.getElementById('main-toggle').click(); true");
+        assert!(poll(&|| !env.sandbox.main_down()), "main is still down");
+
+        // Clear.
+        page.eval("document.getElementById('clear-faults').click(); true");
+        assert!(
+            poll(&|| env.sandbox.faults().is_empty()),
+            "faults not cleared"
+        );
+        assert!(page.wait_for(
+            "document.querySelectorAll('#faults-body tr.fault').length === 0",
+            wait
+        ));
+    });
+    eprintln!("inspector fault buttons test: {:?}", started.elapsed());
 }
