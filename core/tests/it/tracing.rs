@@ -391,3 +391,107 @@ async fn a_rejected_token_is_refreshed_and_no_token_or_openid_is_logged() {
     );
     assert_no_secrets(&sb, &cap.text(), &[first.expose(), second.expose(), CODE]);
 }
+
+/// A bridge sink keeping the records emitted on the test's thread (other tests of this binary
+/// run on other threads and reach the same global subscriber).
+struct ThreadSink {
+    thread: std::thread::ThreadId,
+    records: Mutex<Vec<weixin_kit::bridge::LogRecord>>,
+}
+
+impl weixin_kit::bridge::LogSink for ThreadSink {
+    fn log(&self, record: weixin_kit::bridge::LogRecord) {
+        if std::thread::current().id() == self.thread {
+            self.records.lock().unwrap().push(record);
+        }
+    }
+}
+
+/// The only test of this binary that sets the process's bridge sink (it is global).
+#[tokio::test]
+async fn the_bridge_sink_gets_records_with_span_fields_at_its_level() {
+    use weixin_kit::bridge::logging::{set_max_level, set_sink};
+    use weixin_kit::bridge::LogLevel;
+
+    let sb = sandbox().await;
+    let client = pay_client(&sb);
+    let stock = new_stock(&sb);
+    let sink = Arc::new(ThreadSink {
+        thread: std::thread::current().id(),
+        records: Mutex::default(),
+    });
+    assert!(set_sink(Some(sink.clone()), LogLevel::Debug), "installed");
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("trace-sink-1"))
+        .await
+        .unwrap();
+    let records = std::mem::take(&mut *sink.records.lock().unwrap());
+    let answered = records
+        .iter()
+        .find(|r| r.message == "answered")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(answered.level, LogLevel::Info);
+    assert_eq!(answered.target, "weixin_kit");
+    let logged = sb.requests();
+    let request_id = logged
+        .iter()
+        .find(|r| r.operation.as_deref() == Some("ModifyStockInfo"))
+        .and_then(|r| r.request_id.clone())
+        .unwrap();
+    assert_eq!(
+        serde_json::Value::Object(answered.fields.clone()),
+        serde_json::json!({
+            "operation": "ModifyStockInfo", "family": "pay", "attempt": 1, "host": "main",
+            "status": 204, "request_id": request_id,
+            "latency_ms": answered.fields["latency_ms"].as_u64().unwrap(),
+        })
+    );
+    let verified = records
+        .iter()
+        .find(|r| r.message == "response verified")
+        .unwrap();
+    assert_eq!(verified.level, LogLevel::Debug);
+    assert!(
+        records.iter().all(|r| r.target == "weixin_kit"),
+        "no other crate's events: {records:#?}"
+    );
+    let text = serde_json::to_string(&records).unwrap();
+    assert_no_secrets(&sb, &text, &[&stock, "trace-sink-1"]);
+
+    // At `warn`, a successful call says nothing; a signature failure is one warning.
+    set_max_level(Some(LogLevel::Warn));
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("trace-sink-2"))
+        .await
+        .unwrap();
+    sb.inject_fault(Fault::operation(
+        "ModifyStockInfo",
+        FaultKind::TamperSignature,
+        1,
+    ))
+    .unwrap();
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("trace-sink-3"))
+        .await
+        .unwrap_err();
+    let records = std::mem::take(&mut *sink.records.lock().unwrap());
+    let seen: Vec<_> = records
+        .iter()
+        .map(|r| (r.level, r.message.as_str()))
+        .collect();
+    assert_eq!(seen, vec![(LogLevel::Warn, "response verification failed")]);
+    assert_eq!(records[0].fields["operation"], "ModifyStockInfo");
+    assert_eq!(records[0].fields["error_kind"], "SignatureError");
+
+    // Without a sink, nothing.
+    set_sink(None, LogLevel::Trace);
+    client
+        .busifavor()
+        .modify_stock_info(&stock, &modify("trace-sink-4"))
+        .await
+        .unwrap();
+    assert!(sink.records.lock().unwrap().is_empty());
+}
