@@ -356,7 +356,12 @@ impl HttpClient {
                     }
                 }
                 Err(Failure::NoResponse(failure)) => {
-                    trace::no_answer(&span, failure.kind(), failure.maybe_sent, started.elapsed());
+                    trace::no_answer(
+                        &span,
+                        trace::failure_kind(failure),
+                        failure.maybe_sent,
+                        started.elapsed(),
+                    );
                     if failure.maybe_sent && !request.idempotent {
                         // Sending it again could apply it twice.
                         trace::not_retried("may have been applied and is not idempotent");
@@ -365,10 +370,10 @@ impl HttpClient {
                     if !failure.maybe_sent && host == Host::Main && can_fail_over {
                         self.breaker.trip(std::time::Instant::now());
                     }
-                    (failure.connection, None, failure.kind())
+                    (failure.connection, None, trace::failure_kind(failure))
                 }
                 Err(Failure::Final(_)) => {
-                    trace::no_answer(&span, "request", false, started.elapsed());
+                    trace::no_answer(&span, "final", false, started.elapsed());
                     return outcome.map_err(Failure::into_error);
                 }
             };
@@ -537,19 +542,6 @@ struct NoResponse {
     /// The host may be down (connect failure or timeout, reset, closed connection): a reason
     /// to fail over. A slow answer from a live host is not.
     connection: bool,
-}
-
-impl NoResponse {
-    /// What failed, for logs: `connect` (nothing was sent), `timeout`, `connection`.
-    fn kind(&self) -> &'static str {
-        if !self.maybe_sent {
-            "connect"
-        } else if self.timeout {
-            "timeout"
-        } else {
-            "connection"
-        }
-    }
 }
 
 impl Failure {

@@ -85,8 +85,21 @@ pub(super) fn answered(span: &Span, response: &RawResponse, latency: Duration) {
     }
 }
 
-/// An attempt got no answer: `failure` is `connect` (nothing was sent), `timeout`,
-/// `connection` (closed or reset after sending) or `request` (not sendable).
+/// What failed, for logs: `connect` (nothing was sent), `timeout`, `connection` (closed or
+/// reset after sending).
+pub(super) fn failure_kind(failure: &super::NoResponse) -> &'static str {
+    if !failure.maybe_sent {
+        "connect"
+    } else if failure.timeout {
+        "timeout"
+    } else {
+        "connection"
+    }
+}
+
+/// An attempt got no usable answer: `failure` is [`failure_kind`]'s, `deadline` (the call's
+/// deadline cut it off) or `final` (not sendable, or an answer no WeChat server sends: a body
+/// over the size limit).
 pub(super) fn no_answer(span: &Span, failure: &'static str, maybe_sent: bool, latency: Duration) {
     let latency_ms = millis(latency);
     tracing::warn!(target: TARGET, parent: span, failure, maybe_sent, latency_ms, "no answer");
