@@ -216,7 +216,9 @@ impl PayClient {
         };
         // Before anything else: an oversized body must not cost a verification or a download.
         notification::check_size(body)?;
-        self.inner.certs.verify(headers, body).await?;
+        let verified = self.inner.certs.verify(headers, body).await;
+        trace_verification(Verified::Notification, &verified);
+        verified?;
         let notification = notification::decrypt_verified(key, body)?;
         if let Some(guard) = &self.inner.replay_guard {
             let header = |name: &str| {
@@ -333,7 +335,7 @@ impl PayClient {
                     .certs
                     .verify(&response.headers, &response.body)
                     .await;
-                trace_verification(&verified);
+                trace_verification(Verified::Response, &verified);
                 verified?;
             }
             Ok(response)
@@ -397,17 +399,35 @@ static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
     ..REQUEST_SPEC
 };
 
-/// The response verification verdict as an event: `verification = "ok"`, or `"failed"` with
-/// the error's kind (never its text: it may quote the answer).
-fn trace_verification(verified: &Result<()>) {
-    use crate::http::trace::TARGET;
-    match verified {
-        Ok(()) => tracing::debug!(target: TARGET, verification = "ok", "response verified"),
-        Err(e) => tracing::warn!(
+/// What a signature verdict is about.
+#[derive(Clone, Copy)]
+enum Verified {
+    Response,
+    Notification,
+}
+
+/// A signature verification verdict as an event: `verification = "ok"`, or `"failed"` with the
+/// error's kind (never its text: it may quote the answer or the notification).
+fn trace_verification(what: Verified, verified: &Result<()>) {
+    use crate::http::trace::{error_kind, TARGET};
+    match (what, verified) {
+        (Verified::Response, Ok(())) => {
+            tracing::debug!(target: TARGET, verification = "ok", "response verified")
+        }
+        (Verified::Notification, Ok(())) => {
+            tracing::debug!(target: TARGET, verification = "ok", "notification verified")
+        }
+        (Verified::Response, Err(e)) => tracing::warn!(
             target: TARGET,
             verification = "failed",
-            error_kind = crate::http::trace::error_kind(e),
+            error_kind = error_kind(e),
             "response verification failed"
+        ),
+        (Verified::Notification, Err(e)) => tracing::warn!(
+            target: TARGET,
+            verification = "failed",
+            error_kind = error_kind(e),
+            "notification verification failed"
         ),
     }
 }

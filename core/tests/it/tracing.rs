@@ -16,6 +16,7 @@ use tracing_subscriber::Layer;
 use weixin_kit::pay::{ModifyStockInfoRequest, Operations as _};
 use weixin_kit_sandbox::{Fault, FaultKind, NewStock, Sandbox};
 
+use crate::common::notify::coupon_notification;
 use crate::common::peer::closed_port_url;
 use crate::common::{
     mp_client, pay_builder_with_public_key, pay_client, sandbox, CODE, NOTIFY_TYPE, OPENID,
@@ -494,4 +495,40 @@ async fn the_bridge_sink_gets_records_with_span_fields_at_its_level() {
         .await
         .unwrap();
     assert!(sink.records.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn notification_verdicts_are_events_without_the_notification() {
+    let sb = sandbox().await;
+    let client = pay_client(&sb);
+    let (headers, body, id) = coupon_notification(&sb, OPENID).await;
+    let (cap, _guard) = capture();
+    let notification = client.parse_notification(&headers, &body).await.unwrap();
+    let mut forged = body.clone();
+    forged.push(b' ');
+    let e = client
+        .parse_notification(&headers, &forged)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, weixin_kit::Error::Signature { .. }), "{e:?}");
+
+    let ok = cap.events("notification verified");
+    assert_eq!(ok.len(), 1);
+    assert_eq!(ok[0].field("verification"), Some("ok"));
+    let failed = cap.events("notification verification failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].field("error_kind"), Some("SignatureError"));
+    let body_text = String::from_utf8(body).unwrap();
+    let ciphertext = body_text.split("\"ciphertext\":\"").nth(1).unwrap();
+    // Every text value of the decrypted resource (coupon code, stock id, openid, …).
+    let mut extra = vec![id.as_str(), &ciphertext[..40]];
+    let values = notification.resource.as_object().unwrap();
+    extra.extend(
+        values
+            .values()
+            .filter_map(|v| v.as_str())
+            .filter(|v| v.len() >= 6),
+    );
+    assert!(extra.len() > 3, "{values:?}");
+    assert_no_secrets(&sb, &cap.text(), &extra);
 }
