@@ -139,3 +139,28 @@ export declare function signCardExt(args: {
   code?: string
   openid?: string
 }): string
+
+/** A log record of the core: one call's answer, retry, verification verdict or token refresh. */
+export interface LogRecord {
+  level: 'error' | 'warn' | 'info' | 'debug' | 'trace'
+  /** `weixin_kit`. */
+  target: string
+  /** `answered`, `retrying`, `no answer`, `response verified`, `token refreshed`, … */
+  message: string
+  /**
+   * The event's fields with its call's and attempt's: `operation`, `family`, `attempt`, `host`,
+   * `status`, `request_id`, `latency_ms`, `retry_reason`, `verification`, `error_kind`, …
+   * Never a secret, URL, body or openid.
+   */
+  fields: Record<string, string | number | boolean>
+}
+
+/**
+ * Sends the core's log records at `level` (default `info`) and above to `logger`, on the JS
+ * thread; `null` stops them. One logger per process. Returns false when records cannot arrive
+ * (another global tracing subscriber in the process).
+ */
+export declare function setLogger(
+  logger: ((record: LogRecord) => void) | null,
+  options?: { level?: LogRecord['level'] }
+): boolean

@@ -3,6 +3,7 @@
 // See index.d.ts for the typed surface and README.md (repository root) for a quickstart.
 
 const { PayClient, MiniProgramClient } = require('./lib/clients.js')
+const { setLogger } = require('./lib/logging.js')
 const { buildAuthorization, verifySignature, decryptResource, signCardExt } = require('./lib/crypto.js')
 
 module.exports = {
@@ -13,4 +14,5 @@ module.exports = {
   verifySignature,
   decryptResource,
   signCardExt,
+  setLogger,
 }

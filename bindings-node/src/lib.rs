@@ -8,6 +8,7 @@
 //! - [`errors`]: core errors → the bridge's error description, which `lib/native.js` turns
 //!   into the class its kind names (`generated/errors.js`).
 //! - [`crypto`]: the four crypto functions, over `weixin_kit::bridge::crypto`.
+//! - [`logging`]: the core's log records to the JS function `setLogger` registers.
 //! - [`bench`]: the crypto floor the benchmark (`bench/`) compares client CPU with.
 //! - [`sandbox`]: the in-process sandbox behind `weixin-kit/testing` (feature `sandbox`).
 //!
@@ -22,6 +23,7 @@ mod callbacks;
 mod client;
 mod crypto;
 mod errors;
+mod logging;
 #[cfg(feature = "sandbox")]
 mod sandbox;
 

@@ -11,6 +11,7 @@ mod client;
 mod convert;
 mod crypto;
 mod errors;
+mod logging;
 mod runtime;
 #[cfg(feature = "sandbox")]
 mod sandbox;
@@ -31,6 +32,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crypto::sign_card_ext, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_crypto_floor, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::_set_log_sink, m)?)?;
+    m.add_function(wrap_pyfunction!(logging::_set_log_level, m)?)?;
     Ok(())
 }
 

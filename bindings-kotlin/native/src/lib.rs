@@ -10,6 +10,7 @@
 //!   bridge's host function.
 //! - [`errors`]: every failure as one FFI error carrying the bridge's `ErrorDescription` as JSON.
 //! - [`crypto`]: the four crypto functions over `weixin_kit::bridge::crypto`.
+//! - [`logging`]: the foreign trait `LogSink` (`WeixinKit.setLogger`) for the core's log records.
 //! - [`runtime`]: the process-wide tokio runtime every call runs on.
 //! - [`bench`]: the crypto floor for `bindings-kotlin/bench/` (not public API).
 //!
@@ -23,11 +24,13 @@ mod callbacks;
 mod client;
 mod crypto;
 mod errors;
+mod logging;
 mod runtime;
 
 pub use callbacks::{CallbackFailure, HostFunction};
 pub use client::ClientCore;
 pub use errors::NativeError;
+pub use logging::LogSink;
 
 /// The error kinds the core reports (`ERROR_KINDS`) as a JSON array of
 /// `{class_name, fields}`, base first: the Kotlin tests check the generated hierarchy against it.

@@ -13,6 +13,8 @@ import {
   decryptResource,
   signCardExt,
   verifySignature,
+  setLogger,
+  type LogRecord,
   type AddCardListItem,
   type ModifyStockInfoArgs,
   type Notification,
@@ -152,3 +154,15 @@ export async function usage(headers: Record<string, string | string[] | undefine
   sb.baseUrl = 'http://elsewhere'
   await sb.stop()
 }
+
+// setLogger: records with typed fields; a level outside the five is rejected.
+const logged: LogRecord[] = []
+const installed: boolean = setLogger((record) => {
+  logged.push(record)
+  const status: string | number | boolean | undefined = record.fields.status
+  void status
+}, { level: 'debug' })
+void installed
+setLogger(null)
+// @ts-expect-error: not a level
+setLogger(() => {}, { level: 'verbose' })

@@ -6,12 +6,15 @@
 - :mod:`weixin_kit.errors`: one exception class per kind of error.
 - :mod:`weixin_kit.crypto`: the signing and decryption functions, for your own HTTP.
 - :mod:`weixin_kit.testing`: an in-process WeChat sandbox for your tests.
+- logging: every call's answers, retries and verification verdicts as records of the
+  ``weixin_kit`` logger (:func:`refresh_log_level` after changing its level).
 
 Arguments and results use the APIs' wire names (``stock_id``, ``out_request_no``).
 """
 
-from . import crypto, errors
+from . import _logging, crypto, errors
 from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
+from ._logging import refresh_log_level
 from ._native import __version__
 from .errors import (
     ApiError,
@@ -46,4 +49,8 @@ __all__ = [
     "ReplayError",
     "crypto",
     "errors",
+    "refresh_log_level",
 ]
+
+# Records of the ``weixin_kit`` logger (see ``weixin_kit._logging``).
+_logging.install()

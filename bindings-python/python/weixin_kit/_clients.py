@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequ
 from ._generated.mp import AsyncMiniProgramOperations, MiniProgramOperations
 from ._generated.pay import AsyncPayOperations, PayOperations
 from ._native import ClientCore
+from ._logging import refresh_log_level
 from .errors import ValidationError
 
 __all__ = ["PayClient", "AsyncPayClient", "MiniProgramClient", "AsyncMiniProgramClient"]
@@ -135,6 +136,7 @@ class _PayBase:
                 verify WeChat Pay's responses with was given.
         """
         self._core = ClientCore("pay", _config(locals()), signer=signer)
+        refresh_log_level()
 
     @property
     def mchid(self) -> str:
@@ -290,6 +292,7 @@ class _MpBase:
             token_provider=token_provider,
             card_token_provider=card_token_provider,
         )
+        refresh_log_level()
 
     @property
     def appid(self) -> str:

@@ -11,6 +11,7 @@
 //! - [`callbacks`]: functions of the host language — a token provider and a signer — designed
 //!   once ([`HostFunction`]) and adapted to the core's traits;
 //! - [`crypto`]: the crypto functions every binding exports, with plain arguments;
+//! - [`logging`]: the library's `tracing` events as [`LogRecord`]s for a binding's logger;
 //! - [`bench`]: the crypto floor the bindings' benchmarks compare client CPU with.
 //!
 //! The sandbox's part (start, stop, one generic control call) is in the `weixin-kit-sandbox`
@@ -23,8 +24,10 @@ pub mod client;
 pub mod config;
 pub mod crypto;
 pub mod errors;
+pub mod logging;
 
 pub use callbacks::{Callbacks, HostFunction, HostSigner, HostTokenProvider};
 pub use client::{callable, Action, Argument, ArgumentKind, Client, Family, ACTIONS};
 pub use config::{MiniProgramConfig, PayConfig, DEFAULT_CALLBACK_TIMEOUT};
 pub use errors::{ErrorDescription, ErrorKind, KindInfo, ERROR_KINDS};
+pub use logging::{LogLevel, LogRecord, LogSink};

@@ -20,6 +20,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use http::HeaderMap;
+use tracing::Instrument;
 
 use crate::error::{Error, Result};
 
@@ -29,6 +30,7 @@ mod message;
 mod retry;
 #[cfg(test)]
 mod tests;
+pub mod trace;
 
 pub use breaker::FAILOVER_COOLDOWN;
 pub(crate) use message::RedactedPath;
@@ -326,65 +328,82 @@ impl HttpClient {
             else {
                 return Err(self.deadline_exceeded(request, attempt - 1, false));
             };
-            let outcome =
-                match tokio::time::timeout(remaining, self.send_once(request, host, extra)).await {
-                    Ok(outcome) => outcome,
-                    // Cut off mid-attempt: whether it reached the server is unknown.
-                    Err(_) => {
-                        return Err(self.deadline_exceeded(request, attempt, !request.idempotent))
-                    }
-                };
-            let (fail_over, wait) = match &outcome {
+            let span = trace::attempt_span(attempt, host);
+            let started = std::time::Instant::now();
+            let sent = self
+                .send_once(request, host, extra)
+                .instrument(span.clone());
+            let outcome = match tokio::time::timeout(remaining, sent).await {
+                Ok(outcome) => outcome,
+                // Cut off mid-attempt: whether it reached the server is unknown.
+                Err(_) => {
+                    trace::no_answer(&span, "deadline", true, started.elapsed());
+                    return Err(self.deadline_exceeded(request, attempt, !request.idempotent));
+                }
+            };
+            let (fail_over, wait, reason) = match &outcome {
                 Ok(response) => {
+                    trace::answered(&span, response, started.elapsed());
                     if host == Host::Main {
                         self.breaker.close();
                     }
+                    let wait =
+                        || retry::retry_after(&response.headers, std::time::SystemTime::now());
                     match verdict(response) {
                         ResponseVerdict::Final => return outcome.map_err(Failure::into_error),
-                        ResponseVerdict::Retry => (
-                            false,
-                            retry::retry_after(&response.headers, std::time::SystemTime::now()),
-                        ),
-                        ResponseVerdict::RetryElsewhere => (
-                            true,
-                            retry::retry_after(&response.headers, std::time::SystemTime::now()),
-                        ),
+                        ResponseVerdict::Retry => (false, wait(), "retryable answer"),
+                        ResponseVerdict::RetryElsewhere => (true, wait(), "server error"),
                     }
                 }
                 Err(Failure::NoResponse(failure)) => {
+                    trace::no_answer(
+                        &span,
+                        trace::failure_kind(failure),
+                        failure.maybe_sent,
+                        started.elapsed(),
+                    );
                     if failure.maybe_sent && !request.idempotent {
                         // Sending it again could apply it twice.
+                        trace::not_retried("may have been applied and is not idempotent");
                         return outcome.map_err(|f| f.into_error_applied(true));
                     }
                     if !failure.maybe_sent && host == Host::Main && can_fail_over {
                         self.breaker.trip(std::time::Instant::now());
                     }
-                    (failure.connection, None)
+                    (failure.connection, None, trace::failure_kind(failure))
                 }
-                Err(Failure::Final(_)) => return outcome.map_err(Failure::into_error),
+                Err(Failure::Final(_)) => {
+                    trace::no_answer(&span, "final", false, started.elapsed());
+                    return outcome.map_err(Failure::into_error);
+                }
             };
             if last {
+                trace::not_retried("attempts exhausted");
                 return outcome.map_err(Failure::into_error);
             }
             if let Some(wait) = wait {
                 // The server said when to come back: then, on the same host, or not at all.
                 let ends = tokio::time::Instant::now().checked_add(wait);
                 if wait > MAX_RETRY_AFTER || ends.is_none_or(|t| t >= deadline) {
+                    trace::not_retried("Retry-After beyond the deadline");
                     return outcome.map_err(Failure::into_error);
                 }
                 retries += 1;
+                trace::retrying(&format!("{reason}, Retry-After"), host, wait);
                 tokio::time::sleep(wait).await;
                 continue;
             }
             if fail_over && can_fail_over && host == Host::Main {
                 // A different host: no reason to wait before trying it.
                 host = Host::Backup;
+                trace::retrying(reason, host, std::time::Duration::ZERO);
                 continue;
             }
             retries += 1;
             let delay = self.retry.delay(retries);
             if tokio::time::Instant::now() + delay >= deadline {
                 // The retry could not even start before the deadline.
+                trace::not_retried("the backoff would pass the deadline");
                 return outcome.map_err(|f| {
                     f.into_error().with_note(&format!(
                         "not sent again: the call's deadline ({:?}) would pass during the backoff",
@@ -392,6 +411,7 @@ impl HttpClient {
                     ))
                 });
             }
+            trace::retrying(reason, host, delay);
             tokio::time::sleep(delay).await;
         }
     }

@@ -37,6 +37,7 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use tracing::Instrument;
 use zeroize::Zeroize;
 
 use crate::dispatch::{self, JsonArgs};
@@ -422,9 +423,15 @@ impl MiniProgramClient {
         };
         let token = provider.token().await?;
         let response = self.send(request, Some(&token)).await?;
-        if !errcode_of(&response).is_some_and(errcode::is_token_rejected) {
+        let Some(rejected) = errcode_of(&response).filter(|&c| errcode::is_token_rejected(c))
+        else {
             return Ok(response);
-        }
+        };
+        tracing::info!(
+            target: crate::http::trace::TARGET,
+            errcode = rejected,
+            "access token rejected: expiring it and sending once more with a new one"
+        );
         let invalidated = match provider.invalidate(&token).await {
             Ok(invalidated) => invalidated,
             Err(store_error) => {
@@ -497,6 +504,14 @@ impl dispatch::CallByName for MiniProgramClient {
 
 impl Execute for MiniProgramClient {
     async fn execute(&self, request: PreparedRequest) -> Result<RawResponse> {
+        let span = crate::http::trace::call_span(request.operation);
+        self.execute_traced(request).instrument(span).await
+    }
+}
+
+impl MiniProgramClient {
+    /// [`Execute::execute`] inside its `weixin_kit.call` span.
+    async fn execute_traced(&self, request: PreparedRequest) -> Result<RawResponse> {
         let op = request.operation;
         let response = match op.auth {
             Auth::AccessToken => self.execute_with_token(&request).await?,

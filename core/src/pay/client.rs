@@ -24,6 +24,7 @@ use crate::pay::signer::{self, Signer};
 use crate::pay::signing::{self, Verifier};
 use crate::replay::{self, ReplayGuard};
 use crate::time::unix_now;
+use tracing::Instrument;
 
 pub use crate::http::RetryPolicy;
 
@@ -215,7 +216,9 @@ impl PayClient {
         };
         // Before anything else: an oversized body must not cost a verification or a download.
         notification::check_size(body)?;
-        self.inner.certs.verify(headers, body).await?;
+        let verified = self.inner.certs.verify(headers, body).await;
+        trace_verification(Verified::Notification, &verified);
+        verified?;
         let notification = notification::decrypt_verified(key, body)?;
         if let Some(guard) = &self.inner.replay_guard {
             let header = |name: &str| {
@@ -324,14 +327,21 @@ impl PayClient {
         outgoing: Outgoing,
         signed: &[u8],
     ) -> Result<RawResponse> {
-        let response = self.send_unverified(op, outgoing, signed).await?;
-        if (200..300).contains(&response.status) {
-            self.inner
-                .certs
-                .verify(&response.headers, &response.body)
-                .await?;
+        async {
+            let response = self.send_unverified(op, outgoing, signed).await?;
+            if (200..300).contains(&response.status) {
+                let verified = self
+                    .inner
+                    .certs
+                    .verify(&response.headers, &response.body)
+                    .await;
+                trace_verification(Verified::Response, &verified);
+                verified?;
+            }
+            Ok(response)
         }
-        Ok(response)
+        .instrument(crate::http::trace::call_span(op))
+        .await
     }
 
     async fn send_unverified(
@@ -375,7 +385,50 @@ impl PayClient {
             CERTIFICATES_PATH.to_owned(),
             &RequestBody::Empty,
         );
-        self.send_unverified(&REQUEST_SPEC, outgoing, b"").await
+        self.send_unverified(&CERTIFICATES_SPEC, outgoing, b"")
+            .instrument(crate::http::trace::call_span(&CERTIFICATES_SPEC))
+            .await
+    }
+}
+
+/// The certificate download's name in traces (`operation = "certificates"`); unverified
+/// listings are checked by the certificate manager.
+static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
+    name: "certificates",
+    method: "GET",
+    ..REQUEST_SPEC
+};
+
+/// What a signature verdict is about.
+#[derive(Clone, Copy)]
+enum Verified {
+    Response,
+    Notification,
+}
+
+/// A signature verification verdict as an event: `verification = "ok"`, or `"failed"` with the
+/// error's kind (never its text: it may quote the answer or the notification).
+fn trace_verification(what: Verified, verified: &Result<()>) {
+    use crate::http::trace::{error_kind, TARGET};
+    match (what, verified) {
+        (Verified::Response, Ok(())) => {
+            tracing::debug!(target: TARGET, verification = "ok", "response verified")
+        }
+        (Verified::Notification, Ok(())) => {
+            tracing::debug!(target: TARGET, verification = "ok", "notification verified")
+        }
+        (Verified::Response, Err(e)) => tracing::warn!(
+            target: TARGET,
+            verification = "failed",
+            error_kind = error_kind(e),
+            "response verification failed"
+        ),
+        (Verified::Notification, Err(e)) => tracing::warn!(
+            target: TARGET,
+            verification = "failed",
+            error_kind = error_kind(e),
+            "notification verification failed"
+        ),
     }
 }
 

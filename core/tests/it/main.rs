@@ -25,3 +25,4 @@ mod pay_client;
 mod replay;
 mod retries;
 mod soak;
+mod tracing;

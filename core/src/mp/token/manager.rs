@@ -394,6 +394,13 @@ impl TokenManager {
                 detail: format!("the fetch for `{}` returned an empty token", self.key),
             });
         }
+        // The key names the credential (its kind and appid), never its value.
+        tracing::info!(
+            target: crate::http::trace::TARGET,
+            key = %self.key,
+            expires_in,
+            "token refreshed"
+        );
         // A lifetime shorter than twice the margin gets half of it as its margin (else every
         // call would fetch): the unused part of the margin is added to the stored expiry, which
         // `fresh` reduces by the whole margin.
