@@ -17,7 +17,10 @@ export declare class WeixinKitError extends Error {
   retryable: boolean;
 }
 
-/** WeChat Pay answered with an error status and a {code, message, detail} body. */
+/**
+ * WeChat Pay answered with an error status and a {code, message, detail} body; for 401 SIGN_ERROR,
+ * sign_diagnosis compares WeChat's signing string with the one signed.
+ */
 export declare class ApiError extends WeixinKitError {
   constructor(text: string, fields?: Record<string, unknown>);
   readonly name: string;
@@ -37,6 +40,12 @@ export declare class ApiError extends WeixinKitError {
   retryable: boolean;
   /** Seconds to wait before sending the same request again, when the documents name a delay. */
   retry_after: number | null;
+  /**
+   * For a 401 SIGN_ERROR: WeChat's signing string compared with the one signed — the first
+   * differing part (method, url, timestamp, nonce, body), the byte lengths side by side and the
+   * likely cause (body_changed, query_encoding, clock_skew, key_mismatch, wrong_mchid …) in words.
+   */
+  sign_diagnosis: { first_difference: string | null; ours_len: number; theirs_len: number | null; ours_body_len: number; theirs_body_len: number | null; ours_truncated: string; theirs_truncated: string | null; clock_skew_secs: number | null; cause: string; explanation: string } | null;
 }
 
 /** A mini-program API answered {errcode, errmsg} with errcode ≠ 0. */

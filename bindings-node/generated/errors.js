@@ -20,7 +20,10 @@ class WeixinKitError extends Error {
   }
 }
 
-/** WeChat Pay answered with an error status and a {code, message, detail} body. */
+/**
+ * WeChat Pay answered with an error status and a {code, message, detail} body; for 401 SIGN_ERROR,
+ * sign_diagnosis compares WeChat's signing string with the one signed.
+ */
 class ApiError extends WeixinKitError {
   constructor(text, fields = {}) {
     super(text, fields);
@@ -32,6 +35,7 @@ class ApiError extends WeixinKitError {
     this.solution = fields.solution ?? null;
     this.advice = fields.advice ?? null;
     this.retry_after = fields.retry_after ?? null;
+    this.sign_diagnosis = fields.sign_diagnosis ?? null;
     this.retryable = fields.retryable ?? false;
   }
 }

@@ -24,4 +24,5 @@ mod notification_limits;
 mod pay_client;
 mod replay;
 mod retries;
+mod sign_diagnosis;
 mod soak;

@@ -116,11 +116,21 @@ async fn bad_signatures_get_401_sign_error_with_the_expected_string() {
     // WeChat's own shape (FAQ 如何定位"错误的签名，导致验签失败"): exactly these four keys; the
     // string WeChat built with the body cut after 8 bytes, and the full string's byte length.
     let info = &err["detail"]["sign_information"];
-    let mut keys: Vec<&str> = info.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    let mut keys: Vec<&str> = info
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
     keys.sort();
     assert_eq!(
         keys,
-        ["method", "sign_message_length", "truncated_sign_message", "url"]
+        [
+            "method",
+            "sign_message_length",
+            "truncated_sign_message",
+            "url"
+        ]
     );
     assert_eq!(info["method"], "PATCH");
     assert_eq!(info["url"], path.as_str());

@@ -30,11 +30,13 @@ open class WeixinKitError(
 ) : Exception(message)
 
 /**
- * WeChat Pay answered with an error status and a {code, message, detail} body.
+ * WeChat Pay answered with an error status and a {code, message, detail} body; for 401 SIGN_ERROR,
+ * sign_diagnosis compares WeChat's signing string with the one signed.
  *
  * Fields (wire names in the core's description): `status` (`status`), `code` (`code`), `msg`
  * (`msg`), `detail` (`detail`), `requestId` (`request_id`), `solution` (`solution`), `advice`
- * (`advice`), `retryable` (`retryable`), `retryAfter` (`retry_after`).
+ * (`advice`), `retryable` (`retryable`), `retryAfter` (`retry_after`), `signDiagnosis`
+ * (`sign_diagnosis`).
  */
 class ApiError(
     message: String,
@@ -47,6 +49,7 @@ class ApiError(
     val advice: String? = null,
     retryable: Boolean = false,
     val retryAfter: Double? = null,
+    val signDiagnosis: JsonElement? = null,
 ) : WeixinKitError(message, detail, retryable)
 
 /**
@@ -178,6 +181,7 @@ internal fun errorFromDescription(description: JsonObject): WeixinKitError {
             advice = text("advice"),
             retryable = flag("retryable", false),
             retryAfter = number("retry_after"),
+            signDiagnosis = description["sign_diagnosis"]?.takeIf { it !is JsonNull },
         )
         "MiniProgramError" -> MiniProgramError(
             message,
