@@ -104,6 +104,14 @@ async fn body_changed_after_signing_is_named_with_both_lengths() {
     assert!(text.contains("changed after signing"), "{text}");
     assert!(text.contains(&format!("body {signed} vs {sent}")), "{text}");
     no_key_in(&api, &sb);
+    // The sandbox's detail has the spec's shape (spec/wechatpay.json ErrorDetail.sign_information).
+    let detail: weixin_kit::pay::ErrorDetail =
+        serde_json::from_value(api.detail.clone().unwrap()).unwrap();
+    let info = detail.sign_information.unwrap();
+    assert_eq!(info.method.as_deref(), Some("PATCH"));
+    assert_eq!(info.url.as_deref(), Some(path.as_str()));
+    assert_eq!(info.sign_message_length, d.theirs_len.map(|l| l as i64));
+    assert_eq!(info.truncated_sign_message, d.theirs_truncated);
     // Every binding receives it through the bridge.
     let description = ErrorDescription::from(&Error::Api(api));
     let field = description.field("sign_diagnosis");
