@@ -100,6 +100,8 @@ async fn body_changed_after_signing_is_named_with_both_lengths() {
     assert_eq!((d.ours_body_len, d.theirs_body_len), (signed, Some(sent)));
     assert_eq!(d.theirs_len, Some(d.ours_len - signed + sent));
     let text = api.to_string();
+    // What the README shows (`cargo test -p weixin-kit --test it body_changed -- --nocapture`).
+    println!("{text}\n{d:#?}");
     assert!(text.contains("body_changed"), "{text}");
     assert!(text.contains("changed after signing"), "{text}");
     assert!(text.contains(&format!("body {signed} vs {sent}")), "{text}");
