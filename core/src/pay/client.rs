@@ -17,7 +17,7 @@ use crate::operation::{
     ApiFamily, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
 };
 use crate::pay::builder::PayClientBuilder;
-use crate::pay::certificates::{CertificateManager, CERTIFICATES_PATH};
+use crate::pay::certificates::{CertificateManager, CERTIFICATES_PATH, CERTIFICATES_SPEC};
 use crate::pay::diagnosis::{self, SignedRequest};
 use crate::pay::errors::{pay_error, pay_verdict};
 use crate::pay::notification::{self, Notification};
@@ -401,7 +401,9 @@ impl PayClient {
             CERTIFICATES_PATH.to_owned(),
             &RequestBody::Empty,
         );
-        self.send_unverified(&REQUEST_SPEC, outgoing, b"").await
+        // Its spec: a 401 SIGN_ERROR is mapped (with its diagnosis) in `send_unverified`.
+        self.send_unverified(&CERTIFICATES_SPEC, outgoing, b"")
+            .await
     }
 }
 
