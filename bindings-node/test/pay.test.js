@@ -204,6 +204,20 @@ test('the documented 404 for an unknown stock and 403 for another creator', asyn
   assert.ok(!('comment' in (await sb.stock(stockId))))
 })
 
+test('a 401 SIGN_ERROR carries the core\'s diagnosis: a wrong mchid is named', async () => {
+  const { sb } = ctx
+  const stockId = await h.newStock(sb)
+  const pay = sb.payClient({ mchid: '1900000999' })
+  const e = await h.rejects(pay.busifavor.modifyStockInfo({ stock_id: stockId, out_request_no: h.uid(), comment: 'c' }), ApiError)
+  assert.deepEqual([e.status, e.code], [401, 'SIGN_ERROR'])
+  const d = e.sign_diagnosis
+  assert.equal(d.cause, 'wrong_mchid')
+  assert.equal(d.first_difference, null)
+  assert.equal(d.theirs_len, e.detail.sign_information.sign_message_length)
+  assert.equal(d.ours_len, d.theirs_len)
+  assert.ok(e.message.includes('wrong mchid'), e.message)
+})
+
 for (const stockId of ['12/34', '批次', 'a b', 'x?y=1', '%2F']) {
   test(`stock_id ${JSON.stringify(stockId)} is one percent-encoded path segment`, async () => {
     const { sb } = ctx

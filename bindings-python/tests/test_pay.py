@@ -771,3 +771,28 @@ def test_pem_bytes_are_accepted(sb):
     client.busifavor.modify_stock_info(stock_id=stock_id, out_request_no=uid(), comment="b")
     assert sb.requests()[-1]["signature"] == "ok"
     assert client.mchid == c["mchid"]
+
+
+def test_sign_error_carries_the_diagnosis(sb):
+    # A mchid that is not the certificate's merchant: the sandbox answers 401 SIGN_ERROR with
+    # WeChat's sign_information, and the error says which cause (the core's diagnosis).
+    c = sb.credentials
+    client = weixin_kit.PayClient(
+        mchid="1900000999",
+        serial_no=c["serial_no"],
+        private_key=c["merchant_private_key"],
+        wechatpay_public_key_id=c["wechatpay_public_key_id"],
+        wechatpay_public_key=c["wechatpay_public_key"],
+        base_url=sb.base_url,
+    )
+    stock_id = new_stock(sb)
+    with pytest.raises(ApiError) as info:
+        client.busifavor.modify_stock_info(stock_id=stock_id, out_request_no=uid(), comment="b")
+    e = info.value
+    assert (e.status, e.code) == (401, "SIGN_ERROR")
+    d = e.sign_diagnosis
+    assert d["cause"] == "wrong_mchid"
+    assert d["first_difference"] is None
+    assert d["theirs_len"] == e.detail["sign_information"]["sign_message_length"] == d["ours_len"]
+    assert "wrong mchid" in str(e)
+    assert c["merchant_private_key"].splitlines()[1] not in str(e) + repr(d)

@@ -143,6 +143,9 @@ pub struct ApiError {
     pub retryable: bool,
     /// When the documents name a delay before sending the same request again.
     pub retry_after: Option<Duration>,
+    /// A `401 SIGN_ERROR` compared with what the client signed: which part differs, the
+    /// lengths side by side, the likely cause ([`crate::pay::diagnosis`]).
+    pub sign_diagnosis: Option<Box<crate::pay::SignDiagnosis>>,
 }
 
 impl fmt::Display for ApiError {
@@ -155,6 +158,9 @@ impl fmt::Display for ApiError {
         write_guidance(f, &self.solution, &self.advice, self.retry_after)?;
         if let Some(id) = &self.request_id {
             write!(f, " [Request-ID {id}]")?;
+        }
+        if let Some(d) = &self.sign_diagnosis {
+            write!(f, "; {d}")?;
         }
         Ok(())
     }

@@ -127,21 +127,82 @@ pub struct SignFailure {
     pub field: &'static str,
     /// The signing string the sandbox built from the request as received.
     pub expected_signing_string: String,
+    /// WeChat's `detail.sign_information`, once the Authorization header parsed (its timestamp
+    /// and nonce are part of the signing string).
+    pub sign_information: Option<SignInformation>,
+}
+
+/// How many bytes of the body WeChat shows in `truncated_sign_message`.
+///
+/// Inferred from published real answers, all cutting the body after 8 bytes and ending the
+/// string with `\n`: `…\n{"amount\n` with `sign_message_length: 349`
+/// (lihongsheng/payment-sdk, a comment quoting a `/v3/pay/transactions/jsapi` answer), `…\n{"appid"`
+/// and `…\n{\n"appid` (bin278/mvp_22_1, analyze-new-error.js and its sibling script). An empty
+/// body shows as the empty last line (`…\n\n`, the documented GET example). UNCONFIRMED as a rule.
+pub const TRUNCATED_BODY_BYTES: usize = 8;
+
+/// WeChat's `detail.sign_information` of a 401 SIGN_ERROR: the signing string WeChat built from
+/// the request as received, its body truncated, and the full string's byte length.
+///
+/// Source: WeChat Pay APIv3 FAQ 签名相关 — 如何定位"错误的签名，导致验签失败"的错误
+/// (wechatpay-apiv3.github.io; mirrored in charmingzuo/charmingzuo.github.io,
+/// chang-jian-wen-ti/qian-ming-xiang-guan.md): `method` (HTTP method), `url` (the request URL,
+/// path and query), `truncated_sign_message` (微信支付验签时使用的签名串, newlines as `\n`, the body
+/// truncated), `sign_message_length` (the signing string's length in bytes), next to
+/// `field: "signature"`, `issue: "sign not match"`, `location: "authorization"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignInformation {
+    pub method: String,
+    pub url: String,
+    pub truncated_sign_message: String,
+    pub sign_message_length: usize,
+}
+
+impl SignInformation {
+    pub fn new(method: &str, url: &str, timestamp: &str, nonce: &str, body: &[u8]) -> Self {
+        let full = request_signing_string(method, url, timestamp, nonce, body);
+        let mut cut = TRUNCATED_BODY_BYTES.min(body.len());
+        // Not inside a UTF-8 sequence.
+        while cut > 0 && std::str::from_utf8(&body[..cut]).is_err() {
+            cut -= 1;
+        }
+        let truncated = request_signing_string(method, url, timestamp, nonce, &body[..cut]);
+        SignInformation {
+            method: method.to_owned(),
+            url: url.to_owned(),
+            truncated_sign_message: String::from_utf8_lossy(&truncated).into_owned(),
+            sign_message_length: full.len(),
+        }
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "method": self.method,
+            "url": self.url,
+            "truncated_sign_message": self.truncated_sign_message,
+            "sign_message_length": self.sign_message_length,
+        })
+    }
 }
 
 impl SignFailure {
-    /// The 401 body. The real WeChat Pay says only 签名错误; the detail is the sandbox's
-    /// diagnostics.
+    /// The 401 body: WeChat's shape (`field`, `location`, `issue` and, once the header parsed,
+    /// `sign_information`, see [`SignInformation`]), plus the sandbox's own fuller diagnostic
+    /// `expected_signing_string` (the whole signing string, body not truncated).
     pub fn body(&self) -> serde_json::Value {
+        let mut detail = json!({
+            "field": self.field,
+            "location": "authorization",
+            "issue": self.reason,
+            "expected_signing_string": self.expected_signing_string,
+        });
+        if let Some(info) = &self.sign_information {
+            detail["sign_information"] = info.to_json();
+        }
         json!({
             "code": "SIGN_ERROR",
             "message": "签名错误",
-            "detail": {
-                "field": self.field,
-                "location": "authorization",
-                "issue": self.reason,
-                "expected_signing_string": self.expected_signing_string,
-            }
+            "detail": detail,
         })
     }
 }
@@ -171,6 +232,7 @@ pub fn verify_request(
         reason,
         field,
         expected_signing_string: expected,
+        sign_information: None,
     };
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else {
         return Err(fail(
@@ -201,6 +263,17 @@ pub fn verify_request(
         signed_body,
     );
     let expected_text = String::from_utf8_lossy(&expected).into_owned();
+    let info = SignInformation::new(
+        method,
+        path_and_query,
+        &header.timestamp,
+        &header.nonce_str,
+        signed_body,
+    );
+    let fail = |field: &'static str, reason: String, expected: String| SignFailure {
+        sign_information: Some(info.clone()),
+        ..fail(field, reason, expected)
+    };
     if header.mchid != identity.mchid {
         return Err(fail(
             "mchid",

@@ -237,6 +237,9 @@ pub struct SandboxConfig {
     pub signing_mode: SigningMode,
     /// Notification delivery retries (short by default, for tests).
     pub notify_retry: RetryPolicy,
+    /// Added to the system clock when checking a request's timestamp: a WeChat Pay whose clock
+    /// is this far ahead (negative: behind) of the client's, to reproduce clock skew.
+    pub clock_offset_secs: i64,
 }
 
 impl Default for SandboxConfig {
@@ -248,6 +251,7 @@ impl Default for SandboxConfig {
             backup_port: 0,
             signing_mode: SigningMode::default(),
             notify_retry: RetryPolicy::default(),
+            clock_offset_secs: 0,
         }
     }
 }
@@ -267,6 +271,8 @@ pub(crate) struct Shared {
     /// control API hands out).
     pub base_url: String,
     pub backup_base_url: String,
+    /// [`SandboxConfig::clock_offset_secs`].
+    pub clock_offset_secs: i64,
 }
 
 impl Shared {
@@ -328,6 +334,7 @@ impl Sandbox {
             identity,
             base_url: format!("http://{main_addr}"),
             backup_base_url: format!("http://{backup_addr}"),
+            clock_offset_secs: config.clock_offset_secs,
         });
         let router = server::router(shared.clone());
         let control = control::router(shared.clone());

@@ -213,7 +213,7 @@ async fn wechat_route(shared: Arc<Shared>, req: Request, next: Next) -> Answer {
             &path_and_query,
             &parts.headers,
             &signed,
-            util::unix_now(),
+            util::unix_now() + shared.clock_offset_secs,
         ) {
             Ok(caller) => {
                 entry.signature = Some("ok".into());

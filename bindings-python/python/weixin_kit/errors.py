@@ -66,6 +66,13 @@ class ApiError(WeixinKitError):
         advice: further documented guidance, when there is some.
         retryable: the documents say the same request may be sent again.
         retry_after: seconds to wait before sending it again, when the documents name a delay.
+        sign_diagnosis: for a 401 SIGN_ERROR, WeChat's signing string compared with the one
+            signed (a dict: ``first_difference`` — method, url, timestamp, nonce, body or None —,
+            ``ours_len``/``theirs_len``, ``ours_body_len``/``theirs_body_len``,
+            ``ours_truncated``/``theirs_truncated``, ``clock_skew_secs``, ``cause`` —
+            body_changed, query_encoding, url_changed, method_changed, header_mismatch,
+            clock_skew, wrong_mchid, wrong_serial, key_mismatch, unknown — and ``explanation``),
+            else None.
     """
 
     def __init__(
@@ -81,8 +88,10 @@ class ApiError(WeixinKitError):
         advice: Optional[str] = None,
         retryable: bool = False,
         retry_after: Optional[float] = None,
+        sign_diagnosis: Optional[dict] = None,
     ) -> None:
         super().__init__(message, detail=detail)
+        self.sign_diagnosis = sign_diagnosis
         self.status = status
         self.code = code
         self.msg = msg

@@ -77,9 +77,10 @@ pub static ERROR_KINDS: &[KindInfo] = &[
             "advice",
             "retryable",
             "retry_after",
+            "sign_diagnosis",
         ],
         retryable_by_default: false,
-        summary: "WeChat Pay answered with an error status and a {code, message, detail} body.",
+        summary: "WeChat Pay answered with an error status and a {code, message, detail} body; for 401 SIGN_ERROR, sign_diagnosis compares WeChat's signing string with the one signed.",
     },
     KindInfo {
         kind: ErrorKind::MiniProgram,
@@ -213,6 +214,11 @@ pub struct ErrorDescription {
     /// (it was not sent again; check its outcome before resending).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub may_have_been_applied: Option<bool>,
+    /// A 401 SIGN_ERROR's diagnosis ([`crate::pay::SignDiagnosis`] as JSON: `first_difference`,
+    /// `ours_len`, `theirs_len`, `ours_body_len`, `theirs_body_len`, `ours_truncated`,
+    /// `theirs_truncated`, `clock_skew_secs`, `cause`, `explanation`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign_diagnosis: Option<Value>,
 }
 
 impl ErrorDescription {
@@ -236,6 +242,7 @@ impl ErrorDescription {
             callback: None,
             notification_id: None,
             may_have_been_applied: None,
+            sign_diagnosis: None,
         }
     }
 
@@ -269,6 +276,7 @@ impl ErrorDescription {
             "callback" => opt(&self.callback),
             "notification_id" => opt(&self.notification_id),
             "may_have_been_applied" => opt(&self.may_have_been_applied),
+            "sign_diagnosis" => opt(&self.sign_diagnosis),
             _ => Value::Null,
         }
     }
@@ -300,6 +308,10 @@ impl From<&Error> for ErrorDescription {
                 d.advice = e.advice.clone();
                 d.retryable = e.retryable;
                 d.retry_after = e.retry_after.map(|t| t.as_secs_f64());
+                d.sign_diagnosis = e
+                    .sign_diagnosis
+                    .as_ref()
+                    .and_then(|s| serde_json::to_value(s).ok());
             }
             Error::MiniProgram(e) => {
                 d = ErrorDescription::new(ErrorKind::MiniProgram, text);

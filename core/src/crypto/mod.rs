@@ -447,8 +447,12 @@ impl ApiV3Key {
             AeadInner::RustCrypto(k) => k.open(nonce, aad, &sealed),
         };
         opened.ok_or_else(|| Error::Signature {
-            detail: "AEAD_AES_256_GCM authentication tag check failed: likely a wrong APIv3 key, \
-                     or the ciphertext, nonce or associated_data was tampered with"
+            // AES-GCM's tag covers key, nonce, associated data and ciphertext at once: a
+            // failed check cannot say which was wrong.
+            detail: "AEAD_AES_256_GCM authentication tag check failed (tag mismatch): either the \
+                     ciphertext, nonce or associated_data was tampered with, or the APIv3 key is \
+                     wrong — the two cannot be told apart; a wrong APIv3 key is the usual cause \
+                     (check the key set in the merchant platform, 32 bytes)"
                 .into(),
         })
     }

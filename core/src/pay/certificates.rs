@@ -54,7 +54,7 @@ pub const DEFAULT_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 60 * 60)
 pub const CERTIFICATES_PATH: &str = "/v3/certificates";
 
 /// What the download's errors are mapped with (no documented error table).
-static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
+pub(crate) static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
     name: "Certificates",
     tag: "certificates",
     family: ApiFamily::Pay,

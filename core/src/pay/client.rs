@@ -4,7 +4,7 @@
 //! the shared [`HttpClient`](crate::http::HttpClient). Built by
 //! [`PayClientBuilder`](crate::pay::PayClientBuilder).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::{HeaderMap, HeaderValue, Method};
@@ -17,7 +17,8 @@ use crate::operation::{
     ApiFamily, Auth, Execute, OperationSpec, PreparedRequest, RawResponse, RequestBody,
 };
 use crate::pay::builder::PayClientBuilder;
-use crate::pay::certificates::{CertificateManager, CERTIFICATES_PATH};
+use crate::pay::certificates::{CertificateManager, CERTIFICATES_PATH, CERTIFICATES_SPEC};
+use crate::pay::diagnosis::{self, SignedRequest};
 use crate::pay::errors::{pay_error, pay_verdict};
 use crate::pay::notification::{self, Notification};
 use crate::pay::signer::{self, Signer};
@@ -124,16 +125,27 @@ impl Inner {
     /// The `Authorization` header of one attempt: a fresh timestamp and nonce, the signing
     /// string over the exact bytes sent, and the signer's answer (awaited, bounded by the
     /// per-attempt timeout, and checked to be base64 before it goes anywhere).
+    ///
+    /// What was signed (never the key) is kept in `record`: a `401 SIGN_ERROR` is diagnosed
+    /// against the last attempt's ([`diagnosis`]).
     async fn authorization(
         &self,
         method: &str,
         path_and_query: &str,
         signed: &[u8],
+        record: &Mutex<Option<SignedRequest>>,
     ) -> Result<HeaderMap> {
         let timestamp = unix_now();
         let nonce = crypto::nonce();
         signing::check_header_fields(&self.mchid, &self.serial_no, &nonce)?;
         let message = signing::signing_string(method, path_and_query, timestamp, &nonce, signed);
+        *record.lock().unwrap_or_else(|e| e.into_inner()) = Some(SignedRequest {
+            method: method.to_owned(),
+            url: path_and_query.to_owned(),
+            timestamp,
+            nonce: nonce.clone(),
+            body: signed.to_vec(),
+        });
         let signature = if self.external_signer {
             tokio::time::timeout(
                 self.sign_timeout,
@@ -364,17 +376,31 @@ impl PayClient {
         }
         let method_str = outgoing.method.as_str();
         let path_and_query = outgoing.path_and_query.as_str();
-        inner
+        let record = Mutex::new(None);
+        let record_ref = &record;
+        let response = inner
             .http
             .send(
                 &outgoing,
                 // Every attempt re-signs the same bytes with a fresh timestamp and nonce:
                 // WeChat Pay rejects timestamps older than five minutes, and a backoff or a
                 // failover may take a while.
-                move |_attempt| inner.authorization(method_str, path_and_query, signed),
+                move |_attempt| inner.authorization(method_str, path_and_query, signed, record_ref),
                 |response| pay_verdict(op, response),
             )
-            .await
+            .await?;
+        // A 401 SIGN_ERROR: compared with what the last attempt signed.
+        let last = record.into_inner().unwrap_or_else(|e| e.into_inner());
+        if let Some(diagnosis) = last.and_then(|s| diagnosis::diagnose(&s, &response)) {
+            return Err(match pay_error(op, &response) {
+                Error::Api(mut api) => {
+                    api.sign_diagnosis = Some(Box::new(diagnosis));
+                    Error::Api(api)
+                }
+                other => other,
+            });
+        }
+        Ok(response)
     }
 
     /// `GET /v3/certificates`, signed and sent, not verified: what the certificate manager
@@ -385,19 +411,12 @@ impl PayClient {
             CERTIFICATES_PATH.to_owned(),
             &RequestBody::Empty,
         );
+        // Its spec: a 401 SIGN_ERROR is mapped (with its diagnosis) in `send_unverified`.
         self.send_unverified(&CERTIFICATES_SPEC, outgoing, b"")
             .instrument(crate::http::trace::call_span(&CERTIFICATES_SPEC))
             .await
     }
 }
-
-/// The certificate download's name in traces (`operation = "certificates"`); unverified
-/// listings are checked by the certificate manager.
-static CERTIFICATES_SPEC: OperationSpec = OperationSpec {
-    name: "certificates",
-    method: "GET",
-    ..REQUEST_SPEC
-};
 
 /// What a signature verdict is about.
 #[derive(Clone, Copy)]

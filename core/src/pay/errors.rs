@@ -75,6 +75,7 @@ pub fn pay_error(op: &'static OperationSpec, response: &RawResponse) -> Error {
         advice,
         retryable,
         retry_after,
+        sign_diagnosis: None,
     }
     .into()
 }

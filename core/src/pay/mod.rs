@@ -4,11 +4,13 @@ pub use crate::generated::pay::*; // types, operations, Operations trait, MAIN_H
 mod builder;
 pub mod certificates;
 mod client;
+pub mod diagnosis;
 pub mod errors;
 pub mod notification;
 pub mod signer;
 pub mod signing;
 pub use builder::PayClientBuilder;
 pub use client::{PayClient, RetryPolicy};
+pub use diagnosis::{SignCause, SignDiagnosis, SignPart};
 pub use notification::{Notification, NotificationEvent};
 pub use signer::Signer;

@@ -253,9 +253,10 @@ impl fmt::Display for VerifyFailure {
             ),
             VerifyFailure::Stale { timestamp, now } => write!(
                 f,
-                "{HEADER_TIMESTAMP}: timestamp {timestamp} is more than 5 minutes from now ({now}; {} s apart): a replay, or a wrong clock",
+                "{HEADER_TIMESTAMP}: timestamp {timestamp} is more than 5 minutes from now ({now}; {} s apart, the timestamp {}): a replay, or a wrong clock",
                 // Not `(now - timestamp).abs()`: that overflows for extreme timestamps.
-                now.abs_diff(*timestamp)
+                now.abs_diff(*timestamp),
+                if timestamp > now { "ahead" } else { "behind" }
             ),
             VerifyFailure::Probe => write!(
                 f,
@@ -263,7 +264,7 @@ impl fmt::Display for VerifyFailure {
             ),
             VerifyFailure::BadSignature => write!(
                 f,
-                "signature does not match: {HEADER_SIGNATURE} does not verify over TIMESTAMP\\nNONCE\\nBODY\\n with the key named by {HEADER_SERIAL}"
+                "signature does not match: {HEADER_SIGNATURE} does not verify over TIMESTAMP\\nNONCE\\nBODY\\n with the key named by {HEADER_SERIAL}, a key this client knows: the body, timestamp or nonce was altered after WeChat Pay signed them (by a proxy, or by verifying a parsed and re-serialised body instead of the raw bytes received), or WeChat Pay did not sign them"
             ),
             VerifyFailure::Malformed(what) => f.write_str(what),
         }

@@ -424,7 +424,7 @@ async fn every_error_kind_is_described_with_its_fields_from_a_real_condition() {
         for (name, value) in d.fields() {
             if !matches!(
                 name,
-                "detail" | "request_id" | "solution" | "advice" | "retry_after"
+                "detail" | "request_id" | "solution" | "advice" | "retry_after" | "sign_diagnosis"
             ) {
                 assert!(!value.is_null(), "{}: {name} is null", kind.class_name());
             }

@@ -24,5 +24,6 @@ mod notification_limits;
 mod pay_client;
 mod replay;
 mod retries;
+mod sign_diagnosis;
 mod soak;
 mod tracing;

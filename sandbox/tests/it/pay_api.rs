@@ -113,6 +113,37 @@ async fn bad_signatures_get_401_sign_error_with_the_expected_string() {
         "{expected}"
     );
     assert!(expected.ends_with(&format!("\n{tampered}\n")), "{expected}");
+    // WeChat's own shape (FAQ 如何定位"错误的签名，导致验签失败"): exactly these four keys; the
+    // string WeChat built with the body cut after 8 bytes, and the full string's byte length.
+    let info = &err["detail"]["sign_information"];
+    let mut keys: Vec<&str> = info
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "method",
+            "sign_message_length",
+            "truncated_sign_message",
+            "url"
+        ]
+    );
+    assert_eq!(info["method"], "PATCH");
+    assert_eq!(info["url"], path.as_str());
+    let truncated = info["truncated_sign_message"].as_str().unwrap();
+    let lines: Vec<&str> = truncated.split('\n').collect();
+    assert_eq!(lines.len(), 6, "{truncated:?}");
+    assert_eq!(&lines[..2], ["PATCH", path.as_str()]);
+    assert_eq!(lines[4], "{\"out_re", "the body cut after 8 bytes");
+    assert_eq!(lines[5], "");
+    // 4 header lines and their newlines, the 37-byte body and its newline.
+    let header_bytes = "PATCH\n".len() + path.len() + 1 + lines[2].len() + 1 + lines[3].len() + 1;
+    assert_eq!(tampered.len(), 37);
+    assert_eq!(info["sign_message_length"], header_bytes + 37 + 1);
     assert!(
         env.verify_response(&reply),
         "error responses are signed too"

@@ -29,6 +29,11 @@ const FIELD_TYPES: &[(&str, &str, &str)] = &[
     ("callback", "String?", "text(\"callback\")"),
     ("notification_id", "String?", "text(\"notification_id\")"),
     (
+        "sign_diagnosis",
+        "JsonElement?",
+        "description[\"sign_diagnosis\"]?.takeIf { it !is JsonNull }",
+    ),
+    (
         "may_have_been_applied",
         "Boolean?",
         "primitive(\"may_have_been_applied\")?.booleanOrNull",

@@ -79,6 +79,17 @@ const FIELDS: &[(&str, &str, &str)] = &[
          delay.",
     ),
     (
+        "sign_diagnosis",
+        "{ first_difference: string | null; ours_len: number; theirs_len: number | null; \
+         ours_body_len: number; theirs_body_len: number | null; ours_truncated: string; \
+         theirs_truncated: string | null; clock_skew_secs: number | null; cause: string; \
+         explanation: string } | null",
+        "For a 401 SIGN_ERROR: WeChat's signing string compared with the one signed — the \
+         first differing part (method, url, timestamp, nonce, body), the byte lengths side by \
+         side and the likely cause (body_changed, query_encoding, clock_skew, key_mismatch, \
+         wrong_mchid …) in words.",
+    ),
+    (
         "detail",
         "unknown",
         "What went wrong beyond the text (a string for most kinds; WeChat Pay's `detail` \

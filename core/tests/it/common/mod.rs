@@ -5,6 +5,7 @@
 pub mod notify;
 pub mod pay_peer;
 pub mod peer;
+pub mod proxy;
 #[cfg(feature = "redis")]
 pub mod redis_server;
 
