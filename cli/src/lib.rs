@@ -7,6 +7,10 @@
 //! `bridge::crypto`. Output is JSON on stdout; a failure is the bridge's `ErrorDescription` as
 //! JSON on stderr and an exit code per error kind ([`exit`]).
 
+// Results carry the bridge's ErrorDescription (a few hundred bytes): at most one error per
+// process, never on a hot path, so boxing it would buy nothing.
+#![allow(clippy::result_large_err)]
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -134,7 +138,7 @@ pub fn run(args: Vec<String>, stdout: &mut dyn Write, stderr: &mut dyn Write) ->
         Ok(cli) => cli,
         Err(e) => {
             // --help and --version are successes on stdout; usage errors exit 2.
-            let text = e.render().ansi().to_string();
+            let text = e.render().to_string();
             let code = e.exit_code();
             let _ = if code == 0 {
                 write!(stdout, "{text}")
