@@ -240,7 +240,10 @@ fn card_ext_signs_like_the_vectors() {
             .to_string()
             .contains(case["api_ticket"].as_str().unwrap()));
     }
-    assert!(signed >= 4 && refused >= 1, "{signed} signed, {refused} refused");
+    assert!(
+        signed >= 4 && refused >= 1,
+        "{signed} signed, {refused} refused"
+    );
 }
 
 #[test]
