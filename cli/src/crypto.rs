@@ -8,6 +8,7 @@ use clap::Args;
 use serde_json::{json, Map, Value};
 use weixin_kit::bridge::{crypto as bridge, ErrorDescription};
 use weixin_kit::crypto::Certificate;
+use weixin_kit::pay::signing;
 use weixin_kit::Error;
 
 use crate::config::Sources;
@@ -145,14 +146,16 @@ fn key_for(sources: &Sources, serial: &str) -> Result<(String, &'static str), Er
 }
 
 /// `weixin-kit verify`: `{valid, serial, key, timestamp, skew_seconds}` (and the decrypted
-/// `resource` of a notification); a signature that does not verify is a `SignatureError`.
+/// `resource` of a notification); a signature that does not verify is a `SignatureError`. The
+/// clients' 5-minute rule is not applied (a saved response is old by the time it is checked):
+/// `skew_seconds` (now − Wechatpay-Timestamp) shows it.
 pub fn verify(sources: &Sources, args: VerifyArgs) -> Outcome {
     let headers = read_headers(&args.headers)?;
     let body = read_input("--body-file", &args.body_file)?;
-    let serial = header(&headers, "Wechatpay-Serial")?;
-    let timestamp = header(&headers, "Wechatpay-Timestamp")?;
-    let nonce = header(&headers, "Wechatpay-Nonce")?;
-    let signature = header(&headers, "Wechatpay-Signature")?;
+    let serial = header(&headers, signing::HEADER_SERIAL)?;
+    let timestamp = header(&headers, signing::HEADER_TIMESTAMP)?;
+    let nonce = header(&headers, signing::HEADER_NONCE)?;
+    let signature = header(&headers, signing::HEADER_SIGNATURE)?;
     let (pem, key) = key_for(sources, &serial)?;
     if !bridge::verify_signature(&pem, &timestamp, &nonce, &body, &signature)? {
         return Err(Error::Signature {

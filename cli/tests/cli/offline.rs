@@ -139,6 +139,67 @@ fn verify_accepts_the_valid_vectors_and_rejects_the_others() {
     assert!(valid > 0 && invalid > 0);
 }
 
+/// `verify --notification` over the signed notifications of spec/vectors/notification.json:
+/// the decrypted resource is the vector's payload; a tampered ciphertext, an unknown serial and
+/// a bad signature exit 5, an unsupported algorithm 4. Stale timestamps verify (no clock rule
+/// here) and show their skew.
+#[test]
+fn verify_notification_decrypts_the_vectors_resource() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = vectors("keys.json");
+    let public_key = write(
+        dir.path(),
+        "pub_key.pem",
+        keys["platform"]["public_key_spki_pem"].as_str().unwrap(),
+    );
+    let certificate = write(
+        dir.path(),
+        "cert.pem",
+        keys["platform"]["certificate_pem"].as_str().unwrap(),
+    );
+    let vectors = vectors("notification.json");
+    let apiv3_key = vectors["apiv3_key"].as_str().unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    for case in vectors["notifications"].as_array().unwrap() {
+        let headers = write(dir.path(), "headers", &case["headers"].to_string());
+        let body = write(dir.path(), "body", case["body"].as_str().unwrap());
+        let out = output(
+            command(&[
+                "verify",
+                "--notification",
+                "--wechatpay-public-key-id",
+                keys["public_key_id"].as_str().unwrap(),
+                "--wechatpay-public-key-file",
+                &public_key,
+                "--platform-certificate-file",
+                &certificate,
+                "--headers",
+                &headers,
+                "--body-file",
+                &body,
+            ])
+            .env("WEIXIN_KIT_APIV3_KEY", apiv3_key),
+        );
+        let (name, expect) = (&case["name"], case["expect"].as_str().unwrap());
+        seen.insert(expect);
+        match expect {
+            "ok" => assert_eq!(out.ok()["resource"], case["payload"], "{name}"),
+            "stale" => assert!(out.ok()["skew_seconds"].as_i64().is_some(), "{name}"),
+            "aead_tag_mismatch" | "unknown_serial" | "bad_signature" | "missing_header" => {
+                assert_eq!(out.code, 5, "{name}: {}", out.stderr);
+                assert_eq!(out.error()["kind"], "SignatureError", "{name}");
+            }
+            "unsupported_algorithm" => {
+                assert_eq!(out.code, 4, "{name}: {}", out.stderr);
+                assert_eq!(out.error()["field"], "resource.algorithm", "{name}");
+            }
+            other => panic!("{name}: a new expectation {other}"),
+        }
+        assert!(!out.stdout.contains(apiv3_key) && !out.stderr.contains(apiv3_key));
+    }
+    assert_eq!(seen.len(), 7, "{seen:?}");
+}
+
 #[test]
 fn verify_names_a_missing_header() {
     let dir = tempfile::tempdir().unwrap();
