@@ -81,7 +81,15 @@ pub struct VerifyArgs {
     /// The body is a notification: also decrypt its `resource` with the APIv3 key.
     #[arg(long)]
     pub notification: bool,
+    /// Do not apply the 5-minute rule to Wechatpay-Timestamp (for a response or notification
+    /// saved earlier); `skew_seconds` still shows the difference.
+    #[arg(long)]
+    pub ignore_clock: bool,
 }
+
+/// WeChat Pay's rule, as the clients apply it: a timestamp more than 5 minutes from now is
+/// refused (DESIGN.md, protocol facts; the official SDKs' 5-minute check).
+const MAX_SKEW_SECONDS: i64 = 300;
 
 /// Headers from a file: a JSON object or `Name: value` lines; names lower-cased.
 fn read_headers(path: &std::path::Path) -> Result<Map<String, Value>, ErrorDescription> {
@@ -146,9 +154,8 @@ fn key_for(sources: &Sources, serial: &str) -> Result<(String, &'static str), Er
 }
 
 /// `weixin-kit verify`: `{valid, serial, key, timestamp, skew_seconds}` (and the decrypted
-/// `resource` of a notification); a signature that does not verify is a `SignatureError`. The
-/// clients' 5-minute rule is not applied (a saved response is old by the time it is checked):
-/// `skew_seconds` (now − Wechatpay-Timestamp) shows it.
+/// `resource` of a notification); a signature that does not verify, or a timestamp more than 5
+/// minutes off (unless `--ignore-clock`), is a `SignatureError`.
 pub fn verify(sources: &Sources, args: VerifyArgs) -> Outcome {
     let headers = read_headers(&args.headers)?;
     let body = read_input("--body-file", &args.body_file)?;
@@ -171,7 +178,22 @@ pub fn verify(sources: &Sources, args: VerifyArgs) -> Outcome {
     let skew = timestamp
         .parse::<i64>()
         .ok()
-        .map(|t| weixin_kit::time::unix_now() - t);
+        .and_then(|t| weixin_kit::time::unix_now().checked_sub(t));
+    if !args.ignore_clock {
+        match skew {
+            Some(s) if s.abs() <= MAX_SKEW_SECONDS => {}
+            _ => {
+                return Err(Error::Signature {
+                    detail: format!(
+                        "Wechatpay-Timestamp {timestamp} is {} seconds from now: more than 5 \
+                         minutes (give --ignore-clock for a response saved earlier)",
+                        skew.map_or_else(|| "not a number of".into(), |s| s.to_string())
+                    ),
+                }
+                .into())
+            }
+        }
+    }
     let mut out = json!({
         "valid": true,
         "serial": serial,
