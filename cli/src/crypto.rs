@@ -87,10 +87,6 @@ pub struct VerifyArgs {
     pub ignore_clock: bool,
 }
 
-/// WeChat Pay's rule, as the clients apply it: a timestamp more than 5 minutes from now is
-/// refused (DESIGN.md, protocol facts; the official SDKs' 5-minute check).
-const MAX_SKEW_SECONDS: i64 = 300;
-
 /// Headers from a file: a JSON object or `Name: value` lines; names lower-cased.
 fn read_headers(path: &std::path::Path) -> Result<Map<String, Value>, ErrorDescription> {
     let bytes = read_input("--headers", path)?;
@@ -181,7 +177,8 @@ pub fn verify(sources: &Sources, args: VerifyArgs) -> Outcome {
         .and_then(|t| weixin_kit::time::unix_now().checked_sub(t));
     if !args.ignore_clock {
         match skew {
-            Some(s) if s.abs() <= MAX_SKEW_SECONDS => {}
+            // The clients' rule (core's constant, with its sources): more than 5 minutes off is refused.
+            Some(s) if s.abs() <= signing::MAX_CLOCK_SKEW_SECS => {}
             _ => {
                 return Err(Error::Signature {
                     detail: format!(
