@@ -177,7 +177,7 @@ pub fn verify(sources: &Sources, args: VerifyArgs) -> Outcome {
         .and_then(|t| weixin_kit::time::unix_now().checked_sub(t));
     if !args.ignore_clock {
         match skew {
-            // The clients' rule (core's constant, with its sources): more than 5 minutes off is refused.
+            // The clients' rule (the core's constant): more than 5 minutes off is refused.
             Some(s) if s.abs() <= signing::MAX_CLOCK_SKEW_SECS => {}
             _ => {
                 return Err(Error::Signature {
