@@ -7,6 +7,7 @@
 mod asyncio;
 mod bench;
 mod callbacks;
+mod cli;
 mod client;
 mod convert;
 mod crypto;
@@ -31,6 +32,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(crypto::decrypt_resource, m)?)?;
     m.add_function(wrap_pyfunction!(crypto::sign_card_ext, m)?)?;
     m.add_function(wrap_pyfunction!(error_kinds, m)?)?;
+    m.add_function(wrap_pyfunction!(cli::cli_main, m)?)?;
     m.add_function(wrap_pyfunction!(bench::_crypto_floor, m)?)?;
     m.add_function(wrap_pyfunction!(logging::_set_log_sink, m)?)?;
     m.add_function(wrap_pyfunction!(logging::_set_log_level, m)?)?;

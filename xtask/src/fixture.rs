@@ -75,6 +75,8 @@ pub fn trim_manifest(manifest: &str) -> String {
 const CRATES: &[(&str, &[&str], &[&str])] = &[
     ("core", &["tests", "benches", "examples"], &["core"]),
     ("sandbox", &["tests", "benches"], &["sandbox"]),
+    // The command line: the Python binding links it (`python -m weixin_kit`).
+    ("cli", &["tests"], &["cli"]),
     (
         "bindings-python",
         &["tests", "bench", "benches"],

@@ -13,6 +13,7 @@ __all__ = [
     "verify_signature",
     "decrypt_resource",
     "sign_card_ext",
+    "cli_main",
 ]
 
 __version__: str
@@ -72,6 +73,7 @@ def sign_card_ext(
     code: Optional[str] = None,
     openid: Optional[str] = None,
 ) -> str: ...
+def cli_main(argv: List[str]) -> int: ...
 def _crypto_floor(private_key: str, public_key: str, seconds: float) -> Tuple[float, float]: ...
 def _set_log_sink(
     emit: Optional[Callable[[str, str, str, Dict[str, Any]], None]], level: Optional[str]
