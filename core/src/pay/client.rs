@@ -126,26 +126,21 @@ impl Inner {
     /// string over the exact bytes sent, and the signer's answer (awaited, bounded by the
     /// per-attempt timeout, and checked to be base64 before it goes anywhere).
     ///
-    /// What was signed (never the key) is kept in `record`: a `401 SIGN_ERROR` is diagnosed
-    /// against the last attempt's ([`diagnosis`]).
+    /// The attempt's timestamp and nonce are kept in `record`: with the request's method, path
+    /// and body (which every attempt shares) they are what was signed, and a `401 SIGN_ERROR`
+    /// is diagnosed against the last attempt's ([`diagnosis`]).
     async fn authorization(
         &self,
         method: &str,
         path_and_query: &str,
         signed: &[u8],
-        record: &Mutex<Option<SignedRequest>>,
+        record: &Mutex<Option<(i64, String)>>,
     ) -> Result<HeaderMap> {
         let timestamp = unix_now();
         let nonce = crypto::nonce();
         signing::check_header_fields(&self.mchid, &self.serial_no, &nonce)?;
         let message = signing::signing_string(method, path_and_query, timestamp, &nonce, signed);
-        *record.lock().unwrap_or_else(|e| e.into_inner()) = Some(SignedRequest {
-            method: method.to_owned(),
-            url: path_and_query.to_owned(),
-            timestamp,
-            nonce: nonce.clone(),
-            body: signed.to_vec(),
-        });
+        *record.lock().unwrap_or_else(|e| e.into_inner()) = Some((timestamp, nonce.clone()));
         let signature = if self.external_signer {
             tokio::time::timeout(
                 self.sign_timeout,
@@ -389,9 +384,19 @@ impl PayClient {
                 |response| pay_verdict(op, response),
             )
             .await?;
-        // A 401 SIGN_ERROR: compared with what the last attempt signed.
+        // A 401 SIGN_ERROR: compared with what the last attempt signed (copied only then).
         let last = record.into_inner().unwrap_or_else(|e| e.into_inner());
-        if let Some(diagnosis) = last.and_then(|s| diagnosis::diagnose(&s, &response)) {
+        let signed_by_last = |(timestamp, nonce)| SignedRequest {
+            method: method_str.to_owned(),
+            url: path_and_query.to_owned(),
+            timestamp,
+            nonce,
+            body: signed.to_vec(),
+        };
+        if let Some(diagnosis) = last
+            .filter(|_| response.status == 401)
+            .and_then(|last| diagnosis::diagnose(&signed_by_last(last), &response))
+        {
             return Err(match pay_error(op, &response) {
                 Error::Api(mut api) => {
                     api.sign_diagnosis = Some(Box::new(diagnosis));

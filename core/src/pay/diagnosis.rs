@@ -11,8 +11,9 @@
 //! once to send), timestamp or nonce generated twice, the wrong merchant private key (compare
 //! `openssl x509 -noout -modulus -in cert.pem` with `openssl rsa -noout -modulus -in key.pem`).
 //!
-//! The client keeps, per attempt, what it signed ([`SignedRequest`]: method, URL, timestamp,
-//! nonce, body — never the key) and [`diagnose`] compares it with WeChat's string part by part:
+//! The client keeps each attempt's timestamp and nonce; on a 401 it assembles what the last
+//! attempt signed ([`SignedRequest`]: method, URL, timestamp, nonce, body — never the key) and
+//! [`diagnose`] compares it with WeChat's string part by part:
 //! the first part that differs, the lengths side by side, the likely cause in words.
 
 use std::fmt;
