@@ -32,16 +32,19 @@ pub struct CallArgs {
     pub family: Option<String>,
 }
 
-/// Answer fields that hold a secret (tokens, tickets, session keys): printed redacted.
-const SECRET_FIELDS: &[&str] = &["access_token", "ticket", "session_key", "refresh_token"];
+/// Answer fields that hold a secret: the ones the spec marks `x-weixin-secret` (generated).
+fn is_secret(field: &str) -> bool {
+    weixin_kit::mp::SECRET_FIELDS.contains(&field)
+        || weixin_kit::pay::SECRET_FIELDS.contains(&field)
+}
 
-/// `value` with every [`SECRET_FIELDS`] member (at any depth) replaced by its length.
+/// `value` with every secret field (at any depth, see [`is_secret`]) replaced by its length.
 fn redact(value: Value) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let v = match (&v, SECRET_FIELDS.contains(&k.as_str())) {
+                    let v = match (&v, is_secret(&k)) {
                         (Value::String(s), true) => {
                             Value::String(format!("<redacted: {} bytes>", s.len()))
                         }

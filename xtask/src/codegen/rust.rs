@@ -22,6 +22,19 @@ pub fn family_mod(api: &Api) -> Result<String> {
     };
     let title = format!("{} — generated from `{}`.", api.title, api.spec_file);
     let sha = &api.sha256;
+    // Wire names of the properties marked `x-weixin-secret`, sorted and once each.
+    let secrets: std::collections::BTreeSet<&str> = api
+        .schemas
+        .values()
+        .filter_map(|schema| match schema {
+            Schema::Object { properties } => Some(properties),
+            _ => None,
+        })
+        .flatten()
+        .filter(|p| p.secret)
+        .map(|p| p.name.as_str())
+        .collect();
+    let secrets = secrets.into_iter();
     let tokens = quote! {
         #![doc = #title]
         pub mod operations;
@@ -35,6 +48,9 @@ pub fn family_mod(api: &Api) -> Result<String> {
         pub const BACKUP_HOST: Option<&str> = #backup;
         /// sha256 of the spec file this module was generated from.
         pub const SPEC_SHA256: &str = #sha;
+        /// Wire names of the fields the spec marks `x-weixin-secret` (credentials): what a tool
+        /// printing an answer or a request redacts.
+        pub const SECRET_FIELDS: &[&str] = &[#(#secrets),*];
     };
     format(tokens)
 }

@@ -12,3 +12,6 @@ pub const MAIN_HOST: &str = "https://api.weixin.qq.com";
 pub const BACKUP_HOST: Option<&str> = None;
 /// sha256 of the spec file this module was generated from.
 pub const SPEC_SHA256: &str = "127b72a5a4de1a8f2bab99ee30b6512477086a297929b582bd1e0b862270fa85";
+/// Wire names of the fields the spec marks `x-weixin-secret` (credentials): what a tool
+/// printing an answer or a request redacts.
+pub const SECRET_FIELDS: &[&str] = &["access_token", "secret", "ticket"];

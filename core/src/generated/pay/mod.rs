@@ -12,3 +12,6 @@ pub const MAIN_HOST: &str = "https://api.mch.weixin.qq.com";
 pub const BACKUP_HOST: Option<&str> = Some("https://api2.mch.weixin.qq.com");
 /// sha256 of the spec file this module was generated from.
 pub const SPEC_SHA256: &str = "2c9a32070388702dbd481d61a84444076fec2505e53b777001c166f345ae7956";
+/// Wire names of the fields the spec marks `x-weixin-secret` (credentials): what a tool
+/// printing an answer or a request redacts.
+pub const SECRET_FIELDS: &[&str] = &[];
