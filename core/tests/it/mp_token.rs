@@ -6,8 +6,7 @@
 //! Needs the `redis` cargo feature (on by default): the whole file is left out without it.
 #![cfg(feature = "redis")]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,6 +19,7 @@ use weixin_kit::mp::{
 use weixin_kit::{Error, Result, SecretString};
 use weixin_kit_sandbox::Sandbox;
 
+use crate::common::child::{self, ChildProc};
 use crate::common::redis_server::{redis_conn, RedisServer};
 
 // ---------------------------------------------------------------------------------------------
@@ -470,64 +470,22 @@ fn fingerprint(token: &str) -> String {
     weixin_kit::operation::sha256_hex(token.as_bytes())[..16].to_owned()
 }
 
-/// The full name of [`child_process`] in this test binary (`mp_token::child_process`): the
-/// module path without the crate name.
-fn child_test_name() -> String {
-    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
-    format!("{module}::child_process")
-}
-
 /// One child process running [`child_process`]: it reports `PHASE{n}=<fingerprint>` after each
 /// phase and starts the next when a line arrives on its stdin.
-struct ChildProc {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl ChildProc {
-    fn spawn(store_url: &str, sandbox: &Sandbox, n: usize) -> ChildProc {
-        let creds = sandbox.credentials();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &child_test_name(), "--ignored", "--nocapture"])
-            .args(["--test-threads=1"])
-            .env(CHILD_MODE, "client")
-            .env(CHILD_REDIS, store_url)
-            .env(CHILD_COUNT, n.to_string())
-            .env(CHILD_SANDBOX, sandbox.base_url())
-            .env(CHILD_APPID, &creds.appid)
-            .env(CHILD_SECRET, creds.app_secret.expose())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        ChildProc {
-            stdin: child.stdin.take().unwrap(),
-            stdout: BufReader::new(child.stdout.take().unwrap()),
-            child,
-        }
-    }
-
-    /// Blocks until the child prints `KEY=value`; the value.
-    fn read(&mut self, key: &str) -> String {
-        let prefix = format!("{key}=");
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = self.stdout.read_line(&mut line).unwrap();
-            assert!(n > 0, "child exited before printing {key}");
-            // The harness may print "test child_process ... " on the same line first.
-            if let Some((_, value)) = line.split_once(&prefix) {
-                return value.trim().to_owned();
-            }
-        }
-    }
-
-    fn go(&mut self) {
-        writeln!(self.stdin, "go").unwrap();
-        self.stdin.flush().unwrap();
-    }
+fn spawn_child(store_url: &str, sandbox: &Sandbox, n: usize) -> ChildProc {
+    let creds = sandbox.credentials();
+    let n = n.to_string();
+    ChildProc::spawn(
+        &child::test_name(module_path!(), "child_process"),
+        &[
+            (CHILD_MODE, "client"),
+            (CHILD_REDIS, store_url),
+            (CHILD_COUNT, &n),
+            (CHILD_SANDBOX, &sandbox.base_url()),
+            (CHILD_APPID, &creds.appid),
+            (CHILD_SECRET, creds.app_secret.expose()),
+        ],
+    )
 }
 
 /// Reads `PHASE{phase}` from every child (blocking, off the async workers).
@@ -568,7 +526,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
     let issued = || sandbox_count(&sandbox, &["stable_tokens_issued"]);
 
     let mut children: Vec<ChildProc> = (0..N)
-        .map(|_| ChildProc::spawn(&store_url, &sandbox, N))
+        .map(|_| spawn_child(&store_url, &sandbox, N))
         .collect();
 
     // 1. N processes at once (they meet at a barrier in Redis first): one token issued.
@@ -614,7 +572,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
     );
 
     for mut c in children {
-        drop(c.stdin);
+        c.close_stdin();
         let status = tokio::task::block_in_place(|| c.child.wait().unwrap());
         assert!(status.success(), "child failed: {status}");
     }

@@ -18,8 +18,7 @@
 #![cfg(feature = "redis")]
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -29,6 +28,7 @@ use weixin_kit::mp::token::keys;
 use weixin_kit::mp::{MiniProgramClient, TokenConfig, TokenEndpoint};
 use weixin_kit::Error;
 
+use crate::common::child::{self, ChildProc};
 use crate::common::redis_server::{redis_conn, RedisServer};
 
 const CHILD: &str = "WEIXIN_KIT_CHAOS_CHILD";
@@ -76,52 +76,18 @@ fn scale() -> u32 {
         .max(1)
 }
 
-fn child_test_name() -> String {
-    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
-    format!("{module}::chaos_child")
-}
-
-struct ChildProc {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
-}
-
-impl ChildProc {
-    fn spawn(redis_url: &str, sandbox: &weixin_kit_sandbox::Sandbox) -> ChildProc {
-        let creds = sandbox.credentials();
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", &child_test_name(), "--ignored", "--nocapture"])
-            .args(["--test-threads=1"])
-            .env(CHILD, "1")
-            .env(CHILD_REDIS, redis_url)
-            .env(CHILD_SANDBOX, sandbox.base_url())
-            .env(CHILD_APPID, &creds.appid)
-            .env(CHILD_SECRET, creds.app_secret.expose())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        ChildProc {
-            stdin: child.stdin.take(),
-            stdout: BufReader::new(child.stdout.take().unwrap()),
-            child,
-        }
-    }
-
-    fn read(&mut self, key: &str) -> String {
-        let prefix = format!("{key}=");
-        let mut line = String::new();
-        loop {
-            line.clear();
-            let n = self.stdout.read_line(&mut line).unwrap();
-            assert!(n > 0, "child exited before printing {key}");
-            if let Some((_, value)) = line.split_once(&prefix) {
-                return value.trim().to_owned();
-            }
-        }
-    }
+fn spawn_child(redis_url: &str, sandbox: &weixin_kit_sandbox::Sandbox) -> ChildProc {
+    let creds = sandbox.credentials();
+    ChildProc::spawn(
+        &child::test_name(module_path!(), "chaos_child"),
+        &[
+            (CHILD, "1"),
+            (CHILD_REDIS, redis_url),
+            (CHILD_SANDBOX, &sandbox.base_url()),
+            (CHILD_APPID, &creds.appid),
+            (CHILD_SECRET, creds.app_secret.expose()),
+        ],
+    )
 }
 
 /// What the parent sees of the shared entry: the token in Redis, mapped to its issue order
@@ -214,7 +180,7 @@ async fn redis_chaos_many_processes() {
     ));
 
     let mut children: Vec<ChildProc> = (0..PROCESSES)
-        .map(|_| ChildProc::spawn(&redis_url, &sandbox))
+        .map(|_| spawn_child(&redis_url, &sandbox))
         .collect();
     tokio::task::block_in_place(|| {
         for c in &mut children {
@@ -284,7 +250,7 @@ async fn redis_chaos_many_processes() {
     let mut reports = Vec::new();
     tokio::task::block_in_place(|| {
         for c in &mut children {
-            drop(c.stdin.take());
+            c.close_stdin();
         }
         for c in &mut children {
             let report: Value = serde_json::from_str(&c.read("CHAOS")).unwrap();

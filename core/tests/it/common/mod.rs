@@ -2,6 +2,8 @@
 //! for all of them), clients configured against it, the repository's own files (the spec and the
 //! test vectors) and matchers for the error kinds.
 
+#[cfg(feature = "redis")]
+pub mod child;
 pub mod notify;
 pub mod pay_peer;
 pub mod peer;
