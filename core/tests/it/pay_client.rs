@@ -1,11 +1,9 @@
 //! The WeChat Pay client against the in-process sandbox: the real protocol peer (it verifies
 //! our signatures as WeChat does and signs its answers). No mocks of our HTTP layer.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::sync::mpsc;
 use weixin_kit::operation::Execute as _;
 use weixin_kit::operation::{self, PreparedRequest, RequestBody};
 use weixin_kit::pay::{
@@ -17,6 +15,7 @@ use weixin_kit_sandbox::{
     CouponNotification, Fault, FaultKind, Listener, NewStock, Sandbox, SigningMode,
 };
 
+use crate::common::notify::notification_receiver;
 use crate::common::{
     api_error, certificate_client, fast_retry, pay_builder, pay_builder_with_public_key,
     pay_client, sandbox, sandbox_signing, validation,
@@ -246,30 +245,8 @@ async fn public_key_only_rejects_certificate_signed_responses() {
     assert!(matches!(err, Error::Signature { .. }), "{err:?}");
 }
 
-/// A loopback receiver: records what WeChat Pay (the sandbox) POSTs and answers 204.
-async fn receiver() -> (String, mpsc::UnboundedReceiver<(http::HeaderMap, Vec<u8>)>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let tx = Arc::new(Mutex::new(tx));
-    let app = axum::Router::new().route(
-        "/wxpay/notify",
-        axum::routing::post(move |headers: http::HeaderMap, body: axum::body::Bytes| {
-            let tx = tx.clone();
-            async move {
-                let _ = tx.lock().unwrap().send((headers, body.to_vec()));
-                http::StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
-    });
-    (format!("http://{addr}/wxpay/notify"), rx)
-}
-
 async fn notification_round_trip(sb: &Sandbox, client: &PayClient) {
-    let (url, mut rx) = receiver().await;
+    let (url, mut rx) = notification_receiver().await;
     let resp = client
         .busifavor()
         .set_coupon_notify(&SetCouponNotifyRequest {
@@ -344,7 +321,7 @@ async fn notification_round_trip_in_both_modes() {
 async fn notification_signed_by_a_new_certificate_triggers_a_download() {
     let sb = sandbox().await;
     let client = pay_client(&sb);
-    let (url, mut rx) = receiver().await;
+    let (url, mut rx) = notification_receiver().await;
     client
         .busifavor()
         .set_coupon_notify(&SetCouponNotifyRequest {
