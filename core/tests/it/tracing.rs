@@ -128,9 +128,47 @@ impl Capture {
     }
 }
 
+/// A subscriber that wants nothing but keeps every callsite's cached interest at
+/// "sometimes", registered once for the whole test binary.
+///
+/// tracing-core caches each callsite's interest when the callsite is first hit. While exactly
+/// one dispatcher is registered (one capture alive), it asks only the *hitting thread's*
+/// default — so a test on another thread (no capture, `NoSubscriber`) that hits, say, the
+/// `answered` callsite first caches "never" for every thread, and the capture misses the
+/// event (seen in CI: `retrying` or `answered` captured 0 times). With this dispatcher always
+/// registered there are never fewer than two, every callsite is asked of all live ones, and
+/// the combined interest is never "never" while a capture is alive.
+struct KeepInterestOpen;
+
+impl Subscriber for KeepInterestOpen {
+    fn register_callsite(
+        &self,
+        _: &'static ::tracing::Metadata<'static>,
+    ) -> ::tracing::subscriber::Interest {
+        ::tracing::subscriber::Interest::sometimes()
+    }
+    fn max_level_hint(&self) -> Option<::tracing::level_filters::LevelFilter> {
+        Some(::tracing::level_filters::LevelFilter::TRACE)
+    }
+    fn enabled(&self, _: &::tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &::tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, _: &Event<'_>) {}
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
 /// A capture installed as this thread's default subscriber (the tests run on tokio's
 /// current-thread runtime: the client, the sandbox and reqwest's tasks all run here).
 fn capture() -> (Capture, ::tracing::subscriber::DefaultGuard) {
+    static KEEPER: std::sync::OnceLock<::tracing::Dispatch> = std::sync::OnceLock::new();
+    // `Dispatch::new` registers it (and it lives as long as the binary).
+    KEEPER.get_or_init(|| ::tracing::Dispatch::new(KeepInterestOpen));
     let capture = Capture::default();
     let subscriber = tracing_subscriber::registry().with(capture.clone());
     (capture, ::tracing::subscriber::set_default(subscriber))
