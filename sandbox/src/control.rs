@@ -115,7 +115,8 @@ async fn credentials(State(s): State<Arc<Shared>>) -> Response {
 /// The credentials under the SDK's configuration keys (what every binding's
 /// `Sandbox.credentials` shows): `mchid`, `serial_no`, `merchant_private_key`,
 /// `wechatpay_public_key_id`, `wechatpay_public_key`, `apiv3_key`, `appid`, `secret`,
-/// `platform_serial_no`, `platform_certificate`, `card_appid`, `card_secret`.
+/// `platform_serial_no`, `platform_certificate`, `card_appid`, `card_secret` (the bindings'
+/// tests pin this set; the third-party platform's are at `/sandbox/client/component_config`).
 async fn client_credentials(State(s): State<Arc<Shared>>) -> Response {
     let c = &s.credentials;
     Json(json!({

@@ -23,8 +23,10 @@ use super::crypto::{signature, MsgCipher};
 use super::state::ComponentState;
 use crate::keys;
 
-/// One push and what the receiver answered.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// One push and what the receiver answered. Serializes in full (the control API's answer);
+/// `Debug` leaves out the plaintext and the envelope (they hold a verify ticket or an
+/// authorization code).
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct PushDelivery {
     /// `component_verify_ticket`, `authorized`, `updateauthorized`, `unauthorized`.
     pub info_type: String,
@@ -47,6 +49,25 @@ pub struct PushDelivery {
     pub delivered: bool,
     pub error: Option<String>,
     pub elapsed_ms: u64,
+}
+
+impl std::fmt::Debug for PushDelivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PushDelivery")
+            .field("info_type", &self.info_type)
+            .field("url", &self.url)
+            .field("create_time", &self.create_time)
+            .field(
+                "plaintext",
+                &format_args!("<{} bytes>", self.plaintext.len()),
+            )
+            .field("status", &self.status)
+            .field("response", &self.response)
+            .field("delivered", &self.delivered)
+            .field("error", &self.error)
+            .field("elapsed_ms", &self.elapsed_ms)
+            .finish_non_exhaustive()
+    }
 }
 
 fn cdata(name: &str, value: &str) -> String {

@@ -126,8 +126,9 @@ pub(crate) enum TokenCheck {
     Err(i32),
 }
 
-/// An authorization made through the control API: the code pushed with it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// An authorization made through the control API: the code pushed with it. `Debug` redacts the
+/// code.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 pub struct Authorization {
     pub authorizer_appid: String,
     pub authorization_code: String,
@@ -136,6 +137,18 @@ pub struct Authorization {
     pub func_ids: Vec<u32>,
     /// The `authorized` / `updateauthorized` push.
     pub push: PushDelivery,
+}
+
+impl std::fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorization")
+            .field("authorizer_appid", &self.authorizer_appid)
+            .field("authorization_code", &"***")
+            .field("expired_time", &self.expired_time)
+            .field("func_ids", &self.func_ids)
+            .field("push", &self.push)
+            .finish()
+    }
 }
 
 /// The third-party platform side's state. Shared as `Arc`.

@@ -75,6 +75,20 @@ async fn start() -> Env {
     }
 }
 
+/// A Python with `cryptography`: `WEIXIN_KIT_TEST_PYTHON`, else the venv `cargo xtask test`
+/// installs requirements-dev.txt into (target/py-venv), else `python3`.
+fn python() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("WEIXIN_KIT_TEST_PYTHON") {
+        return p.into();
+    }
+    let venv =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/py-venv/bin/python");
+    if venv.exists() {
+        return venv;
+    }
+    "python3".into()
+}
+
 /// Runs the independent decryption; Err(stderr) when a check fails.
 fn python_decrypt(
     token: &str,
@@ -86,7 +100,7 @@ fn python_decrypt(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/it/common/wxbizmsgcrypt_decrypt.py"
     );
-    let mut child = Command::new("python3")
+    let mut child = Command::new(python())
         .arg(script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -591,4 +605,75 @@ async fn control_api_configures_the_platform_and_refuses_bad_keys() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn tickets_are_pushed_on_a_configured_interval() {
+    let (url, inbox) = receiver().await;
+    let sandbox = Sandbox::start(SandboxConfig {
+        identity: Some(identity()),
+        component_push_url: Some(url),
+        component_ticket_interval: Some(std::time::Duration::from_secs(1)),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap();
+    // Waits for two pushes (no timing asserted: a generous bound only ends a hung test).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while inbox.lock().unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "no scheduled pushes");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let tickets: Vec<String> = sandbox
+        .component_pushes()
+        .iter()
+        .map(|p| {
+            assert_eq!(p.info_type, "component_verify_ticket");
+            assert!(p.delivered, "{p:?}");
+            p.plaintext.clone()
+        })
+        .collect();
+    assert_ne!(tickets[0], tickets[1], "each push carries a new ticket");
+    // Stopped by the control API (served in-process here).
+    sandbox
+        .control(
+            "POST",
+            "/sandbox/component/config",
+            Some(json!({"ticket_interval_secs": 0})),
+        )
+        .await
+        .unwrap();
+    let cfg = sandbox
+        .control("GET", "/sandbox/component/config", None)
+        .await
+        .unwrap();
+    assert_eq!(cfg["ticket_interval_secs"], Value::Null, "{cfg}");
+    assert_eq!(cfg["component_appid"], json!(identity().component_appid));
+}
+
+#[tokio::test]
+async fn debug_output_hides_tickets_codes_and_secrets() {
+    let env = start().await;
+    let a = env.sandbox.authorize_component(None, None).await.unwrap();
+    let text = format!("{a:?} {:?}", env.sandbox.component_settings());
+    let s = env.sandbox.component_settings();
+    for secret in [
+        a.authorization_code.as_str(),
+        s.component_appsecret.expose(),
+        s.token.expose(),
+        s.encoding_aes_key.expose(),
+    ] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    let d = env.sandbox.push_component_verify_ticket().await;
+    let ticket = d
+        .plaintext
+        .split("<ComponentVerifyTicket><![CDATA[")
+        .nth(1)
+        .unwrap()
+        .split("]]>")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(!format!("{d:?}").contains(&ticket));
 }
