@@ -677,3 +677,43 @@ async fn debug_output_hides_tickets_codes_and_secrets() {
         .to_owned();
     assert!(!format!("{d:?}").contains(&ticket));
 }
+
+#[tokio::test]
+async fn errcode_faults_reach_the_platform_routes() {
+    let env = start().await;
+    let (token, appid, info) = env.authorized(json!({})).await;
+    let refresh = info["authorizer_refresh_token"].as_str().unwrap();
+    // A component_access_token WeChat no longer takes, once (what a client's
+    // compare-and-expire path meets), by operationId.
+    env.post(
+        "/sandbox/mp/errcode_faults",
+        json!({"path": "getAuthorizerAccessToken", "errcode": 40001, "count": 1}),
+    )
+    .await;
+    assert_errcode(
+        &env.refresh(&token, &appid, refresh).await,
+        40001,
+        "invalid credential, access_token is invalid or not latest",
+    );
+    assert!(env.refresh(&token, &appid, refresh).await["authorizer_access_token"].is_string());
+    // By path, with the platform's errmsg.
+    env.post(
+        "/sandbox/mp/errcode_faults",
+        json!({"path": "/cgi-bin/component/api_component_token", "errcode": 61004, "errmsg": "access clientip is not registered", "count": 1}),
+    )
+    .await;
+    let v = env.component_token_with("ticket@@@x").await;
+    assert_errcode(&v, 61004, "access clientip is not registered");
+    env.post(
+        "/sandbox/mp/errcode_faults",
+        json!({"path": "queryAuth", "errcode": 61010, "count": 1}),
+    )
+    .await;
+    assert_errcode(
+        &env.query_auth(&token, "any").await,
+        61010,
+        "code is expired",
+    );
+    let calls = &env.sandbox.mp().counters()["calls"];
+    assert_eq!(calls["getAuthorizerAccessToken"], json!(2), "{calls}");
+}
