@@ -16,6 +16,11 @@ pub fn test(root: &Path) -> Result<()> {
     progress.stage("codegen drift check");
     codegen::run(root, true)?;
 
+    // Before the Rust suites: the sandbox's push test decrypts with Python `cryptography` from
+    // this venv (target/py-venv), as an implementation independent of ours.
+    progress.stage("Python test environment (target/py-venv, pinned requirements)");
+    let python = python_env(root)?;
+
     progress.stage("Rust: cargo test --workspace --all-features");
     run(cargo()
         .current_dir(root)
@@ -70,7 +75,6 @@ pub fn test(root: &Path) -> Result<()> {
     ]))?;
 
     progress.stage("spec: OpenAPI validation and coverage of the API documents (pytest)");
-    let python = python_env(root)?;
     run(Command::new(&python)
         .current_dir(root)
         .args(["-m", "pytest", "-q", "spec/tests"]))?;
