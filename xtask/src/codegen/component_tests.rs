@@ -153,7 +153,7 @@ fn the_component_tag_is_a_family_of_its_own() {
     assert_eq!(component.raw_schemas.len(), component.schemas.len());
 }
 
-fn file<'a>(files: &'a [GeneratedFile], path: impl AsRef<Path>) -> &'a GeneratedFile {
+fn file(files: &[GeneratedFile], path: impl AsRef<Path>) -> &GeneratedFile {
     let path = path.as_ref();
     files
         .iter()
