@@ -9,6 +9,7 @@ import builtins
 import copy
 import hashlib
 import json
+import time
 import uuid
 from datetime import datetime
 
@@ -580,6 +581,12 @@ def test_latency_beyond_the_timeout_is_a_timeout_error(sb, kind):
     assert isinstance(info.value, builtins.TimeoutError)
     assert isinstance(info.value, WeixinKitError) and info.value.retryable
     assert weixin_kit.TimeoutError is weixin_kit.errors.TimeoutError
+    # The sandbox logs each attempt when it answers, 1.5 s after the client gave up on it: wait
+    # for both, or they land in the next test's request log (seen in CI: a stray PATCH there).
+    deadline = time.monotonic() + 10
+    while len(sb.requests()) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(sb.requests()) == 2
 
 
 @pytest.mark.parametrize("fault", ["tamper_signature", "stale_timestamp"])
