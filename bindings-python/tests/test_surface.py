@@ -292,6 +292,7 @@ def test_error_classes():
         "UnexpectedResponseError",
         "CallbackError",
         "ReplayError",
+        "NotAuthorizedError",
     }
 
 
