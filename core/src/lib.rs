@@ -5,6 +5,7 @@
 //! here are the runtime it stands on.
 
 pub mod bridge;
+pub mod component;
 pub mod crypto;
 pub mod dispatch;
 pub mod error;
