@@ -524,6 +524,15 @@ impl MiniProgramClient {
                     ),
                 })
             }
+            Auth::ComponentAccessToken => {
+                return Err(Error::Config {
+                    detail: format!(
+                        "operation {} is a third-party platform (component) operation: send it \
+                         with ComponentClient",
+                        op.name
+                    ),
+                })
+            }
         };
         // 85437's documented "retry in about a minute" is for WeChat Pay transaction ids; a
         // front-end notify_code would only run out its 5-minute window (mp::errors).

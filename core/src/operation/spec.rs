@@ -17,6 +17,9 @@ pub enum Auth {
     WechatPay2,
     /// `access_token` query parameter, injected by the client.
     AccessToken,
+    /// `component_access_token` query parameter: the third-party platform's (第三方平台) own
+    /// token, injected by the component client (`crate::component`).
+    ComponentAccessToken,
     /// Credentials travel as ordinary parameters (the token endpoints).
     None,
 }

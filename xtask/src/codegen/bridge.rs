@@ -175,7 +175,10 @@ pub fn actions(source: &str) -> Result<Vec<Action>> {
                 let family = match last_segment(field(&row, "family")?)?.as_str() {
                     "Pay" => Family::Pay,
                     "MiniProgram" => Family::MiniProgram,
-                    other => bail!("family `Family::{other}` is not Pay or MiniProgram"),
+                    "Component" => Family::Component,
+                    other => {
+                        bail!("family `Family::{other}` is not Pay, MiniProgram or Component")
+                    }
                 };
                 let arguments = array(field(&row, "arguments")?)?
                     .iter()

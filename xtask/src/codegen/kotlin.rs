@@ -61,6 +61,7 @@ pub fn prefix(family: Family) -> &'static str {
     match family {
         Family::Pay => "Pay",
         Family::MiniProgram => "MiniProgram",
+        Family::Component => "Component",
     }
 }
 

@@ -43,10 +43,10 @@ pub struct GeneratedFile {
 /// Every generated file for `specs` (paths relative to `root`), and for the core's binding
 /// tables in `root` (`core/src/bridge/`: the client-level actions and the error kinds).
 pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
-    let apis = specs
-        .iter()
-        .map(|s| Api::load(root, s))
-        .collect::<Result<Vec<_>>>()?;
+    let mut apis = Vec::new();
+    for s in specs {
+        apis.extend(Api::load_all(root, s)?);
+    }
     let mut seen = BTreeSet::new();
     for api in &apis {
         if !seen.insert(api.family) {

@@ -14,6 +14,9 @@ use sha2::{Digest, Sha256};
 pub enum Family {
     Pay,
     MiniProgram,
+    /// The Open Platform third-party platform (第三方平台): operations of the mini-program
+    /// document whose tag says `x-weixin-client: "component"`. Mini-program errcode model.
+    Component,
 }
 
 impl Family {
@@ -22,11 +25,26 @@ impl Family {
         match self {
             Family::Pay => "pay",
             Family::MiniProgram => "mp",
+            Family::Component => "component",
+        }
+    }
+
+    /// Errors are `{errcode, errmsg}` answers (the mini-program model), not HTTP status + code.
+    pub fn errcode_model(self) -> bool {
+        matches!(self, Family::MiniProgram | Family::Component)
+    }
+
+    /// The family a tag's `x-weixin-client` names.
+    fn from_client(client: &str) -> Result<Family> {
+        match client {
+            "component" => Ok(Family::Component),
+            other => bail!("x-weixin-client must be \"component\", found {other:?}"),
         }
     }
 }
 
-/// One spec file.
+/// One API family's part of a spec file (a file holds one family, plus the families its tags'
+/// `x-weixin-client` split off).
 #[derive(Debug, Serialize)]
 pub struct Api {
     pub family: Family,
@@ -53,6 +71,8 @@ pub struct Api {
 pub enum Auth {
     WechatPay2,
     AccessToken,
+    /// `component_access_token` query parameter (the third-party platform's own token).
+    ComponentAccessToken,
     None,
 }
 
@@ -186,6 +206,8 @@ pub struct ErrorRow {
 #[derive(Debug, Serialize)]
 pub struct Webhook {
     pub name: String,
+    /// Its one tag, when it has one (it selects the family like an operation's).
+    pub tag: Option<String>,
     pub envelope_schema: String,
     pub resource_schema: String,
 }
@@ -238,7 +260,16 @@ const FORBIDDEN_KEYWORDS: &[&str] = &[
 ];
 
 impl Api {
+    /// The document's own family (its `x-weixin-api`), without what its tags'
+    /// `x-weixin-client` give to other families.
+    #[cfg(test)]
     pub fn load(root: &Path, rel: &str) -> Result<Api> {
+        Ok(Self::load_all(root, rel)?.remove(0))
+    }
+
+    /// Every family the document holds: its own first, then those its tags' `x-weixin-client`
+    /// split off (the mini-program document's `component` tag → [`Family::Component`]).
+    pub fn load_all(root: &Path, rel: &str) -> Result<Vec<Api>> {
         let bytes = std::fs::read(root.join(rel)).with_context(|| format!("reading {rel}"))?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
         let doc: Value =
@@ -246,21 +277,25 @@ impl Api {
         Self::from_doc(rel, sha256, &doc).with_context(|| format!("in {rel}"))
     }
 
-    fn from_doc(rel: &str, sha256: String, doc: &Value) -> Result<Api> {
+    fn from_doc(rel: &str, sha256: String, doc: &Value) -> Result<Vec<Api>> {
         let family = match doc.get("x-weixin-api").and_then(Value::as_str) {
             Some("pay") => Family::Pay,
             Some("mini-program") => Family::MiniProgram,
             other => bail!("x-weixin-api must be \"pay\" or \"mini-program\", found {other:?}"),
         };
-        let raw_schemas = doc
+        let clients = tag_clients(doc, family)?;
+        let family_of = |tag: Option<&str>| -> Family {
+            tag.and_then(|t| clients.get(t)).copied().unwrap_or(family)
+        };
+        let all_raw = doc
             .pointer("/components/schemas")
             .and_then(Value::as_object)
             .cloned()
             .ok_or_else(|| anyhow!("components.schemas is missing"))?;
-        let mut schemas = BTreeMap::new();
-        for (name, schema) in &raw_schemas {
+        let mut all_schemas = BTreeMap::new();
+        for (name, schema) in &all_raw {
             check_schema_conventions(schema, &format!("/components/schemas/{name}"))?;
-            schemas.insert(
+            all_schemas.insert(
                 name.clone(),
                 Schema::from_json(schema).with_context(|| format!("schema {name}"))?,
             );
@@ -277,7 +312,8 @@ impl Api {
                 if !["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
                     continue;
                 }
-                let o = Operation::from_json(family, path, method, op)
+                let fam = family_of(op.pointer("/tags/0").and_then(Value::as_str));
+                let o = Operation::from_json(fam, path, method, op)
                     .with_context(|| format!("operation {} {path}", method.to_uppercase()))?;
                 operations.push(o);
             }
@@ -289,7 +325,7 @@ impl Api {
             } = &mut op.body
             {
                 *meta_schema =
-                    media_meta(&schemas, form_schema).with_context(|| op.name.clone())?;
+                    media_meta(&all_schemas, form_schema).with_context(|| op.name.clone())?;
             }
         }
         let webhooks = doc
@@ -311,27 +347,99 @@ impl Api {
                     .with_context(|| format!("x-weixin-local-operations/{name}"))
             })
             .collect::<Result<Vec<_>>>()?;
-        let common_errors = common_errors(&operations);
-        for op in &mut operations {
-            op.uses_common_errors = carries_common_errors(&op.errors, &common_errors);
+
+        // Split by family: the document's own first, then the others in order.
+        let mut families = vec![family];
+        for f in clients.values() {
+            if !families.contains(f) {
+                families.push(*f);
+            }
         }
-        let api = Api {
-            common_errors,
-            family,
-            local_operations,
-            spec_file: rel.to_owned(),
-            sha256,
-            title: str_at(doc, "/info/title").unwrap_or_default(),
-            main_host,
-            backup_host,
-            operations,
-            schemas,
-            webhooks,
-            raw_schemas,
-        };
-        api.check_references()?;
-        api.check_names()?;
-        Ok(api)
+        let mut parts: BTreeMap<Family, Part> =
+            families.iter().map(|f| (*f, Part::default())).collect();
+        for op in operations {
+            let part = parts
+                .get_mut(&family_of(Some(&op.tag)))
+                .expect("every family has a part");
+            part.operations.push(op);
+        }
+        for w in webhooks {
+            let part = parts
+                .get_mut(&family_of(w.tag.as_deref()))
+                .expect("every family has a part");
+            part.webhooks.push(w);
+        }
+        for o in local_operations {
+            let part = parts
+                .get_mut(&family_of(Some(&o.tag)))
+                .expect("every family has a part");
+            part.local_operations.push(o);
+        }
+        // Schemas: a split-off family gets what its operations and webhooks reach; the
+        // document's own family keeps every other schema (those no operation names included).
+        let reach: BTreeMap<Family, BTreeSet<String>> = parts
+            .iter()
+            .map(|(f, p)| (*f, reachable(&all_raw, p.roots())))
+            .collect();
+        let others_only: BTreeSet<String> = reach
+            .iter()
+            .filter(|(f, _)| **f != family)
+            .flat_map(|(_, names)| names.iter().cloned())
+            .filter(|n| !reach[&family].contains(n))
+            .collect();
+        let mut apis = Vec::new();
+        for fam in families {
+            let part = parts.remove(&fam).expect("every family has a part");
+            let keep = |name: &String| {
+                if fam == family {
+                    !others_only.contains(name)
+                } else {
+                    reach[&fam].contains(name)
+                }
+            };
+            let raw_schemas: Map<String, Value> = all_raw
+                .iter()
+                .filter(|(n, _)| keep(n))
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect();
+            let schemas = raw_schemas
+                .iter()
+                .map(|(n, v)| Ok((n.clone(), Schema::from_json(v)?)))
+                .collect::<Result<BTreeMap<_, _>>>()?;
+            let mut operations = part.operations;
+            let common_errors = common_errors(&operations);
+            for op in &mut operations {
+                op.uses_common_errors = carries_common_errors(&op.errors, &common_errors);
+            }
+            let api = Api {
+                common_errors,
+                family: fam,
+                local_operations: part.local_operations,
+                spec_file: rel.to_owned(),
+                sha256: sha256.clone(),
+                title: match fam {
+                    f if f == family => str_at(doc, "/info/title").unwrap_or_default(),
+                    _ => clients
+                        .iter()
+                        .filter(|(_, f)| **f == fam)
+                        .map(|(tag, _)| tag_title(doc, tag))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+                main_host: main_host.clone(),
+                backup_host: backup_host.clone(),
+                operations,
+                schemas,
+                webhooks: part.webhooks,
+                raw_schemas,
+            };
+            api.check_references()
+                .with_context(|| format!("family {}", fam.module()))?;
+            api.check_names()
+                .with_context(|| format!("family {}", fam.module()))?;
+            apis.push(api);
+        }
+        Ok(apis)
     }
 
     /// The keyword arguments of an operation, in order: path, query, then body fields.
@@ -464,6 +572,116 @@ impl Api {
         }
         Ok(())
     }
+}
+
+/// One family's share of a document, while splitting it.
+#[derive(Default)]
+struct Part {
+    operations: Vec<Operation>,
+    webhooks: Vec<Webhook>,
+    local_operations: Vec<LocalOperation>,
+}
+
+impl Part {
+    /// The schemas the part names directly.
+    fn roots(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for op in &self.operations {
+            match &op.body {
+                Body::Json { schema } => out.push(schema.clone()),
+                Body::MediaUpload {
+                    form_schema,
+                    meta_schema,
+                } => out.extend([form_schema.clone(), meta_schema.clone()]),
+                Body::None => {}
+            }
+            if let Response::Json { schema } = &op.response {
+                out.push(schema.clone());
+            }
+            for p in op.path_params.iter().chain(&op.query_params) {
+                if let ParamType::Enum(e) = &p.ty {
+                    out.push(e.clone());
+                }
+            }
+        }
+        for o in &self.local_operations {
+            out.push(o.result_schema.clone());
+            out.extend(o.params.iter().filter_map(|p| match &p.ty {
+                ParamType::Enum(e) => Some(e.clone()),
+                _ => None,
+            }));
+        }
+        for w in &self.webhooks {
+            out.extend([w.envelope_schema.clone(), w.resource_schema.clone()]);
+        }
+        out
+    }
+}
+
+/// `roots` and every schema they reach through `$ref`s.
+fn reachable(raw: &Map<String, Value>, roots: Vec<String>) -> BTreeSet<String> {
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(o) => {
+                if let Some(name) = ref_name(v) {
+                    out.push(name);
+                }
+                o.values().for_each(|x| refs(x, out));
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut todo = roots;
+    while let Some(name) = todo.pop() {
+        if seen.insert(name.clone()) {
+            if let Some(schema) = raw.get(&name) {
+                refs(schema, &mut todo);
+            }
+        }
+    }
+    seen
+}
+
+/// Tags whose `x-weixin-client` gives their operations to another family than the document's.
+fn tag_clients(doc: &Value, family: Family) -> Result<BTreeMap<String, Family>> {
+    let mut out = BTreeMap::new();
+    for tag in doc
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let Some(client) = tag.get("x-weixin-client") else {
+            continue;
+        };
+        let name = tag
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("a tag with x-weixin-client has no name"))?;
+        let client = client
+            .as_str()
+            .ok_or_else(|| anyhow!("tag {name}: x-weixin-client must be a string"))?;
+        let f = Family::from_client(client).with_context(|| format!("tag {name}"))?;
+        if !family.errcode_model() {
+            bail!("tag {name}: x-weixin-client {client:?} needs the errcode model (a mini-program document)");
+        }
+        out.insert(name.to_owned(), f);
+    }
+    Ok(out)
+}
+
+/// A tag's description, for the title of the family it starts.
+fn tag_title(doc: &Value, tag: &str) -> String {
+    doc.get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|t| t.get("name").and_then(Value::as_str) == Some(tag))
+        .and_then(|t| t.get("description").and_then(Value::as_str))
+        .unwrap_or(tag)
+        .to_owned()
 }
 
 /// The `meta` part of a media upload form, which must carry `filename` and `sha256`.
@@ -702,6 +920,9 @@ impl Operation {
                 Some("query") if pname == "access_token" => {
                     bail!("{name}: access_token is injected by the client; use security: AccessToken instead")
                 }
+                Some("query") if pname == "component_access_token" => {
+                    bail!("{name}: component_access_token is injected by the client; use security: ComponentAccessToken instead")
+                }
                 Some("query") => query_params.push(param),
                 Some("header") => {} // documented headers (Authorization, Wechatpay-*) are the client's job
                 other => bail!("{name}: parameter {pname} in {other:?} is not supported"),
@@ -774,7 +995,7 @@ impl Operation {
                     .ok_or_else(|| anyhow!("{name}: response schema must be a $ref"))?,
             },
         };
-        if family == Family::MiniProgram && matches!(response, Response::Empty) {
+        if family.errcode_model() && matches!(response, Response::Empty) {
             bail!("{name}: mini-program operations answer errcode/errmsg JSON");
         }
 
@@ -897,7 +1118,7 @@ fn description(v: &Value) -> String {
 
 fn auth(op: &Value) -> Result<Auth> {
     let security = op.get("security").and_then(Value::as_array).ok_or_else(|| {
-        anyhow!("security must be set on every operation: [{{\"WechatPay2\": []}}], [{{\"AccessToken\": []}}] or []")
+        anyhow!("security must be set on every operation: [{{\"WechatPay2\": []}}], [{{\"AccessToken\": []}}], [{{\"ComponentAccessToken\": []}}] or []")
     })?;
     let schemes: Vec<&String> = security
         .iter()
@@ -908,6 +1129,7 @@ fn auth(op: &Value) -> Result<Auth> {
         [] => Ok(Auth::None),
         [s] if *s == "WechatPay2" => Ok(Auth::WechatPay2),
         [s] if *s == "AccessToken" => Ok(Auth::AccessToken),
+        [s] if *s == "ComponentAccessToken" => Ok(Auth::ComponentAccessToken),
         other => bail!("unsupported security {other:?}"),
     }
 }
@@ -997,7 +1219,7 @@ impl ErrorRow {
                     .ok_or_else(|| anyhow!("code is missing"))?
                     .to_owned(),
             },
-            Family::MiniProgram => ErrorKey::MiniProgram {
+            Family::MiniProgram | Family::Component => ErrorKey::MiniProgram {
                 errcode: e
                     .get("errcode")
                     .and_then(Value::as_i64)
@@ -1007,7 +1229,7 @@ impl ErrorRow {
         let description = match family {
             Family::Pay => text("description"),
             // The document's 错误描述 column is the errmsg; prefer a fuller description when given.
-            Family::MiniProgram => Some(text("description"))
+            Family::MiniProgram | Family::Component => Some(text("description"))
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| text("errmsg")),
         };
@@ -1042,12 +1264,21 @@ impl Webhook {
         let post = item
             .get("post")
             .ok_or_else(|| anyhow!("only POST webhooks are supported"))?;
+        // WeChat Pay posts JSON; the third-party platform's push is an XML envelope.
+        let envelope = ["application~1json", "application~1xml"]
+            .iter()
+            .find_map(|t| post.pointer(&format!("/requestBody/content/{t}/schema")))
+            .and_then(ref_name)
+            .ok_or_else(|| {
+                anyhow!("the envelope must be an application/json or application/xml $ref")
+            })?;
         Ok(Webhook {
             name: name.to_owned(),
-            envelope_schema: post
-                .pointer("/requestBody/content/application~1json/schema")
-                .and_then(ref_name)
-                .ok_or_else(|| anyhow!("the envelope must be an application/json $ref"))?,
+            tag: post
+                .pointer("/tags/0")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            envelope_schema: envelope,
             resource_schema: post
                 .get("x-weixin-resource-schema")
                 .and_then(Value::as_str)

@@ -268,6 +268,11 @@ fn mixin(family: Family) -> (&'static str, &'static str, &'static str) {
             "MiniProgramClient",
             "AsyncMiniProgramClient",
         ),
+        Family::Component => (
+            family_class(family),
+            "ComponentClient",
+            "AsyncComponentClient",
+        ),
     }
 }
 

@@ -113,10 +113,12 @@ pub fn types(api: &Api) -> Result<String> {
 
 /// Structs whose required fields are all plain values get `Default`, so callers can write
 /// `Request { out_request_no: …, ..Default::default() }` (validation still rejects empty ones).
-/// typify already derives it when every field is optional.
+/// typify already derives it when every field is optional. A required secret (a `SecretString`,
+/// which has no empty default) keeps it from having one.
 fn needs_default(api: &Api, properties: &[Property]) -> bool {
     let required: Vec<&Property> = properties.iter().filter(|p| p.required).collect();
     !required.is_empty()
+        && required.iter().all(|p| !p.secret)
         && required.iter().all(|p| match &p.kind {
             Kind::String
             | Kind::Integer
@@ -421,11 +423,13 @@ fn op_spec(api: &Api, op: &Operation) -> TokenStream {
     );
     let family = match api.family {
         Family::Pay => quote!(ApiFamily::Pay),
-        Family::MiniProgram => quote!(ApiFamily::MiniProgram),
+        // The third-party platform's answers follow the mini-program errcode model.
+        Family::MiniProgram | Family::Component => quote!(ApiFamily::MiniProgram),
     };
     let auth = match op.auth {
         Auth::WechatPay2 => quote!(Auth::WechatPay2),
         Auth::AccessToken => quote!(Auth::AccessToken),
+        Auth::ComponentAccessToken => quote!(Auth::ComponentAccessToken),
         Auth::None => quote!(Auth::None),
     };
     let errors = op.own_errors(&api.common_errors).into_iter().map(error_doc);

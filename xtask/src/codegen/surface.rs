@@ -17,6 +17,8 @@ pub fn family_class(family: Family) -> &'static str {
     match family {
         Family::Pay => "PayOperations",
         Family::MiniProgram => "MiniProgramOperations",
+        // Not `ComponentOperations`: that is the `component` tag's group.
+        Family::Component => "ThirdPartyPlatformOperations",
     }
 }
 
@@ -24,7 +26,8 @@ pub fn family_class(family: Family) -> &'static str {
 pub fn error_class(family: Family) -> &'static str {
     match family {
         Family::Pay => "ApiError",
-        Family::MiniProgram => "MiniProgramError",
+        // The third-party platform's errcode answers arrive as mini-program errors.
+        Family::MiniProgram | Family::Component => "MiniProgramError",
     }
 }
 
