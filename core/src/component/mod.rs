@@ -6,11 +6,19 @@
 //!   getAuthorizerAccessToken and the authorization-event push), from the `component` tag of
 //!   `spec/miniprogram.json` (`x-weixin-client: "component"`);
 //! - [`tokens`]: the credential chain over the token store — verify ticket, component token,
-//!   authorizer access and refresh tokens — with the HTTP calls behind [`tokens::ComponentApi`].
+//!   authorizer access and refresh tokens — with the HTTP calls behind [`tokens::ComponentApi`];
+//! - [`client`]: [`ComponentClient`] (built by [`ComponentClientBuilder`]), which runs the
+//!   component operations with the component_access_token, the chain over its HTTP layer, and
+//!   hands out a [`crate::mp::MiniProgramClient`] per authorizer.
 
 pub use crate::generated::component::*;
 
+mod builder;
+pub mod client;
 pub mod tokens;
+
+pub use builder::ComponentClientBuilder;
+pub use client::ComponentClient;
 
 pub use tokens::{
     Authorization, ComponentApi, ComponentTokens, QueriedAuthorization, RefreshedAuthorizerToken,
