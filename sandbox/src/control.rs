@@ -24,6 +24,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/sandbox/client/credentials", get(client_credentials))
         .route("/sandbox/client/pay_config", get(pay_config))
         .route("/sandbox/client/mp_config", get(mp_config))
+        .route("/sandbox/client/component_config", get(component_config))
         .route("/sandbox/stocks", post(create_stock).get(list_stocks))
         .route("/sandbox/stocks/{stock_id}", get(get_stock))
         .route("/sandbox/out_request_nos", get(out_request_nos))
@@ -54,6 +55,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     routes()
         .with_state(shared.clone())
         .merge(crate::mp::control_router(shared.mp.clone()))
+        .merge(crate::component::control_router(shared.component.clone()))
         .fallback(|req: axum::extract::Request| async move {
             (
                 StatusCode::NOT_FOUND,
@@ -75,6 +77,7 @@ pub(crate) fn counters(shared: &Shared) -> Value {
         "notifications": shared.log.notifications(),
         "faults_by_kind": shared.faults.injected(),
         "mp": shared.mp.counters(),
+        "component": shared.component.counters(),
     })
 }
 
@@ -112,7 +115,8 @@ async fn credentials(State(s): State<Arc<Shared>>) -> Response {
 /// The credentials under the SDK's configuration keys (what every binding's
 /// `Sandbox.credentials` shows): `mchid`, `serial_no`, `merchant_private_key`,
 /// `wechatpay_public_key_id`, `wechatpay_public_key`, `apiv3_key`, `appid`, `secret`,
-/// `platform_serial_no`, `platform_certificate`, `card_appid`, `card_secret`.
+/// `platform_serial_no`, `platform_certificate`, `card_appid`, `card_secret` (the bindings'
+/// tests pin this set; the third-party platform's are at `/sandbox/client/component_config`).
 async fn client_credentials(State(s): State<Arc<Shared>>) -> Response {
     let c = &s.credentials;
     Json(json!({
@@ -158,6 +162,21 @@ async fn mp_config(State(s): State<Arc<Shared>>) -> Response {
         "card_appid": c.card_appid,
         "card_secret": c.card_app_secret.expose(),
         "base_url": s.base_url,
+    }))
+    .into_response()
+}
+
+/// A `ComponentConfig` for this sandbox (its current settings): `component_appid`,
+/// `component_appsecret`, `token`, `encoding_aes_key`, `base_url`, `backup_base_url`.
+async fn component_config(State(s): State<Arc<Shared>>) -> Response {
+    let c = s.component.settings();
+    Json(json!({
+        "component_appid": c.component_appid,
+        "component_appsecret": c.component_appsecret.expose(),
+        "token": c.token.expose(),
+        "encoding_aes_key": c.encoding_aes_key.expose(),
+        "base_url": s.base_url,
+        "backup_base_url": s.backup_base_url,
     }))
     .into_response()
 }

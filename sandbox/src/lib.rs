@@ -23,6 +23,7 @@
 #![allow(clippy::result_large_err)]
 
 pub mod auth;
+pub mod component;
 pub mod control;
 pub mod faults;
 pub mod keys;
@@ -43,6 +44,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use weixin_kit::SecretString;
 
+pub use component::{Authorization, ComponentSettings, ComponentUpdate, PushDelivery};
 pub use faults::{Fault, FaultKind};
 pub use keys::RsaKey;
 pub use log::{Listener, LogEntry};
@@ -110,6 +112,12 @@ pub struct Identity {
     /// 小程序内领取卡券, Coupons-Mini_Program_Start_Up).
     pub card_appid: String,
     pub card_app_secret: SecretString,
+    /// The third-party platform (第三方平台) whose WeChat side the sandbox plays
+    /// ([`component`]): its appid and appsecret, its message-check Token and its EncodingAESKey.
+    pub component_appid: String,
+    pub component_appsecret: SecretString,
+    pub component_token: SecretString,
+    pub component_encoding_aes_key: SecretString,
 }
 
 impl Clone for RsaKey {
@@ -148,6 +156,7 @@ impl Identity {
             not_after,
             mchid,
         )?;
+        let component = component::generate_settings();
         let date = now.to_offset(util::CST);
         let wechatpay_public_key_id = format!(
             "PUB_KEY_ID_01{mchid}{:04}{:02}{:02}{}",
@@ -172,6 +181,10 @@ impl Identity {
             app_secret: SecretString::new(keys::random_hex(32)),
             card_appid: format!("wx{}", keys::random_hex(16)),
             card_app_secret: SecretString::new(keys::random_hex(32)),
+            component_appid: component.component_appid,
+            component_appsecret: component.component_appsecret,
+            component_token: component.token,
+            component_encoding_aes_key: component.encoding_aes_key,
         })
     }
 
@@ -191,6 +204,10 @@ impl Identity {
             app_secret: self.app_secret.clone(),
             card_appid: self.card_appid.clone(),
             card_app_secret: self.card_app_secret.clone(),
+            component_appid: self.component_appid.clone(),
+            component_appsecret: self.component_appsecret.clone(),
+            component_token: self.component_token.clone(),
+            component_encoding_aes_key: self.component_encoding_aes_key.clone(),
         }
     }
 }
@@ -217,6 +234,18 @@ pub struct Credentials {
     pub card_appid: String,
     #[serde(default = "empty_secret")]
     pub card_app_secret: SecretString,
+    /// The third-party platform (absent in output of older sandboxes: empty). What the sandbox
+    /// starts with; `/sandbox/component/config` may change them later.
+    #[serde(default)]
+    pub component_appid: String,
+    #[serde(default = "empty_secret")]
+    pub component_appsecret: SecretString,
+    /// The message-check Token (消息校验 Token).
+    #[serde(default = "empty_secret")]
+    pub component_token: SecretString,
+    /// The 43-character EncodingAESKey.
+    #[serde(default = "empty_secret")]
+    pub component_encoding_aes_key: SecretString,
 }
 
 fn empty_secret() -> SecretString {
@@ -240,6 +269,11 @@ pub struct SandboxConfig {
     /// Added to the system clock when checking a request's timestamp: a WeChat Pay whose clock
     /// is this far ahead (negative: behind) of the client's, to reproduce clock skew.
     pub clock_offset_secs: i64,
+    /// The third-party platform's push URL (授权事件接收 URL) from the start.
+    pub component_push_url: Option<String>,
+    /// Push a component_verify_ticket this often from the start (WeChat: every 10 minutes;
+    /// none: only on demand).
+    pub component_ticket_interval: Option<Duration>,
 }
 
 impl Default for SandboxConfig {
@@ -252,6 +286,8 @@ impl Default for SandboxConfig {
             signing_mode: SigningMode::default(),
             notify_retry: RetryPolicy::default(),
             clock_offset_secs: 0,
+            component_push_url: None,
+            component_ticket_interval: None,
         }
     }
 }
@@ -266,6 +302,7 @@ pub(crate) struct Shared {
     pub log: log::RequestLog,
     pub main_down: AtomicBool,
     pub mp: Arc<mp::MpState>,
+    pub component: Arc<component::ComponentState>,
     pub notifier: notify::Notifier,
     /// `http://` URLs of the main and backup listeners (for the client configurations the
     /// control API hands out).
@@ -322,6 +359,18 @@ impl Sandbox {
             identity.card_appid.clone(),
             identity.card_app_secret.expose().to_owned(),
         ));
+        let component = Arc::new(component::ComponentState::new(
+            ComponentSettings {
+                component_appid: identity.component_appid.clone(),
+                component_appsecret: identity.component_appsecret.clone(),
+                token: identity.component_token.clone(),
+                encoding_aes_key: identity.component_encoding_aes_key.clone(),
+                push_url: config.component_push_url.clone(),
+                ticket_interval_secs: config.component_ticket_interval.map(|d| d.as_secs().max(1)),
+                ..component::generate_settings()
+            },
+            mp.clone(),
+        ));
         let shared = Arc::new(Shared {
             credentials,
             signing_mode: Mutex::new(config.signing_mode),
@@ -330,6 +379,7 @@ impl Sandbox {
             log: log::RequestLog::default(),
             main_down: AtomicBool::new(false),
             mp,
+            component: component.clone(),
             notifier: notify::Notifier::new(config.notify_retry),
             identity,
             base_url: format!("http://{main_addr}"),
@@ -341,6 +391,7 @@ impl Sandbox {
         let tasks = vec![
             tokio::spawn(server::serve(main, Listener::Main, router.clone())),
             tokio::spawn(server::serve(backup, Listener::Backup, router)),
+            tokio::spawn(component::push::ticket_loop(component)),
         ];
         Ok(Sandbox {
             shared,
@@ -381,6 +432,89 @@ impl Sandbox {
     /// The mini-program side's state.
     pub fn mp(&self) -> &Arc<mp::MpState> {
         &self.shared.mp
+    }
+
+    /// The third-party platform side's state.
+    pub fn component(&self) -> &Arc<component::ComponentState> {
+        &self.shared.component
+    }
+
+    /// The third-party platform's current settings (appid, secrets, push URL, …).
+    pub fn component_settings(&self) -> ComponentSettings {
+        self.shared.component.settings()
+    }
+
+    /// `POST /sandbox/component/config`: changes the platform's settings (push URL, ticket
+    /// interval, credentials, the errcode for a missing permission set, lifetimes).
+    pub fn configure_component(
+        &self,
+        update: ComponentUpdate,
+    ) -> Result<ComponentSettings, SandboxError> {
+        self.shared.component.configure(update)
+    }
+
+    /// `POST /sandbox/component/push_ticket`: a new component_verify_ticket, pushed to the
+    /// push URL encrypted as WeChat does.
+    pub async fn push_component_verify_ticket(&self) -> PushDelivery {
+        component::push::push_ticket(&self.shared.component).await
+    }
+
+    /// `POST /sandbox/component/authorize`: `authorizer_appid` (None: a new appid) authorizes
+    /// the platform with `func_ids` (None: 17, 18, 19); the `authorized` push carries the
+    /// returned authorization code.
+    pub async fn authorize_component(
+        &self,
+        authorizer_appid: Option<&str>,
+        func_ids: Option<Vec<u32>>,
+    ) -> Result<Authorization, SandboxError> {
+        component::authorize(
+            &self.shared.component,
+            authorizer_appid.map(str::to_owned),
+            func_ids,
+            false,
+        )
+        .await
+    }
+
+    /// `POST /sandbox/component/update_authorization`: the authorizer changes its grant
+    /// (`updateauthorized` push with a new code; the refresh token stays).
+    pub async fn update_component_authorization(
+        &self,
+        authorizer_appid: &str,
+        func_ids: Option<Vec<u32>>,
+    ) -> Result<Authorization, SandboxError> {
+        component::authorize(
+            &self.shared.component,
+            Some(authorizer_appid.to_owned()),
+            func_ids,
+            true,
+        )
+        .await
+    }
+
+    /// `POST /sandbox/component/revoke`: the authorizer cancels the authorization
+    /// (`unauthorized` push; its refresh token answers 61023, its access tokens 40001).
+    pub async fn revoke_component_authorization(
+        &self,
+        authorizer_appid: &str,
+    ) -> Result<PushDelivery, SandboxError> {
+        component::revoke(&self.shared.component, authorizer_appid).await
+    }
+
+    /// `POST /sandbox/component/rotate_refresh_token`: the next successful
+    /// getAuthorizerAccessToken for `authorizer_appid` answers a new refresh token.
+    pub fn arm_refresh_token_rotation(&self, authorizer_appid: &str) -> Result<(), SandboxError> {
+        self.shared.component.arm_rotation(authorizer_appid)
+    }
+
+    /// `GET /sandbox/component/counters`.
+    pub fn component_counters(&self) -> serde_json::Value {
+        self.shared.component.counters()
+    }
+
+    /// `GET /sandbox/component/pushes`: every push, oldest first.
+    pub fn component_pushes(&self) -> Vec<PushDelivery> {
+        self.shared.component.pushes()
     }
 
     /// Creates a merchant coupon stock (批次) that ModifyStockInfo can then change.

@@ -41,6 +41,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .merge(crate::control::routes().with_state(shared.clone()))
         .merge(mp::router(mp_state.clone()))
         .merge(mp::control_router(mp_state))
+        .merge(crate::component::router(shared.component.clone()))
+        .merge(crate::component::control_router(shared.component.clone()))
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::from_fn_with_state(shared, frontline))
@@ -67,6 +69,10 @@ async fn fallback(req: Request) -> Response {
 pub(crate) fn operation_name(method: &Method, path: &str) -> Option<&'static str> {
     if method == Method::GET && path == "/v3/certificates" {
         return Some("Certificates");
+    }
+    let component = mp::operation_of(path);
+    if path.starts_with("/cgi-bin/component/") && component != "unknown" {
+        return Some(component);
     }
     weixin_kit::pay::OPERATIONS
         .iter()

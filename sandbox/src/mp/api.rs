@@ -32,6 +32,9 @@ pub(crate) fn operation_of(path: &str) -> &'static str {
         "/wxa/get_user_notify" => errors::GET_USER_NOTIFY,
         "/cgi-bin/ticket/getticket" => errors::GET_TICKET,
         "/card/code/decrypt" => errors::DECRYPT_CARD_CODE,
+        "/cgi-bin/component/api_component_token" => errors::GET_COMPONENT_ACCESS_TOKEN,
+        "/cgi-bin/component/api_query_auth" => errors::QUERY_AUTH,
+        "/cgi-bin/component/api_authorizer_token" => errors::GET_AUTHORIZER_ACCESS_TOKEN,
         _ => "unknown",
     }
 }
@@ -113,12 +116,19 @@ fn check_token_kind(st: &MpState, op: &str, uri: &Uri) -> Result<(String, Accoun
 
 /// The service-card routes are the mini-program's: a token of the Official Account answers
 /// 48001 "api unauthorized" (general code 48001 "api 功能未授权"; which code WeChat gives here
-/// is UNCONFIRMED).
+/// is UNCONFIRMED). An authorizer_access_token is accepted when its authorizer granted the
+/// third-party platform permission set 18 (开发管理与数据分析权限, where 服务卡片 is listed
+/// as "支持第三方平台代商家调用"); else the code of [`MpState::authorizer_denial`] (61007 by
+/// default, see [`super::authorizer`]).
 #[allow(clippy::result_large_err)]
 fn check_mini_program_token(st: &MpState, op: &str, uri: &Uri) -> Result<(), Response> {
     match check_token_kind(st, op, uri)? {
         (_, AccountKind::MiniProgram) => Ok(()),
         (_, AccountKind::OfficialAccount) => Err(reply(op, 48001)),
+        (appid, AccountKind::Authorizer) => match st.authorizer_denial(&appid) {
+            None => Ok(()),
+            Some(code) => Err(reply(op, code)),
+        },
     }
 }
 

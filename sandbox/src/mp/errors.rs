@@ -16,6 +16,10 @@ pub const SET_USER_NOTIFY_EXT: &str = "setUserNotifyExt";
 pub const GET_USER_NOTIFY: &str = "getUserNotify";
 pub const GET_TICKET: &str = "getTicket";
 pub const DECRYPT_CARD_CODE: &str = "decryptCardCode";
+/// The third-party platform routes ([`crate::component`]).
+pub const GET_COMPONENT_ACCESS_TOKEN: &str = "getComponentAccessToken";
+pub const QUERY_AUTH: &str = "queryAuth";
+pub const GET_AUTHORIZER_ACCESS_TOKEN: &str = "getAuthorizerAccessToken";
 
 const INVALID_CREDENTIAL: &str = "invalid credential, access_token is invalid or not latest";
 
@@ -120,6 +124,11 @@ pub const UNDOCUMENTED: &[(i32, &str)] = &[
     // A service-card route called with the Official Account's token (general code 48001
     // "api 功能未授权"; the code WeChat answers there is UNCONFIRMED).
     (48001, "api unauthorized"),
+    // An authorizer_access_token whose authorizer did not grant the third-party platform the
+    // permission set the API belongs to: "出现61007错误的原因主要是:公众号/服务号/小程序…尚未将
+    // 对应的权限集授权给第三方平台" (权限集常见排错指南,
+    // https://developers.weixin.qq.com/doc/oplatform/Third-party_Platforms/2.0/troubleshooting/third_party_authority_instructions_troubleshooting.html).
+    (61007, "api is unauthorized to component"),
 ];
 
 /// The errmsg for `errcode` answered by `operation`: the operation's own table first, then the

@@ -43,7 +43,13 @@ impl MpState {
                     issued,
                     json!({
                         "appid": r.appid,
-                        "kind": if r.stable { "stable_access_token" } else { "access_token" },
+                        "kind": if r.authorizer {
+                            "authorizer_access_token"
+                        } else if r.stable {
+                            "stable_access_token"
+                        } else {
+                            "access_token"
+                        },
                         "fingerprint": fingerprint(token),
                         "issued_at": issued,
                         "expires_at": unix_of(&inner, r.expires_at),

@@ -106,9 +106,10 @@
 //! Control routes answer `{"ok":true}` (or their data), and 400 `{"error"}` for a bad body.
 
 mod api;
+pub(crate) mod authorizer;
 pub mod cards;
 mod control;
-mod crypto;
+pub(crate) mod crypto;
 pub mod errors;
 pub mod inspect;
 mod state;
@@ -119,6 +120,8 @@ use axum::routing::{get, post};
 use axum::Router;
 
 pub use api::check_ext_json;
+pub(crate) use api::{count_and_inject, operation_of, query_map};
+pub use authorizer::SERVICE_CARD_PERMISSION_SET;
 pub use cards::{card_signature, CARD_EXT_MAX_AGE_SECS, CARD_EXT_MAX_AHEAD_SECS};
 pub use state::{
     AccountKind, Card, CardAddVerdict, CardClaim, CardRegistration, CodeSource, MpState,

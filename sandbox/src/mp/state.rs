@@ -92,6 +92,10 @@ pub enum AccountKind {
     MiniProgram,
     /// The Official Account (公众号) with card rights that creates the cards.
     OfficialAccount,
+    /// An authorizer_access_token: a token a third-party platform (第三方平台) obtained for an
+    /// account that authorized it (see [`crate::component`]); the mini-program routes check the
+    /// permission sets the authorizer granted.
+    Authorizer,
 }
 
 #[derive(Debug)]
@@ -113,6 +117,8 @@ pub(crate) struct TokenRecord {
     pub expires_at: Instant,
     /// Replaced by a newer token of the same kind: invalid from this instant on (40001).
     pub revoked_at: Option<Instant>,
+    /// An authorizer_access_token issued through the third-party platform.
+    pub authorizer: bool,
 }
 
 /// Why a token was refused, or whose it is.
@@ -242,7 +248,7 @@ pub(crate) struct Counters {
 }
 
 impl Counters {
-    fn bump(&mut self, appid: &str, what: &'static str) {
+    pub(crate) fn bump(&mut self, appid: &str, what: &'static str) {
         *self
             .by_appid
             .entry(appid.to_owned())
@@ -297,6 +303,8 @@ pub(crate) struct Inner {
     pub card_adds: Vec<CardAddVerdict>,
     pub faults: Vec<Fault>,
     pub counters: Counters,
+    /// Authorizer appid → what it granted the third-party platform ([`super::authorizer`]).
+    pub authorizer_grants: HashMap<String, super::authorizer::Grant>,
 }
 
 fn ceil_secs(d: Duration) -> u64 {
@@ -338,6 +346,7 @@ impl Inner {
                 issued_at: now,
                 expires_at: now + self.policy.token_lifetime,
                 revoked_at: None,
+                authorizer: false,
             },
         );
         token
@@ -466,10 +475,13 @@ impl Inner {
         } else if now >= rec.expires_at {
             TokenCheck::Expired
         } else {
-            let kind = self
-                .accounts
-                .get(&rec.appid)
-                .map_or(AccountKind::MiniProgram, |a| a.kind);
+            let kind = if rec.authorizer {
+                AccountKind::Authorizer
+            } else {
+                self.accounts
+                    .get(&rec.appid)
+                    .map_or(AccountKind::MiniProgram, |a| a.kind)
+            };
             TokenCheck::Ok(rec.appid.clone(), kind)
         }
     }
@@ -665,6 +677,7 @@ impl MpState {
                 card_adds: Vec::new(),
                 faults: Vec::new(),
                 counters: Counters::default(),
+                authorizer_grants: HashMap::new(),
             }),
             cipher: CardCodeCipher::new(),
         }

@@ -96,12 +96,24 @@ pub(crate) fn state(s: &Shared) -> Value {
         "main_down": s.main_down.load(Ordering::SeqCst),
         "signing_mode": s.signing_mode(),
         "mp": s.mp.inspect(),
+        "component": s.component.inspect(),
     })
 }
 
 /// Query parameters and JSON body members that hold a secret (the AppSecret of
 /// `/cgi-bin/token` and `/cgi-bin/stable_token`, the access_token of every mini-program call).
-const SECRET_NAMES: [&str; 3] = ["secret", "access_token", "appsecret"];
+/// The third-party platform's too: component_appsecret, component_verify_ticket,
+/// component_access_token, authorization_code, authorizer_refresh_token.
+const SECRET_NAMES: [&str; 8] = [
+    "secret",
+    "access_token",
+    "appsecret",
+    "component_appsecret",
+    "component_verify_ticket",
+    "component_access_token",
+    "authorization_code",
+    "authorizer_refresh_token",
+];
 
 /// `/cgi-bin/token?appid=wx1&secret=abc` → `/cgi-bin/token?appid=wx1&secret=***`.
 pub fn redact_query(path: &str) -> String {

@@ -5,6 +5,7 @@
 
 mod after_apply;
 mod common;
+mod component;
 mod mp;
 mod notify_faults;
 mod pay_api;
