@@ -14,6 +14,7 @@ use super::text::text_lines;
 const TYPES: &[(&str, &str)] = &[
     ("String", "string"),
     ("Option<String>", "string"),
+    ("SecretString", "string"),
     ("Option<SecretString>", "string"),
     ("Option<Vec<String>>", "string[]"),
     ("Option<f64>", "number"),
