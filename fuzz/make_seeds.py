@@ -136,3 +136,10 @@ write("json_args", "set_user_notify_ext", b"\x06" + json.dumps({
     "ext_json": {"st": 1, "et": 2},
 }).encode())
 write("json_args", "get_stable_access_token", b"\x04" + json.dumps({"grant_type": "client_credential", "appid": "wx1", "secret": "s", "force_refresh": False}).encode())
+
+# component_push: the URL's query string on the first line, then the body (spec/vectors/msg_crypt.json:
+# pushes that parse, and pushes that fail each check).
+msg_crypt = load("msg_crypt.json")
+for group in ("pushes", "bad_pushes"):
+    for case in msg_crypt[group]:
+        write("component_push", f"{group}_{case['name']}", (case["query"] + "\n" + case["body"]).encode())

@@ -219,6 +219,76 @@ pub fn json_args(data: &[u8]) {
     }
 }
 
+/// The third-party platform of `spec/vectors/msg_crypt.json` (the `ticket_push` message's Token,
+/// EncodingAESKey and appid), once per crypto backend.
+pub struct ComponentFixture {
+    pub crypts: Vec<crate::component::msg_crypt::MsgCrypt>,
+    /// Text no error or event may show (the Token and the EncodingAESKey).
+    secrets: [String; 2],
+}
+
+impl ComponentFixture {
+    /// From the text of `spec/vectors/msg_crypt.json`.
+    pub fn from_vectors(msg_crypt_json: &str) -> ComponentFixture {
+        let doc: Value = serde_json::from_str(msg_crypt_json).expect("msg_crypt.json is JSON");
+        let m = doc["messages"]
+            .as_array()
+            .and_then(|ms| ms.iter().find(|m| m["name"] == "ticket_push"))
+            .expect("the ticket_push message");
+        let text = |k: &str| m[k].as_str().expect("a string in the vectors").to_owned();
+        let crypts = crate::crypto::backends()
+            .iter()
+            .map(|b| {
+                crate::component::msg_crypt::MsgCrypt::new_with(
+                    *b,
+                    &text("token"),
+                    &text("encoding_aes_key"),
+                    &text("appid"),
+                )
+                .expect("the vectors' credentials")
+            })
+            .collect();
+        ComponentFixture {
+            crypts,
+            secrets: [text("token"), text("encoding_aes_key")],
+        }
+    }
+}
+
+/// An open-platform push: the first line is the URL's query string, the rest the body (the XML
+/// envelope). Every backend must give the same outcome; no outcome may show the Token or key.
+pub fn component_push(fixture: &ComponentFixture, data: &[u8]) {
+    let (query, body) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &data[data.len()..]),
+    };
+    let query = String::from_utf8_lossy(query);
+    let outcomes: Vec<String> = fixture
+        .crypts
+        .iter()
+        .map(|crypt| {
+            match crate::component::push::PushQuery::parse(&query)
+                .and_then(|q| crate::component::push::parse_push(crypt, &q, body))
+            {
+                Ok(push) => format!("{push:?} {}", push.to_json()),
+                Err(e) => format!("{e} {e:?}"),
+            }
+        })
+        .collect();
+    for text in &outcomes {
+        for secret in &fixture.secrets {
+            assert!(
+                !text.contains(secret.as_str()),
+                "a push outcome shows a secret: {text}"
+            );
+        }
+    }
+    assert!(
+        outcomes.windows(2).all(|w| w[0] == w[1]),
+        "the crypto backends disagree: {outcomes:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,6 +23,7 @@ pub const TARGETS: &[&str] = &[
     "certificate_listing",
     "mp_error_body",
     "json_args",
+    "component_push",
 ];
 
 pub const DEFAULT_SECONDS: u64 = 60;

@@ -67,6 +67,7 @@ pub fn test(root: &Path) -> Result<()> {
         "--",
         "crypto_vectors::",
         "notification::",
+        "component_crypto::",
     ]))?;
 
     progress.stage("spec: OpenAPI validation and coverage of the API documents (pytest)");

@@ -135,3 +135,30 @@ pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
     let d = digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, data);
     d.as_ref().try_into().expect("SHA-1 is 20 bytes")
 }
+
+/// AES-256-CBC without padding over whole 16-byte blocks, in place (the open platform's message
+/// encryption pads to 32 bytes itself). `Err` only when `in_out` is not whole blocks.
+pub(crate) fn aes256_cbc(
+    decrypt: bool,
+    key: &[u8; 32],
+    iv: &[u8; 16],
+    in_out: &mut [u8],
+) -> Result<(), String> {
+    use aws_lc_rs::cipher::{
+        DecryptingKey, DecryptionContext, EncryptingKey, EncryptionContext, UnboundCipherKey,
+        AES_256,
+    };
+    use aws_lc_rs::iv::FixedLength;
+    let unbound = || UnboundCipherKey::new(&AES_256, key).map_err(|_| "AES-256 key".to_string());
+    let failed = |_| "AES-256-CBC over a length that is not whole 16-byte blocks".to_string();
+    if decrypt {
+        let k = DecryptingKey::cbc(unbound()?).map_err(failed)?;
+        k.decrypt(in_out, DecryptionContext::Iv128(FixedLength::from(iv)))
+            .map_err(failed)?;
+    } else {
+        let k = EncryptingKey::cbc(unbound()?).map_err(failed)?;
+        k.less_safe_encrypt(in_out, EncryptionContext::Iv128(FixedLength::from(iv)))
+            .map_err(failed)?;
+    }
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! platform certificates, the APIv3 key, digests and nonces.
 //!
 //! Two backends implement the primitives: aws-lc-rs (feature `aws-lc-rs`, the default) and
-//! RustCrypto (`rsa` 0.10, `sha2`, `sha1`, `aes-gcm`; feature `rust-crypto`). The constructors
+//! RustCrypto (`rsa` 0.10, `sha2`, `sha1`, `aes-gcm`, `cbc`; feature `rust-crypto`). The constructors
 //! without a backend argument use [`Backend::DEFAULT`] (aws-lc-rs when it is compiled in); the
 //! `*_with` constructors pick one explicitly, which is how the test vectors exercise both. PEM,
 //! X.509 (pure-Rust `x509-parser`) and nonce generation are shared by both.
@@ -87,6 +87,36 @@ impl Backend {
             Backend::RustCrypto => rust_crypto::sha1(data),
         }
     }
+}
+
+impl Backend {
+    /// AES-256-CBC without padding, in place over whole 16-byte blocks: the open platform's
+    /// message encryption (`component::msg_crypt`, which pads to 32 bytes itself). `Err` (a
+    /// reason) when `in_out` is not whole blocks.
+    pub(crate) fn aes256_cbc(
+        self,
+        decrypt: bool,
+        key: &[u8; 32],
+        iv: &[u8; 16],
+        in_out: &mut [u8],
+    ) -> std::result::Result<(), String> {
+        match self {
+            #[cfg(feature = "aws-lc-rs")]
+            Backend::AwsLcRs => aws_lc::aes256_cbc(decrypt, key, iv, in_out),
+            #[cfg(feature = "rust-crypto")]
+            Backend::RustCrypto => rust_crypto::aes256_cbc(decrypt, key, iv, in_out),
+        }
+    }
+}
+
+/// Equality of two byte strings in time that depends only on their lengths (for comparing a
+/// received MAC or signature with the expected one).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
 }
 
 impl fmt::Display for Backend {

@@ -92,3 +92,29 @@ pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
 pub(crate) fn sha1(data: &[u8]) -> [u8; 20] {
     Sha1::digest(data).into()
 }
+
+/// AES-256-CBC without padding over whole 16-byte blocks, in place (RustCrypto `cbc` over
+/// `aes`). `Err` only when `in_out` is not whole blocks.
+pub(crate) fn aes256_cbc(
+    decrypt: bool,
+    key: &[u8; 32],
+    iv: &[u8; 16],
+    in_out: &mut [u8],
+) -> Result<(), String> {
+    use cbc::cipher::generic_array::GenericArray;
+    use cbc::cipher::{BlockDecryptMut, BlockEncryptMut, KeyIvInit};
+    if !in_out.len().is_multiple_of(16) {
+        return Err("AES-256-CBC over a length that is not whole 16-byte blocks".into());
+    }
+    let blocks = in_out
+        .chunks_exact_mut(16)
+        .map(GenericArray::from_mut_slice);
+    if decrypt {
+        let mut c = cbc::Decryptor::<aes::Aes256>::new(key.into(), iv.into());
+        blocks.for_each(|b| c.decrypt_block_mut(b));
+    } else {
+        let mut c = cbc::Encryptor::<aes::Aes256>::new(key.into(), iv.into());
+        blocks.for_each(|b| c.encrypt_block_mut(b));
+    }
+    Ok(())
+}

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use weixin_kit::fuzzing::{self, Fixture};
+use weixin_kit::fuzzing::{self, ComponentFixture, Fixture};
 
 use crate::common::repo_file;
 
@@ -17,6 +17,15 @@ fn fixture() -> &'static Fixture {
         Fixture::from_vectors(
             &read("spec/vectors/keys.json"),
             &read("spec/vectors/notification.json"),
+        )
+    })
+}
+
+fn component_fixture() -> &'static ComponentFixture {
+    static F: OnceLock<ComponentFixture> = OnceLock::new();
+    F.get_or_init(|| {
+        ComponentFixture::from_vectors(
+            &std::fs::read_to_string(repo_file("spec/vectors/msg_crypt.json")).unwrap(),
         )
     })
 }
@@ -87,6 +96,16 @@ fn mp_error_body_inputs() {
 }
 
 #[test]
+fn component_push_inputs() {
+    assert!(
+        replay("component_push", |d| fuzzing::component_push(
+            component_fixture(),
+            d
+        )) > 0
+    );
+}
+
+#[test]
 fn json_args_inputs() {
     assert!(replay("json_args", fuzzing::json_args) > 0);
 }
@@ -131,4 +150,21 @@ fn the_corpus_gets_past_the_signature_check() {
         listings > 0,
         "no certificate listing of the corpus verifies"
     );
+    let pushes = corpus("component_push")
+        .iter()
+        .filter(|data| {
+            let text = String::from_utf8_lossy(data);
+            let (query, body) = text.split_once('\n').unwrap_or((&text, ""));
+            weixin_kit::component::push::PushQuery::parse(query)
+                .and_then(|q| {
+                    weixin_kit::component::push::parse_push(
+                        &component_fixture().crypts[0],
+                        &q,
+                        body.as_bytes(),
+                    )
+                })
+                .is_ok()
+        })
+        .count();
+    assert!(pushes > 0, "no push of the corpus decrypts");
 }
