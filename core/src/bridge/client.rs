@@ -6,6 +6,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
+use crate::component::push::PushQuery;
 use crate::component::ComponentClient;
 use crate::dispatch::{CallByName, JsonArgs};
 use crate::error::{Error, Result};
@@ -428,12 +429,10 @@ impl Client {
                 .force_refresh_access_token()
                 .await
                 .map(|t| Value::String(t.expose().to_owned())),
-            (Api::Component(_c), "parsePush") => {
-                let _query = push_query(args.required("query")?)?;
-                let _body = args.required_bytes("body")?;
-                Err(Error::Config {
-                    detail: "PENDING-CRYPT-MERGE".into(),
-                })
+            (Api::Component(c), "parsePush") => {
+                let query = push_query(args.required("query")?)?;
+                let body = args.required_bytes("body")?;
+                c.parse_push_query(&query, &body).await.map(|p| p.to_json())
             }
             (Api::Component(c), "componentAccessToken") => c
                 .component_access_token()
@@ -494,35 +493,26 @@ fn store_scheme(url: Option<&crate::SecretString>) -> &str {
 
 /// A push's query: the query string as received (`timestamp=…&nonce=…`, a leading `?`
 /// allowed), or its parameters as a mapping of name to value.
-fn push_query(query: Value) -> Result<String> {
+fn push_query(query: Value) -> Result<PushQuery> {
     match query {
-        Value::String(s) => Ok(s.strip_prefix('?').unwrap_or(&s).to_owned()),
+        Value::String(s) => PushQuery::parse(&s),
         Value::Object(map) => {
-            let mut out = Vec::with_capacity(map.len());
+            let mut pairs = Vec::with_capacity(map.len());
             for (name, value) in map {
-                let value = match value {
-                    Value::Null => continue,
-                    Value::String(s) => s,
-                    Value::Number(n) => n.to_string(),
+                match value {
+                    Value::Null => {}
+                    Value::String(s) => pairs.push((name, s)),
+                    Value::Number(n) => pairs.push((name, n.to_string())),
                     _ => return Err(Error::validation("query", "values must be strings")),
-                };
-                out.push((name, value));
+                }
             }
-            Ok(out
-                .into_iter()
-                .map(|(k, v)| format!("{}={}", encode(&k), encode(&v)))
-                .collect::<Vec<_>>()
-                .join("&"))
+            PushQuery::from_pairs(pairs)
         }
         _ => Err(Error::validation(
             "query",
             "must be the query string or a mapping of parameter name to value",
         )),
     }
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 fn snake(camel: &str) -> String {

@@ -24,6 +24,8 @@ use std::sync::{Arc, Weak};
 
 use tracing::Instrument;
 
+use super::msg_crypt::MsgCrypt;
+use super::push::{ComponentPush, PushQuery};
 use super::tokens::{
     Authorization, ComponentApi, ComponentTokens, QueriedAuthorization, RefreshedAuthorizerToken,
 };
@@ -82,36 +84,36 @@ pub(super) struct Inner {
     pub(super) token_config: TokenConfig,
 }
 
-/// The message-check Token and EncodingAESKey, when configured (both or neither).
-pub(super) struct PushCrypt {
-    token: Option<SecretString>,
-    encoding_aes_key: Option<SecretString>,
-}
+/// The push decryption (WXBizMsgCrypt over the message-check Token and EncodingAESKey), when
+/// both are configured.
+pub(super) struct PushCrypt(Option<MsgCrypt>);
 
 impl PushCrypt {
     pub(super) fn new(
         token: Option<SecretString>,
         encoding_aes_key: Option<SecretString>,
-        _component_appid: &str,
+        component_appid: &str,
     ) -> Result<Self> {
         let token = token.filter(|t| !t.expose().is_empty());
         let encoding_aes_key = encoding_aes_key.filter(|k| !k.expose().is_empty());
-        if token.is_some() != encoding_aes_key.is_some() {
-            return Err(Error::Config {
+        match (token, encoding_aes_key) {
+            (Some(token), Some(key)) => Ok(PushCrypt(Some(MsgCrypt::new(
+                token.expose(),
+                key.expose(),
+                component_appid,
+            )?))),
+            (None, None) => Ok(PushCrypt(None)),
+            _ => Err(Error::Config {
                 detail: "ComponentClient: pushes need both the message-check `token` and the \
                          `encoding_aes_key` of the platform's settings (or neither, when this \
                          instance does not receive pushes)"
                     .into(),
-            });
+            }),
         }
-        Ok(PushCrypt {
-            token,
-            encoding_aes_key,
-        })
     }
 
     fn configured(&self) -> bool {
-        self.token.is_some() && self.encoding_aes_key.is_some()
+        self.0.is_some()
     }
 }
 
@@ -156,6 +158,47 @@ impl ComponentClient {
     /// instance) with the last verify ticket pushed.
     pub async fn component_access_token(&self) -> Result<SecretString> {
         self.inner.tokens.component_access_token().await
+    }
+
+    /// Verifies, decrypts and types a push to the authorization-event URL (授权事件接收URL):
+    /// `query` is the URL's query string as received (`timestamp`, `nonce`, `encrypt_type`,
+    /// `msg_signature`), `body` the raw POST body. A `component_verify_ticket` is stored (a
+    /// newer `CreateTime` wins; a replayed older push never overwrites it); an `unauthorized`
+    /// push forgets the authorizer ([`ComponentClient::forget_authorizer`]); `authorized` /
+    /// `updateauthorized` carry the code for [`ComponentClient::authorize`]. Answer WeChat with
+    /// the plain text `success`.
+    pub async fn parse_push(&self, query: &str, body: &[u8]) -> Result<ComponentPush> {
+        self.parse_push_query(&PushQuery::parse(query)?, body).await
+    }
+
+    /// [`ComponentClient::parse_push`] with the query already split (a web framework's
+    /// parameters: [`PushQuery::from_pairs`]).
+    pub async fn parse_push_query(&self, query: &PushQuery, body: &[u8]) -> Result<ComponentPush> {
+        let Some(crypt) = &self.inner.crypt.0 else {
+            return Err(Error::Config {
+                detail: "parse_push needs the message-check `token` and the `encoding_aes_key` \
+                         of the platform's settings"
+                    .into(),
+            });
+        };
+        let push = super::push::parse_push(crypt, query, body)?;
+        match &push {
+            ComponentPush::VerifyTicket {
+                ticket,
+                create_time,
+                ..
+            } => {
+                self.inner
+                    .tokens
+                    .store_verify_ticket(ticket.clone(), *create_time)
+                    .await?;
+            }
+            ComponentPush::Unauthorized(event) => {
+                self.inner.tokens.forget(&event.authorizer_appid).await?;
+            }
+            _ => {}
+        }
+        Ok(push)
     }
 
     /// Exchanges an authorization code (from an `authorized` / `updateauthorized` push, or the
