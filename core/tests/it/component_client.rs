@@ -107,6 +107,12 @@ async fn ticket_push_to_set_user_notify_ext_as_the_authorizer() {
     assert_eq!(event["info_type"], "component_verify_ticket");
     assert!(!event.to_string().contains(&ticket), "{event}");
     assert!(!format!("{push:?} {client:?}").contains(&ticket));
+    let s = sb.component_settings();
+    let shown = format!("{client:?} {:?}", component_builder(&sb));
+    for secret in [&s.component_appsecret, &s.token, &s.encoding_aes_key] {
+        assert!(!shown.contains(secret.expose()), "{shown}");
+    }
+    assert!(shown.contains(&s.component_appid), "{shown}");
     let stored = client
         .token_store()
         .get(&keys::component_verify_ticket(client.component_appid()))
