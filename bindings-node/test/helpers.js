@@ -30,10 +30,14 @@ const vectors = (name) => readJson(path.join(VECTORS_DIR, name))
 
 /** Every operation of a spec file: `{ operationId, method, path, tag }`. */
 function specOperations(name) {
+  // Only the document's own operations: a tag with x-weixin-client (the third-party platform's
+  // `component`) gives its operations to another client (spec/README.md).
+  const doc = spec(name)
+  const otherClient = new Set((doc.tags || []).filter((t) => t['x-weixin-client']).map((t) => t.name))
   const out = []
-  for (const [p, item] of Object.entries(spec(name).paths)) {
+  for (const [p, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
-      if (op && op.operationId) out.push({ operationId: op.operationId, method: method.toUpperCase(), path: p, tag: (op.tags || [])[0] })
+      if (op && op.operationId && !otherClient.has((op.tags || [])[0])) out.push({ operationId: op.operationId, method: method.toUpperCase(), path: p, tag: (op.tags || [])[0] })
     }
   }
   return out

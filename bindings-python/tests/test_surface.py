@@ -64,14 +64,20 @@ def _schema(doc, ref: str):
 
 
 def spec_operations(family: str) -> Dict[str, Tuple[str, Set[str], Set[str]]]:
-    """operationId -> (tag, required argument names, optional argument names), from the spec."""
+    """operationId -> (tag, required argument names, optional argument names), from the spec.
+
+    Only the document's own operations: a tag with `x-weixin-client` (the third-party
+    platform's `component`) gives its operations to another client (spec/README.md)."""
     doc = spec(FAMILIES[family][0])
+    other_client = {t["name"] for t in doc.get("tags", []) if "x-weixin-client" in t}
     out = {}
     for item in doc["paths"].values():
         for op in item.values():
             if not isinstance(op, dict) or "operationId" not in op:
                 continue
             (tag,) = op["tags"]
+            if tag in other_client:
+                continue
             required, optional = set(), set()
             for p in op.get("parameters", []) + item.get("parameters", []):
                 (required if p.get("required") else optional).add(p["name"])

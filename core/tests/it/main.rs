@@ -18,6 +18,7 @@ mod insecure_http;
 mod mp_card;
 mod mp_client;
 mod mp_ext_json;
+mod mp_refuses_component;
 mod mp_token;
 mod mp_token_chaos;
 mod mp_token_store;

@@ -282,6 +282,8 @@ pub fn apply(root: &Path, files: &[GeneratedFile], check: bool) -> Result<Vec<St
 }
 
 #[cfg(test)]
+mod component_tests;
+#[cfg(test)]
 mod kotlin_tests;
 #[cfg(test)]
 mod tests;

@@ -316,17 +316,25 @@ import ast, importlib.util, inspect, json, pathlib, sys
 
 gen, root = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
 compile((gen / "__init__.py").read_text(), "__init__.py", "exec")
-for spec_file, module, mixin in [
-    ("spec/wechatpay.json", "pay", "PayOperations"),
-    ("spec/miniprogram.json", "mp", "MiniProgramOperations"),
+# A tag's x-weixin-client gives its operations to another family (spec/README.md).
+for spec_file, module, mixin, client in [
+    ("spec/wechatpay.json", "pay", "PayOperations", None),
+    ("spec/miniprogram.json", "mp", "MiniProgramOperations", None),
+    ("spec/miniprogram.json", "component", "ThirdPartyPlatformOperations", "component"),
 ]:
     doc = json.loads((root / spec_file).read_text())
+    clients = {t["name"]: t.get("x-weixin-client") for t in doc.get("tags", [])}
     expected = {
         op["operationId"]
         for item in doc["paths"].values()
         for op in item.values()
-        if isinstance(op, dict) and "operationId" in op
-    } | set(doc.get("x-weixin-local-operations", {}))
+        if isinstance(op, dict) and "operationId" in op and clients[op["tags"][0]] == client
+    } | {
+        name
+        for name, local in doc.get("x-weixin-local-operations", {}).items()
+        if clients[local["tag"]] == client
+    }
+    assert expected, (module, "no operations: the check would be vacuous")
 
     spec = importlib.util.spec_from_file_location("gen_" + module, gen / (module + ".py"))
     mod = importlib.util.module_from_spec(spec)
@@ -733,6 +741,7 @@ const path = require('path');
 const dir = process.argv[1];
 const pay = require(path.join(dir, 'pay.js'));
 const mp = require(path.join(dir, 'mp.js'));
+const component = require(path.join(dir, 'component.js'));
 const errors = require(path.join(dir, 'errors.js'));
 
 const calls = [];
@@ -753,6 +762,13 @@ m.serviceCard.setUserNotifyExt({ openid: 'o', notify_type: 1, notify_code: 'c', 
 m.card.cardExt({ card_id: 'c' });
 m.accessToken();
 
+// The third-party platform's family: its own class, with the component group only (the
+// mini-program family above has no component group).
+const c = new component.ThirdPartyPlatformOperations(call);
+assert.deepStrictEqual(Object.keys(c), ['component']);
+assert.ok(c.component instanceof component.ComponentOperations);
+c.component.queryAuth({ component_appid: 'wxc', authorization_code: 'code' });
+
 assert.deepStrictEqual(calls, [
   ['ModifyStockInfo', { stock_id: '1' }],
   ['parseNotification', { headers: { 'wechatpay-serial': 'S' }, body: 'body' }],
@@ -761,6 +777,7 @@ assert.deepStrictEqual(calls, [
   ['setUserNotifyExt', { openid: 'o', notify_type: 1, notify_code: 'c', ext_json: { a: 1 } }],
   ['cardExt', { card_id: 'c' }],
   ['accessToken', {}],
+  ['queryAuth', { component_appid: 'wxc', authorization_code: 'code' }],
 ]);
 assert.strictEqual(Object.keys(p.busifavor).length, 0, '_call is not enumerable');
 

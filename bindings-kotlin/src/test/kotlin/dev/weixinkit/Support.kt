@@ -66,15 +66,25 @@ fun vectors(name: String): JsonObject = readJson(repo.resolve("spec/vectors/$nam
 data class SpecOperation(val operationId: String, val method: String, val path: String, val tag: String)
 
 /** Every operation of a spec file. */
-fun specOperations(name: String): List<SpecOperation> =
-    spec(name).getValue("paths").jsonObject.flatMap { (path, item) ->
+fun specOperations(name: String): List<SpecOperation> {
+    // Only the document's own operations: a tag with x-weixin-client (the third-party platform's
+    // `component`) gives its operations to another client (spec/README.md).
+    val doc = spec(name)
+    val otherClient = doc["tags"]?.jsonArray.orEmpty()
+        .map { it.jsonObject }
+        .filter { "x-weixin-client" in it }
+        .map { it.getValue("name").jsonPrimitive.content }
+        .toSet()
+    return doc.getValue("paths").jsonObject.flatMap { (path, item) ->
         item.jsonObject.mapNotNull { (method, op) ->
             val o = op as? JsonObject ?: return@mapNotNull null
             val id = o["operationId"]?.jsonPrimitive?.contentOrNull ?: return@mapNotNull null
             val tag = o["tags"]?.jsonArray?.firstOrNull()?.jsonPrimitive?.content ?: ""
+            if (tag in otherClient) return@mapNotNull null
             SpecOperation(id, method.uppercase(), path, tag)
         }
     }
+}
 
 /** A spec tag as a client property (`service_card` → `serviceCard`). */
 fun camel(s: String): String = Regex("_([a-z])").replace(s) { it.groupValues[1].uppercase() }
