@@ -43,15 +43,13 @@ const ERRMSGS: &[(i32, &str)] = &[
     (61023, "refresh_token is invalid"),
 ];
 
-pub(crate) fn errmsg(errcode: i32) -> &'static str {
-    ERRMSGS
-        .iter()
-        .find(|(c, _)| *c == errcode)
-        .map_or("system error", |(_, m)| m)
+/// The errmsg the platform routes answer `errcode` with (None: not one of theirs).
+pub(crate) fn errmsg(errcode: i32) -> Option<&'static str> {
+    ERRMSGS.iter().find(|(c, _)| *c == errcode).map(|(_, m)| *m)
 }
 
 fn reply(errcode: i32) -> Response {
-    reply_with(errcode, errmsg(errcode))
+    reply_with(errcode, errmsg(errcode).unwrap_or("system error"))
 }
 
 /// The JSON object body, or 47001; absent string members read as "".

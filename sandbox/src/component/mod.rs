@@ -52,6 +52,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
+pub(crate) use api::errmsg;
 pub use push::PushDelivery;
 pub use state::{
     Authorization, ComponentSettings, ComponentState, ComponentUpdate, CODE_LIFETIME,

@@ -150,6 +150,8 @@ pub fn errmsg(operation: &str, errcode: i32) -> &'static str {
                 .find(|(_, code, _)| *code == errcode)
                 .map(|(_, _, m)| *m)
         })
+        // The third-party platform's codes (61005, 61023, …), for faults injected there.
+        .or_else(|| crate::component::errmsg(errcode))
         .unwrap_or("system error")
 }
 

@@ -11,6 +11,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use weixin_kit_sandbox::{Identity, Sandbox, SandboxConfig};
 
+pub mod component;
+
 pub struct Env {
     pub sandbox: Sandbox,
     pub dir: tempfile::TempDir,
