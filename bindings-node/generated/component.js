@@ -42,6 +42,49 @@ class ThirdPartyPlatformOperations {
       enumerable: true,
     });
   }
+
+  /**
+   * Verifies (msg_signature), decrypts and types an authorization-event push: `query` the URL's
+   * query string or its parameters (name → value), `body` the raw bytes or text. A verify ticket is
+   * stored (a newer one wins) and an unauthorized authorizer forgotten. Returns {info_type, app_id,
+   * create_time, …the event's fields} — never the ticket. Answer the plain text `success`.
+   */
+  parsePush(query, body) {
+    return this._call('parsePush', { query, body });
+  }
+
+  /**
+   * A valid component_access_token (from the store, or fetched once for every caller and instance
+   * with the last verify ticket pushed).
+   */
+  componentAccessToken() {
+    return this._call('componentAccessToken', {});
+  }
+
+  /**
+   * Exchanges an authorization code (authorized/updateauthorized push, or the authorization page's
+   * redirect) for the authorizer's tokens, stored (refresh token first). Returns {authorizer_appid,
+   * func_info: [permission set ids], expires_in} — no token.
+   */
+  authorize(authorization_code) {
+    return this._call('authorize', { authorization_code });
+  }
+
+  /**
+   * A valid authorizer_access_token for authorizer_appid (from the store, or refreshed once for
+   * every caller and instance); NotAuthorizedError when the merchant must authorize again.
+   */
+  authorizerAccessToken(authorizer_appid) {
+    return this._call('authorizerAccessToken', { authorizer_appid });
+  }
+
+  /**
+   * Deletes authorizer_appid's refresh and access tokens (an unauthorized push does this by
+   * itself): later calls for it raise NotAuthorizedError without a request.
+   */
+  forgetAuthorizer(authorizer_appid) {
+    return this._call('forgetAuthorizer', { authorizer_appid });
+  }
 }
 
 module.exports = { ThirdPartyPlatformOperations, ComponentOperations };

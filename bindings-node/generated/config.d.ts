@@ -2,7 +2,7 @@
 // source: spec/wechatpay.json sha256:2c9a32070388702dbd481d61a84444076fec2505e53b777001c166f345ae7956
 // source: spec/miniprogram.json sha256:085eaab4c8db0d8ea222b71a574d2db0df735ca0cec245f986cd476f1a412bf7
 // source: spec/miniprogram.json sha256:085eaab4c8db0d8ea222b71a574d2db0df735ca0cec245f986cd476f1a412bf7
-// configuration: core/src/bridge/config.rs (PayConfig, MiniProgramConfig)
+// configuration: core/src/bridge/config.rs (PayConfig, MiniProgramConfig, ComponentConfig)
 /// <reference types="node" />
 
 /** Text or the bytes of a PEM file, as `fs.readFileSync` returns them. */
@@ -95,6 +95,52 @@ export interface MiniProgramConfig {
   base_url?: string;
   /** `stable_token` (getStableAccessToken, default) or `token` (getAccessToken). */
   token_endpoint?: string;
+  /** Seconds for one attempt (default 30). */
+  timeout?: number;
+  /** Seconds to connect (default 5). */
+  connect_timeout?: number;
+  /** Seconds for one whole call: every attempt, backoff and Retry-After wait (default 60). */
+  deadline?: number;
+  /** Requests sent in total, retries included (default 3; 1 = no retry). */
+  max_attempts?: number;
+  /** Seconds a callback (signer, token provider) may take (default 10). */
+  callback_timeout?: number;
+  /**
+   * **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+   * (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+   * unencrypted (default false: such a URL is a configuration error).
+   */
+  danger_allow_insecure_http?: boolean;
+}
+
+/**
+ * A third-party platform's (第三方平台) configuration (`ComponentClient(...)` in every
+ * language).
+ *
+ * The core's keys (`core/src/bridge/config.rs`, `ComponentConfig`): a missing, unknown or invalid
+ * one is a `ConfigError` naming it.
+ */
+export interface ComponentConfig {
+  /** The third-party platform's AppID (component_appid). */
+  component_appid: string;
+  /** Its AppSecret (component_appsecret). */
+  component_appsecret: string;
+  /**
+   * The message-check Token (消息校验Token) of the platform's settings: verifies pushes
+   * (with `encoding_aes_key`; both or neither).
+   */
+  token?: string;
+  /** The EncodingAESKey (消息加解密Key, 43 characters): decrypts pushes. */
+  encoding_aes_key?: string;
+  /**
+   * Where tickets and tokens are kept: `memory://` (default) or `redis://host:port/db` —
+   * share it between every instance (refresh tokens live there).
+   */
+  token_store?: string;
+  /** The host (default `https://api.weixin.qq.com`); authorizer clients use it too. */
+  base_url?: string;
+  /** A failover host (default none). */
+  backup_base_url?: string;
   /** Seconds for one attempt (default 30). */
   timeout?: number;
   /** Seconds to connect (default 5). */

@@ -156,6 +156,18 @@ export declare class ReplayError extends WeixinKitError {
   notification_id: string | null;
 }
 
+/**
+ * A third-party platform may no longer act for authorizer_appid (authorization revoked, refresh
+ * token refused with 61023, or never authorized): its tokens were cleared and no refresh is
+ * attempted; the merchant must authorize again.
+ */
+export declare class NotAuthorizedError extends WeixinKitError {
+  constructor(text: string, fields?: Record<string, unknown>);
+  readonly name: string;
+  /** The merchant's appid the third-party platform is no longer authorized for. */
+  authorizer_appid: string | null;
+}
+
 /** Every error class by the kind the core names (its class name). */
 export declare const ERROR_CLASSES: {
   readonly WeixinKitError: typeof WeixinKitError;
@@ -169,6 +181,7 @@ export declare const ERROR_CLASSES: {
   readonly UnexpectedResponseError: typeof UnexpectedResponseError;
   readonly CallbackError: typeof CallbackError;
   readonly ReplayError: typeof ReplayError;
+  readonly NotAuthorizedError: typeof NotAuthorizedError;
 };
 
 /** An error as the core describes it: the kind (a class name), the text and the fields. */

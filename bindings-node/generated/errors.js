@@ -142,6 +142,19 @@ class ReplayError extends WeixinKitError {
   }
 }
 
+/**
+ * A third-party platform may no longer act for authorizer_appid (authorization revoked, refresh
+ * token refused with 61023, or never authorized): its tokens were cleared and no refresh is
+ * attempted; the merchant must authorize again.
+ */
+class NotAuthorizedError extends WeixinKitError {
+  constructor(text, fields = {}) {
+    super(text, fields);
+    this.name = 'NotAuthorizedError';
+    this.authorizer_appid = fields.authorizer_appid ?? null;
+  }
+}
+
 /** Every error class by the kind the core names (its class name). */
 const ERROR_CLASSES = Object.freeze({
   WeixinKitError,
@@ -155,6 +168,7 @@ const ERROR_CLASSES = Object.freeze({
   UnexpectedResponseError,
   CallbackError,
   ReplayError,
+  NotAuthorizedError,
 });
 
 /**
@@ -180,6 +194,7 @@ module.exports = {
   UnexpectedResponseError,
   CallbackError,
   ReplayError,
+  NotAuthorizedError,
   ERROR_CLASSES,
   errorFromDescription,
 };

@@ -298,6 +298,7 @@ def test_error_classes():
         "UnexpectedResponseError",
         "CallbackError",
         "ReplayError",
+        "NotAuthorizedError",
     }
 
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
-use weixin_kit::bridge::{Family, MiniProgramConfig, PayConfig};
+use weixin_kit::bridge::{ComponentConfig, Family, MiniProgramConfig, PayConfig};
 use weixin_kit::Error;
 
 /// Keys whose value is secret: read from a file or the environment, printed redacted.
@@ -312,6 +312,9 @@ impl Sources {
         let keys = match family {
             Family::Pay => PayConfig::KEYS,
             Family::MiniProgram => MiniProgramConfig::KEYS,
+            // The CLI does not read the third-party platform's keys yet (not in `all_keys`):
+            // building one fails naming the missing component_appid.
+            Family::Component => ComponentConfig::KEYS,
         };
         Value::Object(
             self.values

@@ -23,6 +23,7 @@ pub fn code(kind: ErrorKind) -> i32 {
         ErrorKind::UnexpectedResponse => 10,
         ErrorKind::Callback => 11,
         ErrorKind::Replay => 12,
+        ErrorKind::NotAuthorized => 13,
     }
 }
 

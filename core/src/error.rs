@@ -61,6 +61,20 @@ pub enum Error {
     /// something unusable; nothing was sent with its result.
     #[error("the {callback} callback failed: {detail}")]
     Callback { callback: String, detail: String },
+    /// A third-party platform (第三方平台) can no longer act for the merchant's account
+    /// `authorizer_appid`: the authorization was revoked (an `unauthorized` push) or its
+    /// refresh token was refused (errcode 61023), or none was ever stored. Its tokens were
+    /// cleared and no refresh is attempted any more: the merchant must authorize the platform
+    /// again (a new authorization code, then `authorize`).
+    #[error(
+        "not authorized by `{authorizer_appid}`: {detail}; the merchant must authorize the \
+         platform again (authorization page or link), then call authorize with the new \
+         authorization code"
+    )]
+    NotAuthorized {
+        authorizer_appid: String,
+        detail: String,
+    },
 }
 
 impl Error {

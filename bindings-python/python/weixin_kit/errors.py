@@ -33,6 +33,7 @@ __all__ = [
     "UnexpectedResponseError",
     "CallbackError",
     "ReplayError",
+    "NotAuthorizedError",
 ]
 
 
@@ -256,3 +257,22 @@ class ReplayError(WeixinKitError):
     def __init__(self, message: str = "", *, notification_id: str = "", detail: Any = None) -> None:
         super().__init__(message, detail=detail)
         self.notification_id = notification_id
+
+
+class NotAuthorizedError(WeixinKitError):
+    """A third-party platform (第三方平台) may no longer act for the merchant's account
+    ``authorizer_appid``: the merchant revoked the authorization (an ``unauthorized`` push), WeChat
+    refused its refresh token (errcode 61023), or it was never authorized through this platform.
+    Its tokens were cleared and no refresh is attempted any more: the merchant must authorize the
+    platform again (a new authorization code, then ``authorize``).
+
+    Attributes:
+        authorizer_appid: the merchant's appid.
+        detail: why (which errcode or push).
+    """
+
+    def __init__(
+        self, message: str = "", *, authorizer_appid: str = "", detail: Any = None
+    ) -> None:
+        super().__init__(message, detail=detail)
+        self.authorizer_appid = authorizer_appid

@@ -6,13 +6,15 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Value};
 
+use crate::component::push::PushQuery;
+use crate::component::ComponentClient;
 use crate::dispatch::{CallByName, JsonArgs};
 use crate::error::{Error, Result};
 use crate::mp::MiniProgramClient;
 use crate::pay::PayClient;
 
 use super::callbacks::Callbacks;
-use super::config::{MiniProgramConfig, PayConfig};
+use super::config::{ComponentConfig, MiniProgramConfig, PayConfig};
 
 /// Which API family a client speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,17 +23,29 @@ pub enum Family {
     Pay,
     /// Mini-program server APIs (`MiniProgramClient`).
     MiniProgram,
+    /// A third-party platform (第三方平台, `ComponentClient`).
+    Component,
 }
 
 impl Family {
-    /// `"pay"` / `"mp"`, as bindings name the family.
+    /// `"pay"` / `"mp"` / `"component"`, as bindings name the family.
     pub fn parse(name: &str) -> Result<Family> {
         match name {
             "pay" => Ok(Family::Pay),
             "mp" | "mini_program" => Ok(Family::MiniProgram),
+            "component" => Ok(Family::Component),
             other => Err(Error::Config {
-                detail: format!("`{other}` is not a client family (pay, mp)"),
+                detail: format!("`{other}` is not a client family (pay, mp, component)"),
             }),
+        }
+    }
+
+    /// The name [`Family::parse`] takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Pay => "pay",
+            Family::MiniProgram => "mp",
+            Family::Component => "component",
         }
     }
 }
@@ -141,6 +155,53 @@ pub static ACTIONS: &[Action] = &[
         summary: "Replaces the stored access token now (stable_token with force_refresh: WeChat \
                   allows 20 a day, 30 s apart).",
     },
+    Action {
+        family: Family::Component,
+        name: "parsePush",
+        method: "parse_push",
+        arguments: &[json("query", true), bytes("body")],
+        summary: "Verifies (msg_signature), decrypts and types an authorization-event push: \
+                  `query` the URL's query string or its parameters (name → value), `body` the \
+                  raw bytes or text. A verify ticket is stored (a newer one wins) and an \
+                  unauthorized authorizer forgotten. Returns {info_type, app_id, create_time, \
+                  …the event's fields} — never the ticket. Answer the plain text `success`.",
+    },
+    Action {
+        family: Family::Component,
+        name: "componentAccessToken",
+        method: "component_access_token",
+        arguments: &[],
+        summary: "A valid component_access_token (from the store, or fetched once for every \
+                  caller and instance with the last verify ticket pushed).",
+    },
+    Action {
+        family: Family::Component,
+        name: "authorize",
+        method: "authorize",
+        arguments: &[json("authorization_code", true)],
+        summary: "Exchanges an authorization code (authorized/updateauthorized push, or the \
+                  authorization page's redirect) for the authorizer's tokens, stored (refresh \
+                  token first). Returns {authorizer_appid, func_info: [permission set ids], \
+                  expires_in} — no token.",
+    },
+    Action {
+        family: Family::Component,
+        name: "authorizerAccessToken",
+        method: "authorizer_access_token",
+        arguments: &[json("authorizer_appid", true)],
+        summary: "A valid authorizer_access_token for authorizer_appid (from the store, or \
+                  refreshed once for every caller and instance); NotAuthorizedError when the \
+                  merchant must authorize again.",
+    },
+    Action {
+        family: Family::Component,
+        name: "forgetAuthorizer",
+        method: "forget_authorizer",
+        arguments: &[json("authorizer_appid", true)],
+        summary: "Deletes authorizer_appid's refresh and access tokens (an unauthorized push \
+                  does this by itself): later calls for it raise NotAuthorizedError without a \
+                  request.",
+    },
 ];
 
 /// A client of either family, as the bindings hold it. Cheap to clone.
@@ -154,6 +215,7 @@ pub struct Client {
 enum Api {
     Pay(PayClient),
     MiniProgram(MiniProgramClient),
+    Component(ComponentClient),
 }
 
 impl std::fmt::Debug for Client {
@@ -198,10 +260,7 @@ impl Client {
                     });
                 }
                 let config = MiniProgramConfig::from_json(config)?;
-                // The store's scheme only: a Redis URL may carry a password.
-                let store = config.token_store.as_ref().map_or("memory", |url| {
-                    url.expose().split("://").next().unwrap_or("")
-                });
+                let store = store_scheme(config.token_store.as_ref());
                 let info = json!({
                     "family": "mp",
                     "appid": config.appid,
@@ -214,13 +273,64 @@ impl Client {
                     info,
                 })
             }
+            Family::Component => {
+                if callbacks.signer.is_some()
+                    || callbacks.token_provider.is_some()
+                    || callbacks.card_token_provider.is_some()
+                {
+                    return Err(Error::Config {
+                        detail: "ComponentConfig: a third-party platform client takes no \
+                                 callbacks (its tokens come from its verify ticket and the \
+                                 authorizers' refresh tokens)"
+                            .into(),
+                    });
+                }
+                let config = ComponentConfig::from_json(config)?;
+                let store = store_scheme(config.token_store.as_ref());
+                let info = json!({
+                    "family": "component",
+                    "component_appid": config.component_appid,
+                    "base_url": config.base_url,
+                    "token_store": store,
+                });
+                Ok(Client {
+                    api: Api::Component(config.build(user_agent_suffix)?),
+                    info,
+                })
+            }
         }
+    }
+
+    /// A mini-program client (family mp) acting for `authorizer_appid`, from a third-party
+    /// platform client: its token is the authorizer's access token, and it shares the
+    /// platform client's connection pool and store. Each binding exposes it as
+    /// `authorizer(appid)`, returning its MiniProgramClient class.
+    pub fn authorizer(&self, authorizer_appid: &str) -> Result<Client> {
+        let Api::Component(c) = &self.api else {
+            return Err(Error::Config {
+                detail: "authorizer(appid) is a third-party platform (ComponentClient) method"
+                    .into(),
+            });
+        };
+        let mp = c.authorizer(authorizer_appid)?;
+        let info = json!({
+            "family": "mp",
+            "appid": authorizer_appid,
+            "component_appid": c.component_appid(),
+            "base_url": self.info["base_url"],
+            "token_store": self.info["token_store"],
+        });
+        Ok(Client {
+            api: Api::MiniProgram(mp),
+            info,
+        })
     }
 
     pub fn family(&self) -> Family {
         match self.api {
             Api::Pay(_) => Family::Pay,
             Api::MiniProgram(_) => Family::MiniProgram,
+            Api::Component(_) => Family::Component,
         }
     }
 
@@ -235,7 +345,7 @@ impl Client {
     pub fn as_pay(&self) -> Option<&PayClient> {
         match &self.api {
             Api::Pay(c) => Some(c),
-            Api::MiniProgram(_) => None,
+            _ => None,
         }
     }
 
@@ -243,7 +353,15 @@ impl Client {
     pub fn as_mini_program(&self) -> Option<&MiniProgramClient> {
         match &self.api {
             Api::MiniProgram(c) => Some(c),
-            Api::Pay(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The third-party platform client, for Rust code next to a binding.
+    pub fn as_component(&self) -> Option<&ComponentClient> {
+        match &self.api {
+            Api::Component(c) => Some(c),
+            _ => None,
         }
     }
 
@@ -261,6 +379,7 @@ impl Client {
         match &self.api {
             Api::Pay(c) => c.call_by_name(name, args).await,
             Api::MiniProgram(c) => c.call_by_name(name, args).await,
+            Api::Component(c) => c.call_by_name(name, args).await,
         }
     }
 
@@ -310,6 +429,32 @@ impl Client {
                 .force_refresh_access_token()
                 .await
                 .map(|t| Value::String(t.expose().to_owned())),
+            (Api::Component(c), "parsePush") => {
+                let query = push_query(args.required("query")?)?;
+                let body = args.required_bytes("body")?;
+                c.parse_push_query(&query, &body).await.map(|p| p.to_json())
+            }
+            (Api::Component(c), "componentAccessToken") => c
+                .component_access_token()
+                .await
+                .map(|t| Value::String(t.expose().to_owned())),
+            (Api::Component(c), "authorize") => {
+                let code: String = args.required("authorization_code")?;
+                let a = c.authorize(&code).await?;
+                serde_json::to_value(a).map_err(|e| Error::Config {
+                    detail: format!("authorize: the answer could not be encoded: {e}"),
+                })
+            }
+            (Api::Component(c), "authorizerAccessToken") => {
+                let appid: String = args.required("authorizer_appid")?;
+                c.authorizer_access_token(&appid)
+                    .await
+                    .map(|t| Value::String(t.expose().to_owned()))
+            }
+            (Api::Component(c), "forgetAuthorizer") => {
+                let appid: String = args.required("authorizer_appid")?;
+                c.forget_authorizer(&appid).await.map(|()| Value::Null)
+            }
             _ => unreachable!("ACTIONS and Client::act list the same actions"),
         }
     }
@@ -321,6 +466,10 @@ pub fn callable(family: Family) -> Vec<(&'static str, String)> {
     let (table, local) = match family {
         Family::Pay => (crate::pay::JSON_OPERATIONS, crate::pay::LOCAL_OPERATIONS),
         Family::MiniProgram => (crate::mp::JSON_OPERATIONS, crate::mp::LOCAL_OPERATIONS),
+        Family::Component => (
+            crate::component::JSON_OPERATIONS,
+            crate::component::LOCAL_OPERATIONS,
+        ),
     };
     table
         .iter()
@@ -333,6 +482,37 @@ pub fn callable(family: Family) -> Vec<(&'static str, String)> {
                 .map(|a| (a.name, a.method.to_owned())),
         )
         .collect()
+}
+
+/// The store's scheme only, for `info`: a Redis URL may carry a password.
+fn store_scheme(url: Option<&crate::SecretString>) -> &str {
+    url.map_or("memory", |url| {
+        url.expose().split("://").next().unwrap_or("")
+    })
+}
+
+/// A push's query: the query string as received (`timestamp=…&nonce=…`, a leading `?`
+/// allowed), or its parameters as a mapping of name to value.
+fn push_query(query: Value) -> Result<PushQuery> {
+    match query {
+        Value::String(s) => PushQuery::parse(&s),
+        Value::Object(map) => {
+            let mut pairs = Vec::with_capacity(map.len());
+            for (name, value) in map {
+                match value {
+                    Value::Null => {}
+                    Value::String(s) => pairs.push((name, s)),
+                    Value::Number(n) => pairs.push((name, n.to_string())),
+                    _ => return Err(Error::validation("query", "values must be strings")),
+                }
+            }
+            PushQuery::from_pairs(pairs)
+        }
+        _ => Err(Error::validation(
+            "query",
+            "must be the query string or a mapping of parameter name to value",
+        )),
+    }
 }
 
 fn snake(camel: &str) -> String {

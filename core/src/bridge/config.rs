@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::component::ComponentClient;
 use crate::error::{Error, Result};
 use crate::http::RetryPolicy;
 use crate::mp::{MiniProgramClient, TokenEndpoint};
@@ -133,6 +134,32 @@ pub struct MiniProgramConfig {
     /// `stable_token` (getStableAccessToken, default) or `token` (getAccessToken).
     pub token_endpoint: Option<String>,
     /// `timeout`, `connect_timeout`, `deadline`, `max_attempts`, `callback_timeout` (the token provider's),
+    /// `danger_allow_insecure_http`.
+    #[serde(skip)]
+    pub common: CommonConfig,
+}
+
+/// A third-party platform's (第三方平台) configuration (`ComponentClient(...)` in every
+/// language).
+#[derive(Deserialize)]
+pub struct ComponentConfig {
+    /// The third-party platform's AppID (component_appid).
+    pub component_appid: String,
+    /// Its AppSecret (component_appsecret).
+    pub component_appsecret: SecretString,
+    /// The message-check Token (消息校验Token) of the platform's settings: verifies pushes
+    /// (with `encoding_aes_key`; both or neither).
+    pub token: Option<SecretString>,
+    /// The EncodingAESKey (消息加解密Key, 43 characters): decrypts pushes.
+    pub encoding_aes_key: Option<SecretString>,
+    /// Where tickets and tokens are kept: `memory://` (default) or `redis://host:port/db` —
+    /// share it between every instance (refresh tokens live there).
+    pub token_store: Option<SecretString>,
+    /// The host (default `https://api.weixin.qq.com`); authorizer clients use it too.
+    pub base_url: Option<String>,
+    /// A failover host (default none).
+    pub backup_base_url: Option<String>,
+    /// `timeout`, `connect_timeout`, `deadline`, `max_attempts`, `callback_timeout`,
     /// `danger_allow_insecure_http`.
     #[serde(skip)]
     pub common: CommonConfig,
@@ -421,6 +448,73 @@ impl MiniProgramConfig {
                         .into(),
                 })
             }
+        }
+        b.build()
+    }
+}
+
+impl ComponentConfig {
+    /// Every key, as the bindings document it.
+    pub const KEYS: &'static [&'static str] = &[
+        "component_appid",
+        "component_appsecret",
+        "token",
+        "encoding_aes_key",
+        "token_store",
+        "base_url",
+        "backup_base_url",
+        "timeout",
+        "connect_timeout",
+        "deadline",
+        "max_attempts",
+        "callback_timeout",
+        "danger_allow_insecure_http",
+    ];
+
+    /// Reads the configuration from a JSON object with [`Self::KEYS`].
+    pub fn from_json(config: Value) -> Result<Self> {
+        let (mut config, common): (Self, _) = read("ComponentConfig", Self::KEYS, config)?;
+        config.common = common;
+        Ok(config)
+    }
+
+    /// The client. Call it inside the tokio runtime that will drive the client.
+    pub fn build(self, user_agent_suffix: &str) -> Result<ComponentClient> {
+        const WHAT: &str = "ComponentConfig";
+        let common = self.common.check(WHAT)?;
+        let mut b = ComponentClient::builder()
+            .component_appid(self.component_appid)
+            .component_appsecret(self.component_appsecret)
+            .user_agent_suffix(user_agent_suffix);
+        if let Some(token) = self.token {
+            b = b.token(token);
+        }
+        if let Some(key) = self.encoding_aes_key {
+            b = b.encoding_aes_key(key);
+        }
+        if let Some(url) = self.token_store {
+            b = b.token_store_url(url.expose().to_owned());
+        }
+        if let Some(url) = self.base_url {
+            b = b.base_url(url);
+        }
+        if let Some(url) = self.backup_base_url {
+            b = b.backup_base_url(url);
+        }
+        if let Some(t) = common.timeout {
+            b = b.timeout(t);
+        }
+        if let Some(t) = common.connect_timeout {
+            b = b.connect_timeout(t);
+        }
+        if let Some(t) = common.deadline {
+            b = b.deadline(t);
+        }
+        if let Some(retry) = common.retry {
+            b = b.retry(retry);
+        }
+        if common.danger_allow_insecure_http {
+            b = b.danger_allow_insecure_http(true);
         }
         b.build()
     }

@@ -38,6 +38,8 @@ pub enum ErrorKind {
     Callback,
     #[serde(rename = "ReplayError")]
     Replay,
+    #[serde(rename = "NotAuthorizedError")]
+    NotAuthorized,
 }
 
 /// One row of [`ERROR_KINDS`]: a class every binding defines.
@@ -152,6 +154,13 @@ pub static ERROR_KINDS: &[KindInfo] = &[
         retryable_by_default: false,
         summary: "A notification already received was parsed again (replay guard): a replay, or WeChat Pay delivering it again; answer success if notification_id was processed.",
     },
+    KindInfo {
+        kind: ErrorKind::NotAuthorized,
+        class_name: "NotAuthorizedError",
+        fields: &["authorizer_appid", "detail"],
+        retryable_by_default: false,
+        summary: "A third-party platform may no longer act for authorizer_appid (authorization revoked, refresh token refused with 61023, or never authorized): its tokens were cleared and no refresh is attempted; the merchant must authorize again.",
+    },
 ];
 
 impl ErrorKind {
@@ -210,6 +219,9 @@ pub struct ErrorDescription {
     /// The `id` of a replayed notification.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notification_id: Option<String>,
+    /// The merchant's appid a third-party platform is no longer authorized for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorizer_appid: Option<String>,
     /// Transport errors and timeouts: the request may have reached the server and been applied
     /// (it was not sent again; check its outcome before resending).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -241,6 +253,7 @@ impl ErrorDescription {
             errmsg: None,
             callback: None,
             notification_id: None,
+            authorizer_appid: None,
             may_have_been_applied: None,
             sign_diagnosis: None,
         }
@@ -275,6 +288,7 @@ impl ErrorDescription {
             "errmsg" => opt(&self.errmsg),
             "callback" => opt(&self.callback),
             "notification_id" => opt(&self.notification_id),
+            "authorizer_appid" => opt(&self.authorizer_appid),
             "may_have_been_applied" => opt(&self.may_have_been_applied),
             "sign_diagnosis" => opt(&self.sign_diagnosis),
             _ => Value::Null,
@@ -369,6 +383,14 @@ impl From<&Error> for ErrorDescription {
             } => {
                 d = ErrorDescription::new(ErrorKind::Replay, text);
                 d.notification_id = Some(notification_id.clone());
+                d.detail = Some(Value::String(detail.clone()));
+            }
+            Error::NotAuthorized {
+                authorizer_appid,
+                detail,
+            } => {
+                d = ErrorDescription::new(ErrorKind::NotAuthorized, text);
+                d.authorizer_appid = Some(authorizer_appid.clone());
                 d.detail = Some(Value::String(detail.clone()));
             }
         }

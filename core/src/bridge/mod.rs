@@ -2,7 +2,8 @@
 //! Node, Kotlin) is an adapter of a few hundred lines with nothing per operation in it:
 //!
 //! - [`config`]: each client's configuration from one serde structure ([`PayConfig`],
-//!   [`MiniProgramConfig`]) with the same keys in every language, errors naming the key;
+//!   [`MiniProgramConfig`], [`ComponentConfig`]) with the same keys in every language, errors
+//!   naming the key;
 //! - [`client`]: one [`Client`] whose `call(name, args)` reaches every spec operation, local
 //!   operation (cardExt) and client-level action ([`ACTIONS`]: the escape hatch, notifications,
 //!   tokens, certificate serials) by name, with wire-named JSON arguments;
@@ -28,6 +29,6 @@ pub mod logging;
 
 pub use callbacks::{Callbacks, HostFunction, HostSigner, HostTokenProvider};
 pub use client::{callable, Action, Argument, ArgumentKind, Client, Family, ACTIONS};
-pub use config::{MiniProgramConfig, PayConfig, DEFAULT_CALLBACK_TIMEOUT};
+pub use config::{ComponentConfig, MiniProgramConfig, PayConfig, DEFAULT_CALLBACK_TIMEOUT};
 pub use errors::{ErrorDescription, ErrorKind, KindInfo, ERROR_KINDS};
 pub use logging::{LogLevel, LogRecord, LogSink};

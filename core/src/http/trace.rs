@@ -137,5 +137,6 @@ pub fn error_kind(e: &crate::Error) -> &'static str {
         Error::UnexpectedResponse { .. } => "UnexpectedResponseError",
         Error::Callback { .. } => "CallbackError",
         Error::Replayed { .. } => "ReplayError",
+        Error::NotAuthorized { .. } => "NotAuthorizedError",
     }
 }

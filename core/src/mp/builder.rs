@@ -262,6 +262,45 @@ impl MiniProgramClientBuilder {
     }
 }
 
+impl MiniProgramClient {
+    /// A client for a third-party platform's authorizer (授权方): `appid` is the merchant's
+    /// mini-program, `token` the authorizer's token manager (refreshed with its refresh token),
+    /// and the HTTP client (one connection pool) and store are the component client's. The
+    /// mini-program rules then apply as they are: on 40001/42001/40014 the authorizer token is
+    /// compare-and-expired, refreshed once and the call sent once more.
+    pub(crate) fn for_authorizer(
+        appid: &str,
+        token: Arc<dyn TokenProvider>,
+        http: HttpClient,
+        store: Arc<dyn TokenStore>,
+        store_kind: &'static str,
+        config: TokenConfig,
+    ) -> MiniProgramClient {
+        let inner = Arc::new_cyclic(|weak: &Weak<Inner>| {
+            let w = weak.clone();
+            let ticket =
+                TokenManager::new(keys::ticket(appid, "wx_card"), store.clone(), move || {
+                    let w = w.clone();
+                    async move { upgrade(&w)?.fetch_card_ticket().await }
+                })
+                .with_config(config);
+            Inner {
+                appid: appid.to_owned(),
+                secret: None,
+                endpoint: TokenEndpoint::default(),
+                http,
+                token,
+                access: None,
+                card: None,
+                ticket,
+                store,
+                store_kind,
+            }
+        });
+        MiniProgramClient { inner }
+    }
+}
+
 fn upgrade(weak: &Weak<Inner>) -> Result<MiniProgramClient> {
     weak.upgrade()
         .map(|inner| MiniProgramClient { inner })

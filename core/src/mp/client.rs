@@ -454,46 +454,62 @@ impl MiniProgramClient {
         request: &PreparedRequest,
         token: Option<&SecretString>,
     ) -> Result<RawResponse> {
-        let op = request.operation;
-        if let RequestBody::MediaUpload { .. } = request.body {
-            return Err(Error::Config {
-                detail: format!(
-                    "operation {} is a media upload, which the mini-program client does not send",
-                    op.name
-                ),
-            });
-        }
-        let mut outgoing = Outgoing::from_prepared(request)?;
-        let path_and_query = &mut outgoing.path_and_query;
-        if let Some(token) = token {
-            path_and_query.push(if path_and_query.contains('?') {
-                '&'
-            } else {
-                '?'
-            });
-            path_and_query.push_str("access_token=");
-            path_and_query.extend(utf8_percent_encode(token.expose(), QUERY_VALUE));
-        }
-        let result = self
-            .inner
-            .http
-            .send(
-                &outgoing,
-                |_attempt| std::future::ready(Ok(HeaderMap::new())),
-                |response| verdict(op, response),
-            )
-            .await;
-        // The token (or, for the token request, the AppSecret) was in the query or the body:
-        // wipe our copies. The body's bytes are wiped when no one else holds them any more
-        // (the HTTP stack has finished with them once the response was read).
-        outgoing.path_and_query.zeroize();
-        if let Body::Bytes(bytes) = std::mem::replace(&mut outgoing.body, Body::Empty) {
-            if let Ok(mut bytes) = bytes.try_into_mut() {
-                bytes.as_mut().zeroize();
-            }
-        }
-        result
+        send_with_token(
+            &self.inner.http,
+            request,
+            token.map(|t| ("access_token", t)),
+        )
+        .await
     }
+}
+
+/// One errcode-model operation (mini-program, component) through `http`, with `(name, token)`
+/// appended to its query when given (`access_token`, `component_access_token`): 5xx/429/
+/// transport errors and the retryable errcodes retried there, within the retry policy's bound.
+/// Our copies of the token (and of a body that carried a secret) are wiped after.
+pub(crate) async fn send_with_token(
+    http: &HttpClient,
+    request: &PreparedRequest,
+    token: Option<(&str, &SecretString)>,
+) -> Result<RawResponse> {
+    let op = request.operation;
+    if let RequestBody::MediaUpload { .. } = request.body {
+        return Err(Error::Config {
+            detail: format!(
+                "operation {} is a media upload, which this client does not send",
+                op.name
+            ),
+        });
+    }
+    let mut outgoing = Outgoing::from_prepared(request)?;
+    let path_and_query = &mut outgoing.path_and_query;
+    if let Some((name, token)) = token {
+        path_and_query.push(if path_and_query.contains('?') {
+            '&'
+        } else {
+            '?'
+        });
+        path_and_query.push_str(name);
+        path_and_query.push('=');
+        path_and_query.extend(utf8_percent_encode(token.expose(), QUERY_VALUE));
+    }
+    let result = http
+        .send(
+            &outgoing,
+            |_attempt| std::future::ready(Ok(HeaderMap::new())),
+            |response| verdict(op, response),
+        )
+        .await;
+    // The token (or, for the token request, the AppSecret) was in the query or the body:
+    // wipe our copies. The body's bytes are wiped when no one else holds them any more
+    // (the HTTP stack has finished with them once the response was read).
+    outgoing.path_and_query.zeroize();
+    if let Body::Bytes(bytes) = std::mem::replace(&mut outgoing.body, Body::Empty) {
+        if let Ok(mut bytes) = bytes.try_into_mut() {
+            bytes.as_mut().zeroize();
+        }
+    }
+    result
 }
 
 impl dispatch::CallByName for MiniProgramClient {

@@ -541,6 +541,31 @@ async fn every_error_kind_is_described_with_its_fields_from_a_real_condition() {
     let d = check(parse().await.unwrap_err(), ErrorKind::Replay);
     assert_eq!(d.notification_id.as_deref(), Some(id.as_str()));
 
+    // A third-party platform asked for an authorizer that never authorized it.
+    let s = sb.component_settings();
+    let component = Client::new(
+        Family::Component,
+        json!({
+            "component_appid": s.component_appid,
+            "component_appsecret": s.component_appsecret.expose(),
+            "base_url": sb.base_url(),
+        }),
+        &Callbacks::default(),
+        "test/0",
+    )
+    .unwrap();
+    let d = check(
+        component
+            .call(
+                "authorizerAccessToken",
+                args(json!({"authorizer_appid": "wx00000000000000aa"})),
+            )
+            .await
+            .unwrap_err(),
+        ErrorKind::NotAuthorized,
+    );
+    assert_eq!(d.authorizer_appid.as_deref(), Some("wx00000000000000aa"));
+
     // Every kind but the base and UnexpectedResponse (a server outside the documents) came
     // from a real condition above.
     let all: std::collections::BTreeSet<_> = ERROR_KINDS

@@ -8,6 +8,7 @@ mod common;
 mod bad_input;
 mod bridge;
 mod certificate_listing;
+mod component_client;
 mod component_crypto;
 mod crypto_vectors;
 mod dispatch;

@@ -1,7 +1,7 @@
 //! The core's binding tables the generated bindings follow — the client-level actions
 //! (`ACTIONS` in `core/src/bridge/client.rs`), the error kinds (`ERROR_KINDS` in
-//! `core/src/bridge/errors.rs`) and the client configurations (`PayConfig`, `MiniProgramConfig`
-//! and their `CommonConfig` in `core/src/bridge/config.rs`) — read from the Rust source with `syn`. xtask does not depend on
+//! `core/src/bridge/errors.rs`) and the client configurations (`PayConfig`, `MiniProgramConfig`,
+//! `ComponentConfig` and their `CommonConfig` in `core/src/bridge/config.rs`) — read from the Rust source with `syn`. xtask does not depend on
 //! the core crate: the core contains generated code, and a broken generation must not stop the
 //! generator from compiling.
 
@@ -24,7 +24,7 @@ pub const CONFIG_FILE: &str = "core/src/bridge/config.rs";
 
 /// The configuration structures every binding generates, in this order; each also takes the keys
 /// of [`COMMON_CONFIG`] (a `#[serde(skip)]` field there, read apart by the core).
-pub const CONFIGS: &[&str] = &["PayConfig", "MiniProgramConfig"];
+pub const CONFIGS: &[&str] = &["PayConfig", "MiniProgramConfig", "ComponentConfig"];
 /// The keys every client has.
 pub const COMMON_CONFIG: &str = "CommonConfig";
 

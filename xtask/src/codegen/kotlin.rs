@@ -48,6 +48,27 @@ const ACTION_TYPES: &[ActionTypes] = &[
     ("refreshCertificates", &[], "List<String>"),
     ("accessToken", &[], "String"),
     ("refreshAccessToken", &[], "String"),
+    (
+        "parsePush",
+        &[("query", "Map<String, String>")],
+        "JsonElement",
+    ),
+    ("componentAccessToken", &[], "String"),
+    (
+        "authorize",
+        &[("authorization_code", "String")],
+        "JsonElement",
+    ),
+    (
+        "authorizerAccessToken",
+        &[("authorizer_appid", "String")],
+        "String",
+    ),
+    (
+        "forgetAuthorizer",
+        &[("authorizer_appid", "String")],
+        "JsonElement",
+    ),
 ];
 
 type ActionTypes = (

@@ -28,6 +28,7 @@ const FIELD_TYPES: &[(&str, &str, &str)] = &[
     ("errmsg", "String?", "text(\"errmsg\")"),
     ("callback", "String?", "text(\"callback\")"),
     ("notification_id", "String?", "text(\"notification_id\")"),
+    ("authorizer_appid", "String?", "text(\"authorizer_appid\")"),
     (
         "sign_diagnosis",
         "JsonElement?",

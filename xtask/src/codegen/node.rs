@@ -45,6 +45,27 @@ const ACTION_TYPES: &[ActionTypes] = &[
     ("refreshCertificates", &[], "Promise<string[]>"),
     ("accessToken", &[], "Promise<string>"),
     ("refreshAccessToken", &[], "Promise<string>"),
+    (
+        "parsePush",
+        &[("query", "string | Record<string, string | undefined>")],
+        "Promise<Record<string, unknown>>",
+    ),
+    ("componentAccessToken", &[], "Promise<string>"),
+    (
+        "authorize",
+        &[("authorization_code", "string")],
+        "Promise<{ authorizer_appid: string; func_info: number[]; expires_in: number }>",
+    ),
+    (
+        "authorizerAccessToken",
+        &[("authorizer_appid", "string")],
+        "Promise<string>",
+    ),
+    (
+        "forgetAuthorizer",
+        &[("authorizer_appid", "string")],
+        "Promise<null>",
+    ),
 ];
 
 type ActionTypes = (

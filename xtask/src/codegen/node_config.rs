@@ -14,6 +14,7 @@ use super::text::text_lines;
 const TYPES: &[(&str, &str)] = &[
     ("String", "string"),
     ("Option<String>", "string"),
+    ("SecretString", "string"),
     ("Option<SecretString>", "string"),
     ("Option<Vec<String>>", "string[]"),
     ("Option<f64>", "number"),
@@ -89,6 +90,7 @@ mod tests {
                 pub common: CommonConfig,
             }
             pub struct MiniProgramConfig { pub appid: String }
+            pub struct ComponentConfig { pub component_appid: String }
             pub struct CommonConfig { pub timeout: Option<f64> }
         "#;
         let out = declarations(&configs(source).unwrap()).unwrap();
@@ -108,6 +110,7 @@ mod tests {
         let source = r#"
             pub struct PayConfig { pub pool_size: Option<u8> }
             pub struct MiniProgramConfig { pub appid: String }
+            pub struct ComponentConfig { pub component_appid: String }
             pub struct CommonConfig { }
         "#;
         let err = declarations(&configs(source).unwrap())

@@ -56,6 +56,11 @@ const FIELDS: &[(&str, &str, &str)] = &[
         "The `id` of the notification that was already received.",
     ),
     (
+        "authorizer_appid",
+        "string | null",
+        "The merchant's appid the third-party platform is no longer authorized for.",
+    ),
+    (
         "errcode",
         "number | null",
         "WeChat's error code (40001 invalid token, 85437 notify_code not found …).",

@@ -189,6 +189,88 @@ abstract class ThirdPartyPlatformOperations internal constructor(private val cal
     /** Operations tagged `component`. */
     val component: ComponentOperations = ComponentOperations(caller)
 
+    /**
+     * Verifies (msg_signature), decrypts and types an authorization-event push: `query` the URL's
+     * query string or its parameters (name → value), `body` the raw bytes or text. A verify ticket
+     * is stored (a newer one wins) and an unauthorized authorizer forgotten. Returns {info_type,
+     * app_id, create_time, …the event's fields} — never the ticket. Answer the plain text
+     * `success`.
+     */
+    suspend fun parsePush(query: Map<String, String>, body: ByteArray): JsonElement {
+        val args = wireArgs(
+            null,
+            "query" to JsonObject(query.mapValues { JsonPrimitive(it.value) }),
+        )
+        return caller.call("parsePush", args, mapOf("body" to body))
+    }
+
+    /** [parsePush] for Java: the same call as a `CompletableFuture`. */
+    fun parsePushAsync(
+        query: Map<String, String>,
+        body: ByteArray,
+    ): CompletableFuture<JsonElement> =
+        caller.scope.future { parsePush(query, body) }
+
+    /**
+     * A valid component_access_token (from the store, or fetched once for every caller and instance
+     * with the last verify ticket pushed).
+     */
+    suspend fun componentAccessToken(): String {
+        val args = wireArgs(null)
+        val answer = caller.call("componentAccessToken", args)
+        return caller.json.decodeFromJsonElement(String.serializer(), answer)
+    }
+
+    /** [componentAccessToken] for Java: the same call as a `CompletableFuture`. */
+    fun componentAccessTokenAsync(): CompletableFuture<String> =
+        caller.scope.future { componentAccessToken() }
+
+    /**
+     * Exchanges an authorization code (authorized/updateauthorized push, or the authorization
+     * page's redirect) for the authorizer's tokens, stored (refresh token first). Returns
+     * {authorizer_appid, func_info: [permission set ids], expires_in} — no token.
+     */
+    suspend fun authorize(authorizationCode: String): JsonElement {
+        val args = wireArgs(null, "authorization_code" to JsonPrimitive(authorizationCode))
+        return caller.call("authorize", args)
+    }
+
+    /** [authorize] for Java: the same call as a `CompletableFuture`. */
+    fun authorizeAsync(
+        authorizationCode: String,
+    ): CompletableFuture<JsonElement> =
+        caller.scope.future { authorize(authorizationCode) }
+
+    /**
+     * A valid authorizer_access_token for authorizer_appid (from the store, or refreshed once for
+     * every caller and instance); NotAuthorizedError when the merchant must authorize again.
+     */
+    suspend fun authorizerAccessToken(authorizerAppid: String): String {
+        val args = wireArgs(null, "authorizer_appid" to JsonPrimitive(authorizerAppid))
+        val answer = caller.call("authorizerAccessToken", args)
+        return caller.json.decodeFromJsonElement(String.serializer(), answer)
+    }
+
+    /** [authorizerAccessToken] for Java: the same call as a `CompletableFuture`. */
+    fun authorizerAccessTokenAsync(
+        authorizerAppid: String,
+    ): CompletableFuture<String> =
+        caller.scope.future { authorizerAccessToken(authorizerAppid) }
+
+    /**
+     * Deletes authorizer_appid's refresh and access tokens (an unauthorized push does this by
+     * itself): later calls for it raise NotAuthorizedError without a request.
+     */
+    suspend fun forgetAuthorizer(authorizerAppid: String): JsonElement {
+        val args = wireArgs(null, "authorizer_appid" to JsonPrimitive(authorizerAppid))
+        return caller.call("forgetAuthorizer", args)
+    }
+
+    /** [forgetAuthorizer] for Java: the same call as a `CompletableFuture`. */
+    fun forgetAuthorizerAsync(
+        authorizerAppid: String,
+    ): CompletableFuture<JsonElement> =
+        caller.scope.future { forgetAuthorizer(authorizerAppid) }
 }
 
 /** The wire-named arguments: the body's fields and the parameters side by side, nulls left out. */

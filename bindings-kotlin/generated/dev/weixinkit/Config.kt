@@ -2,7 +2,7 @@
 // source: spec/wechatpay.json sha256:2c9a32070388702dbd481d61a84444076fec2505e53b777001c166f345ae7956
 // source: spec/miniprogram.json sha256:085eaab4c8db0d8ea222b71a574d2db0df735ca0cec245f986cd476f1a412bf7
 // source: spec/miniprogram.json sha256:085eaab4c8db0d8ea222b71a574d2db0df735ca0cec245f986cd476f1a412bf7
-// configuration: core/src/bridge/config.rs (PayConfig, MiniProgramConfig)
+// configuration: core/src/bridge/config.rs (PayConfig, MiniProgramConfig, ComponentConfig)
 
 @file:Suppress("unused", "RedundantVisibilityModifier")
 
@@ -325,6 +325,148 @@ data class MiniProgramConfig(
         .tokenStore(tokenStore)
         .baseUrl(baseUrl)
         .tokenEndpoint(tokenEndpoint)
+        .timeout(timeout)
+        .connectTimeout(connectTimeout)
+        .deadline(deadline)
+        .maxAttempts(maxAttempts)
+        .callbackTimeout(callbackTimeout)
+        .dangerAllowInsecureHttp(dangerAllowInsecureHttp)
+}
+
+/**
+ * A third-party platform's (第三方平台) configuration (`ComponentClient(...)` in every
+ * language).
+ *
+ * Keys as in `core/src/bridge/config.rs` (`ComponentConfig`).
+ */
+@Serializable
+data class ComponentConfig(
+    /** The third-party platform's AppID (component_appid). */
+    @SerialName("component_appid") val componentAppid: String,
+    /** Its AppSecret (component_appsecret). */
+    @SerialName("component_appsecret") val componentAppsecret: String,
+    /**
+     * The message-check Token (消息校验Token) of the platform's settings: verifies pushes
+     * (with `encoding_aes_key`; both or neither).
+     */
+    @SerialName("token") val token: String? = null,
+    /** The EncodingAESKey (消息加解密Key, 43 characters): decrypts pushes. */
+    @SerialName("encoding_aes_key") val encodingAesKey: String? = null,
+    /**
+     * Where tickets and tokens are kept: `memory://` (default) or `redis://host:port/db` —
+     * share it between every instance (refresh tokens live there).
+     */
+    @SerialName("token_store") val tokenStore: String? = null,
+    /** The host (default `https://api.weixin.qq.com`); authorizer clients use it too. */
+    @SerialName("base_url") val baseUrl: String? = null,
+    /** A failover host (default none). */
+    @SerialName("backup_base_url") val backupBaseUrl: String? = null,
+    /** Seconds for one attempt (default 30). */
+    @SerialName("timeout") val timeout: Double? = null,
+    /** Seconds to connect (default 5). */
+    @SerialName("connect_timeout") val connectTimeout: Double? = null,
+    /** Seconds for one whole call: every attempt, backoff and Retry-After wait (default 60). */
+    @SerialName("deadline") val deadline: Double? = null,
+    /** Requests sent in total, retries included (default 3; 1 = no retry). */
+    @SerialName("max_attempts") val maxAttempts: Int? = null,
+    /** Seconds a callback (signer, token provider) may take (default 10). */
+    @SerialName("callback_timeout") val callbackTimeout: Double? = null,
+    /**
+     * **Dangerous**: `true` accepts `http://` base URLs on hosts other than loopback
+     * (127.0.0.0/8, ::1, localhost), so the AppSecret, tokens and personal data travel
+     * unencrypted (default false: such a URL is a configuration error).
+     */
+    @SerialName("danger_allow_insecure_http") val dangerAllowInsecureHttp: Boolean? = null,
+) {
+    /** Secret values are shown as `***`. */
+    override fun toString(): String =
+        "ComponentConfig(" +
+            "componentAppid=${componentAppid}, " +
+            "componentAppsecret=***, " +
+            "token=${if (token == null) "null" else "***"}, " +
+            "encodingAesKey=${if (encodingAesKey == null) "null" else "***"}, " +
+            "tokenStore=${if (tokenStore == null) "null" else "***"}, " +
+            "baseUrl=${baseUrl}, " +
+            "backupBaseUrl=${backupBaseUrl}, " +
+            "timeout=${timeout}, " +
+            "connectTimeout=${connectTimeout}, " +
+            "deadline=${deadline}, " +
+            "maxAttempts=${maxAttempts}, " +
+            "callbackTimeout=${callbackTimeout}, " +
+            "dangerAllowInsecureHttp=${dangerAllowInsecureHttp}" +
+            ")"
+
+    /**
+     * Builds a [ComponentConfig] from Java, where default arguments are not visible:
+     * the required properties in the constructor, every property by setter
+     * (`new ComponentConfig.Builder(…).aProperty(…).build()`).
+     */
+    class Builder(
+        private var componentAppid: String,
+        private var componentAppsecret: String,
+    ) {
+        private var token: String? = null
+        private var encodingAesKey: String? = null
+        private var tokenStore: String? = null
+        private var baseUrl: String? = null
+        private var backupBaseUrl: String? = null
+        private var timeout: Double? = null
+        private var connectTimeout: Double? = null
+        private var deadline: Double? = null
+        private var maxAttempts: Int? = null
+        private var callbackTimeout: Double? = null
+        private var dangerAllowInsecureHttp: Boolean? = null
+
+        fun componentAppid(value: String): Builder = apply { this.componentAppid = value }
+
+        fun componentAppsecret(value: String): Builder = apply { this.componentAppsecret = value }
+
+        fun token(value: String?): Builder = apply { this.token = value }
+
+        fun encodingAesKey(value: String?): Builder = apply { this.encodingAesKey = value }
+
+        fun tokenStore(value: String?): Builder = apply { this.tokenStore = value }
+
+        fun baseUrl(value: String?): Builder = apply { this.baseUrl = value }
+
+        fun backupBaseUrl(value: String?): Builder = apply { this.backupBaseUrl = value }
+
+        fun timeout(value: Double?): Builder = apply { this.timeout = value }
+
+        fun connectTimeout(value: Double?): Builder = apply { this.connectTimeout = value }
+
+        fun deadline(value: Double?): Builder = apply { this.deadline = value }
+
+        fun maxAttempts(value: Int?): Builder = apply { this.maxAttempts = value }
+
+        fun callbackTimeout(value: Double?): Builder = apply { this.callbackTimeout = value }
+
+        fun dangerAllowInsecureHttp(value: Boolean?): Builder = apply { this.dangerAllowInsecureHttp = value }
+
+        fun build(): ComponentConfig = ComponentConfig(
+            componentAppid = componentAppid,
+            componentAppsecret = componentAppsecret,
+            token = token,
+            encodingAesKey = encodingAesKey,
+            tokenStore = tokenStore,
+            baseUrl = baseUrl,
+            backupBaseUrl = backupBaseUrl,
+            timeout = timeout,
+            connectTimeout = connectTimeout,
+            deadline = deadline,
+            maxAttempts = maxAttempts,
+            callbackTimeout = callbackTimeout,
+            dangerAllowInsecureHttp = dangerAllowInsecureHttp,
+        )
+    }
+
+    /** A [Builder] holding this value's properties (to change some from Java). */
+    fun toBuilder(): Builder = Builder(componentAppid, componentAppsecret)
+        .token(token)
+        .encodingAesKey(encodingAesKey)
+        .tokenStore(tokenStore)
+        .baseUrl(baseUrl)
+        .backupBaseUrl(backupBaseUrl)
         .timeout(timeout)
         .connectTimeout(connectTimeout)
         .deadline(deadline)

@@ -160,6 +160,20 @@ class ReplayError(
 ) : WeixinKitError(message, detail, false)
 
 /**
+ * A third-party platform may no longer act for authorizer_appid (authorization revoked, refresh
+ * token refused with 61023, or never authorized): its tokens were cleared and no refresh is
+ * attempted; the merchant must authorize again.
+ *
+ * Fields (wire names in the core's description): `authorizerAppid` (`authorizer_appid`), `detail`
+ * (`detail`).
+ */
+class NotAuthorizedError(
+    message: String,
+    val authorizerAppid: String? = null,
+    detail: JsonElement? = null,
+) : WeixinKitError(message, detail, false)
+
+/**
  * The error the core describes as `{ kind, text, …fields }` (snake_case keys): an instance of the
  * class named by `kind` (the base class for a kind this package does not know).
  */
@@ -231,6 +245,11 @@ internal fun errorFromDescription(description: JsonObject): WeixinKitError {
         "ReplayError" -> ReplayError(
             message,
             notificationId = text("notification_id"),
+            detail = detail,
+        )
+        "NotAuthorizedError" -> NotAuthorizedError(
+            message,
+            authorizerAppid = text("authorizer_appid"),
             detail = detail,
         )
         else -> WeixinKitError(message, detail, flag("retryable", false))

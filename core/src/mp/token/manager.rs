@@ -13,6 +13,57 @@ use crate::{BoxFuture, Error, Result, SecretString};
 /// endpoints answer. Called by at most one caller at a time per key and store.
 pub type FetchFn = Arc<dyn Fn() -> BoxFuture<'static, Result<(SecretString, i64)>> + Send + Sync>;
 
+/// Like [`FetchFn`], for a fetch that must also write a companion credential while it holds
+/// the manager's store lock (a third-party platform's rotated `authorizer_refresh_token`,
+/// persisted before the access token is used): it receives the [`Fence`] of the held lock.
+pub type FencedFetchFn =
+    Arc<dyn Fn(Fence) -> BoxFuture<'static, Result<(SecretString, i64)>> + Send + Sync>;
+
+/// Proof of holding a [`TokenManager`]'s store lock, handed to a [`FencedFetchFn`] and to the
+/// work of [`TokenManager::locked`]: writes through it land only while the lock is still held
+/// ([`TokenStore::set_locked`]), so a holder whose lease ran out never overwrites what the next
+/// holder wrote. Every store call through it is bounded by [`TokenConfig::store_timeout`].
+#[derive(Clone)]
+pub struct Fence {
+    store: Arc<dyn TokenStore>,
+    lock_key: String,
+    lock: LockToken,
+    store_timeout: Duration,
+}
+
+impl fmt::Debug for Fence {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fence")
+            .field("lock_key", &self.lock_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fence {
+    /// Writes `token` at `key` only while the lock is still held; true when it wrote.
+    pub async fn set(&self, key: &str, token: &StoredToken) -> Result<bool> {
+        let bound = self.store_timeout;
+        let write = self
+            .store
+            .set_locked(key, token, &self.lock_key, &self.lock);
+        tokio::time::timeout(bound, write)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    may_have_been_applied: true,
+                    detail: format!(
+                        "token store: writing `{key}` took longer than {bound:?} (store_timeout)"
+                    ),
+                })
+            })
+    }
+
+    /// The store the lock is in.
+    pub fn store(&self) -> &Arc<dyn TokenStore> {
+        &self.store
+    }
+}
+
 /// Seconds since the Unix epoch as a [`TokenManager`] reads them to decide whether a cached
 /// credential is still fresh. The system clock by default; a test (or a process whose clock is
 /// known to be off) may supply its own.
@@ -94,7 +145,7 @@ pub struct TokenManager {
     key: String,
     lock_key: String,
     store: Arc<dyn TokenStore>,
-    fetch: FetchFn,
+    fetch: FencedFetchFn,
     config: TokenConfig,
     /// In-process single flight: only the holder goes on to the store lock and the fetch.
     refresh: tokio::sync::Mutex<()>,
@@ -129,6 +180,16 @@ impl TokenManager {
         key: impl Into<String>,
         store: Arc<dyn TokenStore>,
         fetch: FetchFn,
+    ) -> Self {
+        Self::with_fenced_fetch(key, store, Arc::new(move |_fence: Fence| fetch()))
+    }
+
+    /// Like [`TokenManager::with_fetch_fn`], for a fetch that writes a companion credential
+    /// fenced by the lock it runs under ([`Fence::set`]).
+    pub fn with_fenced_fetch(
+        key: impl Into<String>,
+        store: Arc<dyn TokenStore>,
+        fetch: FencedFetchFn,
     ) -> Self {
         let key = key.into();
         TokenManager {
@@ -342,6 +403,32 @@ impl TokenManager {
     where
         Fut: Future<Output = Result<(SecretString, i64)>> + Send,
     {
+        self.refresh_with_fenced(|_fence| fetch).await
+    }
+
+    /// Like [`TokenManager::refresh_with`], with the [`Fence`] of the held lock passed to
+    /// `fetch` (to persist a companion credential first).
+    pub async fn refresh_with_fenced<F, Fut>(&self, fetch: F) -> Result<SecretString>
+    where
+        F: FnOnce(Fence) -> Fut,
+        Fut: Future<Output = Result<(SecretString, i64)>> + Send,
+    {
+        self.locked(|fence| async move {
+            let (value, expires_in) = fetch(fence.clone()).await?;
+            self.store_fetched(value, expires_in, &fence.lock).await
+        })
+        .await
+    }
+
+    /// Runs `work` while holding this manager's in-process gate and store lock (waiting,
+    /// bounded by [`TokenConfig::wait_timeout`], for a refresh under way), within the lease
+    /// (else [`Error::Timeout`]); the lock is released after. For changes to the credential
+    /// and its companions that no refresh may interleave with.
+    pub async fn locked<T, F, Fut>(&self, work: F) -> Result<T>
+    where
+        F: FnOnce(Fence) -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
         let _flight = self.refresh.lock().await;
         let deadline = Instant::now() + self.config.wait_timeout;
         let held = loop {
@@ -359,14 +446,36 @@ impl TokenManager {
             }
             tokio::time::sleep(self.jittered_poll()).await;
         };
-        let result = self
-            .within_lease(async {
-                let (value, expires_in) = fetch.await?;
-                self.store_fetched(value, expires_in, &held).await
-            })
-            .await;
+        let result = self.within_lease(work(self.fence(&held))).await;
         held.release(self.config.store_timeout).await;
         result
+    }
+
+    /// Expires the stored credential whatever its value (and forgets the last good one), so
+    /// the next [`TokenManager::get_token`] fetches: for a credential known to be dead (an
+    /// authorization revoked). True when the store had one to expire.
+    pub async fn expire(&self) -> Result<bool> {
+        *lock(&self.last_good) = None;
+        match self.bounded("reading", self.store.get(&self.key)).await? {
+            Some(stored) => {
+                self.bounded(
+                    "expiring",
+                    self.store
+                        .compare_and_expire(&self.key, stored.value.expose()),
+                )
+                .await
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn fence(&self, held: &HeldLock) -> Fence {
+        Fence {
+            store: self.store.clone(),
+            lock_key: self.lock_key.clone(),
+            lock: held.token.clone(),
+            store_timeout: self.config.store_timeout,
+        }
     }
 
     async fn fetch_and_store(&self, held: &HeldLock) -> Result<SecretString> {
@@ -374,8 +483,8 @@ impl TokenManager {
         if let Some(token) = self.fresh().await? {
             return Ok(token);
         }
-        let (value, expires_in) = (self.fetch)().await?;
-        self.store_fetched(value, expires_in, held).await
+        let (value, expires_in) = (self.fetch)(self.fence(held)).await?;
+        self.store_fetched(value, expires_in, &held.token).await
     }
 
     /// Stores what a fetch returned, fenced by the lock (written only while `held` still holds
@@ -386,7 +495,7 @@ impl TokenManager {
         &self,
         value: SecretString,
         expires_in: i64,
-        held: &HeldLock,
+        held: &LockToken,
     ) -> Result<SecretString> {
         if value.expose().is_empty() {
             return Err(Error::UnexpectedResponse {
@@ -420,7 +529,7 @@ impl TokenManager {
             .bounded(
                 "writing",
                 self.store
-                    .set_locked(&self.key, &token, &self.lock_key, &held.token),
+                    .set_locked(&self.key, &token, &self.lock_key, held),
             )
             .await;
         match written {

@@ -34,7 +34,7 @@ mod provider;
 mod redis;
 mod store;
 
-pub use manager::{Clock, FetchFn, TokenConfig, TokenManager};
+pub use manager::{Clock, Fence, FencedFetchFn, FetchFn, TokenConfig, TokenManager};
 pub use memory::MemoryStore;
 pub use provider::{FixedToken, TokenProvider};
 #[cfg(feature = "redis")]
@@ -57,6 +57,38 @@ pub mod keys {
 
     pub fn lock(key: &str) -> String {
         format!("{key}:lock")
+    }
+
+    /// A third-party platform's (第三方平台) keys are all under its component appid:
+    /// `weixin-kit:component:{component_appid}`.
+    pub fn component(component_appid: &str) -> String {
+        format!("{PREFIX}:component:{component_appid}")
+    }
+
+    /// The last `component_verify_ticket` pushed (expiring 12 h after the push's CreateTime).
+    pub fn component_verify_ticket(component_appid: &str) -> String {
+        format!("{}:verify_ticket", component(component_appid))
+    }
+
+    /// The `component_access_token`.
+    pub fn component_access_token(component_appid: &str) -> String {
+        format!("{}:access_token", component(component_appid))
+    }
+
+    /// An authorizer's (授权方) `authorizer_access_token`.
+    pub fn authorizer_access_token(component_appid: &str, authorizer_appid: &str) -> String {
+        format!(
+            "{}:authorizer:{authorizer_appid}:access_token",
+            component(component_appid)
+        )
+    }
+
+    /// An authorizer's `authorizer_refresh_token` (kept for years: it must never be lost).
+    pub fn authorizer_refresh_token(component_appid: &str, authorizer_appid: &str) -> String {
+        format!(
+            "{}:authorizer:{authorizer_appid}:refresh_token",
+            component(component_appid)
+        )
     }
 }
 

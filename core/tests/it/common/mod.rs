@@ -4,6 +4,7 @@
 
 #[cfg(feature = "redis")]
 pub mod child;
+pub mod component;
 pub mod notify;
 pub mod pay_peer;
 pub mod peer;
