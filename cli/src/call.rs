@@ -36,6 +36,7 @@ pub struct CallArgs {
 fn is_secret(field: &str) -> bool {
     weixin_kit::mp::SECRET_FIELDS.contains(&field)
         || weixin_kit::pay::SECRET_FIELDS.contains(&field)
+        || weixin_kit::component::SECRET_FIELDS.contains(&field)
 }
 
 /// `value` with every secret field (at any depth, see [`is_secret`]) replaced by its length.

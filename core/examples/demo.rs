@@ -4,12 +4,13 @@
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
+use weixin_kit::component::{ComponentClient, ComponentPush};
 use weixin_kit::mp::MiniProgramClient;
 use weixin_kit::operation;
 use weixin_kit::pay::{
     self, NotificationEvent, Operations as _, PayClient, SetCouponNotifyRequest,
 };
-use weixin_kit_sandbox::{CouponNotification, NewStock, Sandbox, SandboxConfig};
+use weixin_kit_sandbox::{ComponentUpdate, CouponNotification, NewStock, Sandbox, SandboxConfig};
 
 type Received = (http::HeaderMap, Vec<u8>);
 
@@ -173,8 +174,98 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         counters["mp"]["stable_tokens_issued"], counters["mp"]["tickets_issued"]
     );
 
+    // 6. A third-party platform (第三方平台) calling setUserNotifyExt on a merchant's behalf: the
+    //    app's authorization-event URL passes every push to parse_push (which keeps the ticket)
+    //    and answers `success`; the `authorized` push's code becomes the authorizer's tokens.
+    let platform = {
+        let s = sandbox.component_settings();
+        ComponentClient::builder()
+            .component_appid(s.component_appid.clone())
+            .component_appsecret(s.component_appsecret.clone())
+            .token(s.token.clone())
+            .encoding_aes_key(s.encoding_aes_key.clone())
+            .base_url(sandbox.base_url())
+            .build()?
+    };
+    let (push_url, mut pushes) = push_receiver(platform.clone()).await?;
+    sandbox.configure_component(ComponentUpdate {
+        push_url: Some(push_url),
+        ..ComponentUpdate::default()
+    })?;
+    let delivery = sandbox.push_component_verify_ticket().await;
+    let ticket_push = pushes.recv().await.ok_or("no push received")??;
+    println!(
+        "\n6. third-party platform {}: push {} (answered {:?})",
+        platform.component_appid(),
+        ticket_push.to_json(),
+        delivery.response.as_deref().unwrap_or("-")
+    );
+    let granted = sandbox.authorize_component(None, None).await?;
+    let ComponentPush::Authorized(event) = pushes.recv().await.ok_or("no push received")?? else {
+        return Err("expected the authorized push".into());
+    };
+    let code = event.authorization_code.ok_or("the push carries no code")?;
+    let authorization = platform.authorize(code.expose()).await?;
+    println!(
+        "   authorized by {} with permission sets {:?} (the refresh token is stored, never shown)",
+        authorization.authorizer_appid, authorization.func_info
+    );
+    let merchant = platform.authorizer(&granted.authorizer_appid)?;
+    let merchant_code = "4200001855202305090060871148";
+    sandbox
+        .mp()
+        .register_notify_code(openid, 1003, merchant_code);
+    let answer = merchant
+        .set_user_notify_ext(
+            openid,
+            1003,
+            merchant_code,
+            serde_json::json!({"pay_info": {"transaction_id": merchant_code, "pay_amount": 100, "pay_time": 1683546394}}),
+        )
+        .await?;
+    println!(
+        "   setUserNotifyExt as {} with its authorizer_access_token → errcode {}",
+        merchant.appid(),
+        answer.errcode.unwrap_or_default()
+    );
+
     sandbox.shutdown().await;
     Ok(())
+}
+
+/// The platform's authorization-event URL (授权事件接收URL): every push goes to `parse_push`,
+/// answered `success` when it parsed (400 otherwise); each outcome also goes to the channel.
+async fn push_receiver(
+    platform: ComponentClient,
+) -> std::io::Result<(
+    String,
+    mpsc::UnboundedReceiver<weixin_kit::Result<ComponentPush>>,
+)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/wechat/component/events",
+        axum::routing::post(
+            move |axum::extract::RawQuery(query): axum::extract::RawQuery,
+                  body: axum::body::Bytes| {
+                let (platform, tx) = (platform.clone(), tx.clone());
+                async move {
+                    let parsed = platform
+                        .parse_push(query.as_deref().unwrap_or(""), &body)
+                        .await;
+                    let answer = match &parsed {
+                        Ok(_) => (http::StatusCode::OK, "success"),
+                        Err(_) => (http::StatusCode::BAD_REQUEST, "refused"),
+                    };
+                    let _ = tx.send(parsed);
+                    answer
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/wechat/component/events", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((url, rx))
 }
 
 /// A loopback HTTP server standing in for the merchant's notification URL.
