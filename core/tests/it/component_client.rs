@@ -4,7 +4,7 @@
 //! four processes sharing one real Redis for fifty authorizers.
 
 use std::io::{BufRead, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{json, Value};
 use weixin_kit::bridge::{Callbacks, Client, ErrorDescription, ErrorKind, Family};
@@ -566,7 +566,7 @@ async fn four_processes_fifty_authorizers_one_fetch_and_one_refresh_each() {
 #[test]
 #[ignore = "run by four_processes_fifty_authorizers_one_fetch_and_one_refresh_each"]
 fn component_child_process() {
-    use crate::common::redis_server::redis_conn;
+    use crate::common::redis_server::redis_barrier;
     let Ok(mode) = std::env::var(CHILD_MODE) else {
         return;
     };
@@ -614,26 +614,7 @@ fn component_child_process() {
     };
     let ok = rt.block_on(async {
         // Barrier: every child connected before any asks.
-        let mut conn = redis_conn(&url).await;
-        let barrier = format!("weixin-kit-test:barrier:{mode}");
-        let _: i64 = redis::cmd("INCR")
-            .arg(&barrier)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ready: i64 = redis::cmd("GET")
-                .arg(&barrier)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            if ready >= n {
-                break;
-            }
-            assert!(Instant::now() < deadline, "barrier: {ready}/{n}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        redis_barrier(&url, &mode, n).await;
         call_all().await
     });
     println!("DONE={ok}");

@@ -20,7 +20,7 @@ use weixin_kit::{Error, Result, SecretString};
 use weixin_kit_sandbox::Sandbox;
 
 use crate::common::child::{self, ChildProc};
-use crate::common::redis_server::{redis_conn, RedisServer};
+use crate::common::redis_server::{redis_barrier, redis_conn, RedisServer};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -602,28 +602,7 @@ fn child_process() {
         .unwrap();
 
     // Barrier: every child connected before any asks.
-    rt.block_on(async {
-        let mut conn = redis_conn(&url).await;
-        let barrier = format!("weixin-kit-test:barrier:{mode}");
-        let _: i64 = redis::cmd("INCR")
-            .arg(&barrier)
-            .query_async(&mut conn)
-            .await
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let ready: i64 = redis::cmd("GET")
-                .arg(&barrier)
-                .query_async(&mut conn)
-                .await
-                .unwrap();
-            if ready >= n {
-                break;
-            }
-            assert!(Instant::now() < deadline, "barrier: {ready}/{n}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    });
+    rt.block_on(redis_barrier(&url, &mode, n));
 
     let stdin = std::io::stdin();
     for phase in 1..=PHASES {

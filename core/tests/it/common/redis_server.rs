@@ -144,3 +144,28 @@ pub async fn redis_conn(url: &str) -> redis::aio::ConnectionManager {
         .await
         .unwrap()
 }
+
+/// Waits until `n` processes have reached the barrier `name` (a counter in Redis at `url`), so
+/// that child processes start asking at the same moment; fails after 20 s.
+pub async fn redis_barrier(url: &str, name: &str, n: i64) {
+    let mut conn = redis_conn(url).await;
+    let barrier = format!("weixin-kit-test:barrier:{name}");
+    let _: i64 = redis::cmd("INCR")
+        .arg(&barrier)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready: i64 = redis::cmd("GET")
+            .arg(&barrier)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if ready >= n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "barrier: {ready}/{n}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
