@@ -79,6 +79,29 @@ pub struct CommonConfig {
     pub danger_allow_insecure_http: Option<bool>,
 }
 
+/// A client builder with the checked common keys applied (every builder has these setters).
+macro_rules! with_common {
+    ($builder:expr, $common:expr) => {{
+        let (mut b, common) = ($builder, &$common);
+        if let Some(t) = common.timeout {
+            b = b.timeout(t);
+        }
+        if let Some(t) = common.connect_timeout {
+            b = b.connect_timeout(t);
+        }
+        if let Some(t) = common.deadline {
+            b = b.deadline(t);
+        }
+        if let Some(retry) = common.retry.clone() {
+            b = b.retry(retry);
+        }
+        if common.danger_allow_insecure_http {
+            b = b.danger_allow_insecure_http(true);
+        }
+        b
+    }};
+}
+
 /// [`CommonConfig`] checked: durations and the retry policy.
 struct Common {
     timeout: Option<Duration>,
@@ -308,21 +331,7 @@ impl PayConfig {
         if let Some(url) = self.backup_base_url {
             b = b.backup_base_url(url);
         }
-        if let Some(t) = common.timeout {
-            b = b.timeout(t);
-        }
-        if let Some(t) = common.connect_timeout {
-            b = b.connect_timeout(t);
-        }
-        if let Some(t) = common.deadline {
-            b = b.deadline(t);
-        }
-        if let Some(retry) = common.retry {
-            b = b.retry(retry);
-        }
-        if common.danger_allow_insecure_http {
-            b = b.danger_allow_insecure_http(true);
-        }
+        b = with_common!(b, common);
         if let Some(on) = self.download_certificates {
             b = b.download_certificates(on);
         }
@@ -423,21 +432,7 @@ impl MiniProgramConfig {
         if let Some(url) = self.base_url {
             b = b.base_url(url);
         }
-        if let Some(t) = common.timeout {
-            b = b.timeout(t);
-        }
-        if let Some(t) = common.connect_timeout {
-            b = b.connect_timeout(t);
-        }
-        if let Some(t) = common.deadline {
-            b = b.deadline(t);
-        }
-        if let Some(retry) = common.retry {
-            b = b.retry(retry);
-        }
-        if common.danger_allow_insecure_http {
-            b = b.danger_allow_insecure_http(true);
-        }
+        b = with_common!(b, common);
         match self.token_endpoint.as_deref() {
             None | Some("stable_token") => b = b.token_endpoint(TokenEndpoint::StableToken),
             Some("token") => b = b.token_endpoint(TokenEndpoint::Token),
@@ -501,21 +496,7 @@ impl ComponentConfig {
         if let Some(url) = self.backup_base_url {
             b = b.backup_base_url(url);
         }
-        if let Some(t) = common.timeout {
-            b = b.timeout(t);
-        }
-        if let Some(t) = common.connect_timeout {
-            b = b.connect_timeout(t);
-        }
-        if let Some(t) = common.deadline {
-            b = b.deadline(t);
-        }
-        if let Some(retry) = common.retry {
-            b = b.retry(retry);
-        }
-        if common.danger_allow_insecure_http {
-            b = b.danger_allow_insecure_http(true);
-        }
+        b = with_common!(b, common);
         b.build()
     }
 }
