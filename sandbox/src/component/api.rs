@@ -23,7 +23,7 @@ type St = State<Arc<ComponentState>>;
 /// 61023 "refresh_token is invalid", 61009 "code is invalid", 61010 "code is expired" as WeChat
 /// answers them (errmsgs quoted in WeChat's forum threads and in 权限集常见排错指南 for 61009);
 /// 41001/41002/42001/40013 are the general codes.
-const ERRMSGS: &[(i32, &str)] = &[
+pub const ERRMSGS: &[(i32, &str)] = &[
     (
         40001,
         "invalid credential, access_token is invalid or not latest",

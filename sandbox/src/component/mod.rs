@@ -41,7 +41,7 @@
 //!
 //! Unknown authorizer on update/revoke/rotate: 404 `{"error"}`; a bad body 400.
 
-mod api;
+pub mod api;
 mod control;
 pub mod crypto;
 pub mod push;
