@@ -1,6 +1,6 @@
 // weixin-kit/testing: the in-process WeChat sandbox (see testing.js and sandbox/README.md).
 
-import { PayClient, PayConfig, MiniProgramClient, MiniProgramConfig } from './index'
+import { PayClient, PayConfig, MiniProgramClient, MiniProgramConfig, ComponentClient, ComponentConfig } from './index'
 
 /** The sandbox's identities (all generated at start; nothing here is a real credential). */
 export interface SandboxCredentials {
@@ -100,6 +100,22 @@ export declare class Sandbox {
   payClient(overrides?: Partial<PayConfig>): PayClient
   /** A MiniProgramClient for this sandbox (its appid, secret and card account). */
   mpClient(overrides?: Partial<MiniProgramConfig>): MiniProgramClient
+  /**
+   * A ComponentClient for this sandbox's third-party platform (component_appid,
+   * component_appsecret, token, encoding_aes_key as at start, its URLs).
+   */
+  componentClient(overrides?: Partial<ComponentConfig>): ComponentClient
+
+  /**
+   * One call of the control API (sandbox/README.md), in-process; resolves to its JSON answer.
+   * The third-party platform's state is driven through it: `POST /sandbox/component/config
+   * {push_url}`, `POST /sandbox/component/push_ticket` → the delivery, `POST
+   * /sandbox/component/authorize {authorizer_appid?, func_ids?}` → `{authorizer_appid,
+   * authorization_code, push}`, `POST /sandbox/component/revoke {authorizer_appid}`, `POST
+   * /sandbox/component/rotate_refresh_token`, `GET /sandbox/component/counters`, `GET
+   * /sandbox/component/pushes`. A route that refuses rejects.
+   */
+  control(method: 'GET' | 'POST' | 'DELETE' | (string & {}), path: string, body?: unknown): Promise<any>
 
   /**
    * Creates a merchant-coupon stock that ModifyStockInfo can change (`stock_id` generated when

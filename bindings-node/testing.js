@@ -3,13 +3,14 @@
 // Python and demo suites use. It speaks the real protocol on two loopback ports (main and
 // backup, same state): it verifies request signatures as WeChat Pay does (a bad one answers
 // 401 SIGN_ERROR), signs every response, keeps merchant-coupon stocks, sends signed and
-// encrypted notifications, issues mini-program tokens and card tickets, and injects faults.
+// encrypted notifications, issues mini-program tokens and card tickets, plays WeChat for a
+// third-party platform (tokens, encrypted pushes, authorizations), and injects faults.
 //
 // Every method is one call of the sandbox's control API (sandbox/README.md) through the
 // native SandboxCore; the semantics are Python's weixin_kit.testing.Sandbox.
 
 const { addon, guard } = require('./lib/native.js')
-const { PayClient, MiniProgramClient } = require('./lib/clients.js')
+const { PayClient, MiniProgramClient, ComponentClient } = require('./lib/clients.js')
 const { WeixinKitError } = require('./generated/errors.js')
 
 if (!addon.hasSandbox()) {
@@ -27,28 +28,38 @@ const segment = encodeURIComponent
 
 class Sandbox {
   /** Use `await Sandbox.start()`. */
-  constructor(core, credentials, payConfig, mpConfig) {
+  constructor(core, credentials, payConfig, mpConfig, componentConfig) {
     Object.defineProperty(this, '_core', { value: core })
     this.credentials = Object.freeze(credentials)
     Object.defineProperty(this, '_payConfig', { value: payConfig })
     Object.defineProperty(this, '_mpConfig', { value: mpConfig })
+    Object.defineProperty(this, '_componentConfig', { value: componentConfig })
   }
 
   /** Starts a sandbox with a fresh identity on two free loopback ports. */
   static async start() {
     const core = await guard(() => addon.startSandbox())
     const control = (path) => guard(() => core.control('GET', path))
-    const [credentials, payConfig, mpConfig] = await Promise.all([
+    const [credentials, payConfig, mpConfig, componentConfig] = await Promise.all([
       control('/sandbox/client/credentials'),
       control('/sandbox/client/pay_config'),
       control('/sandbox/client/mp_config'),
+      control('/sandbox/client/component_config'),
     ])
-    return new Sandbox(core, credentials, payConfig, mpConfig)
+    return new Sandbox(core, credentials, payConfig, mpConfig, componentConfig)
   }
 
-  /** One call of the control API, in-process. */
-  _control(method, path, body) {
+  /**
+   * One call of the control API (sandbox/README.md), in-process; resolves to its JSON answer.
+   * Everything without a method of its own goes through here, e.g. the third-party platform's
+   * `control('POST', '/sandbox/component/authorize', { func_ids: [17, 18] })`.
+   */
+  control(method, path, body) {
     return guard(() => this._core.control(method, path, body))
+  }
+
+  _control(method, path, body) {
+    return this.control(method, path, body)
   }
 
   // -- lifecycle --------------------------------------------------------------------------
@@ -89,6 +100,16 @@ class Sandbox {
   /** A MiniProgramClient for this sandbox (its appid, secret and card account). */
   mpClient(overrides = {}) {
     return new MiniProgramClient({ ...this._mpConfig, ...overrides })
+  }
+
+  /**
+   * A ComponentClient for this sandbox's third-party platform (its component_appid, secret,
+   * message-check token and EncodingAESKey as at start; after changing them with
+   * `control('POST', '/sandbox/component/config', …)` pass the new ones as overrides). The
+   * sandbox pushes to the URL set with `control('POST', '/sandbox/component/config', { push_url })`.
+   */
+  componentClient(overrides = {}) {
+    return new ComponentClient({ ...this._componentConfig, ...overrides })
   }
 
   // -- WeChat Pay state -------------------------------------------------------------------

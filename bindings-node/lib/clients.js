@@ -1,13 +1,15 @@
 'use strict'
-// The two clients. Each holds one native ClientCore (the Rust client: connection pool, keys,
+// The three clients. Each holds one native ClientCore (the Rust client: connection pool, keys,
 // token cache, retries) and inherits its per-operation groups and actions from the generated
-// family class (generated/pay.js, generated/mp.js), which all end in `call(name, args)`.
-// Create one client per credential set and keep it: it serves any number of concurrent calls.
+// family class (generated/pay.js, generated/mp.js, generated/component.js), which all end in
+// `call(name, args)`. Create one client per credential set and keep it: it serves any number
+// of concurrent calls.
 
 const util = require('node:util')
 const { PayOperations } = require('../generated/pay.js')
 const { MiniProgramOperations } = require('../generated/mp.js')
-const { ConfigError } = require('../generated/errors.js')
+const { ThirdPartyPlatformOperations } = require('../generated/component.js')
+const { ConfigError, ValidationError } = require('../generated/errors.js')
 const { addon, guard } = require('./native.js')
 const { splitArgs, settings } = require('./args.js')
 
@@ -44,7 +46,11 @@ function build(family, config) {
     const wrapped = hostFunction(key, config[key])
     if (wrapped) callbacks[key] = wrapped
   }
-  const core = guard(() => new addon.ClientCore(family, settings(config, CALLBACKS), callbacks))
+  return adopt(guard(() => new addon.ClientCore(family, settings(config, CALLBACKS), callbacks)))
+}
+
+/** The `call(name, args)` the generated classes end in, over a native core. */
+function adopt(core) {
   const call = async (name, args) => {
     const [values, bytes] = splitArgs(args)
     const result = await guard(() => core.call(name, values, bytes))
@@ -52,6 +58,12 @@ function build(family, config) {
   }
   return { core, call }
 }
+
+/**
+ * The key under which `ComponentClient.authorizer` hands a MiniProgramClient its native core
+ * instead of settings: module-private, so no configuration object can carry it.
+ */
+const CORE = Symbol('weixin-kit native core')
 
 function describe(client) {
   const shown = {}
@@ -80,12 +92,16 @@ class PayClient extends PayOperations {
 /** A mini-program (and card-owning Official Account) client (see index.d.ts). */
 class MiniProgramClient extends MiniProgramOperations {
   constructor(config) {
-    const { core, call } = build('mp', config)
+    const given = config !== null && typeof config === 'object' ? config[CORE] : undefined
+    const { core, call } = given ? adopt(given) : build('mp', config)
     super(call)
     Object.defineProperty(this, '_core', { value: core })
   }
 
-  /** What may be shown of the client: appid, card_appid, base_url, token_store (its scheme). */
+  /**
+   * What may be shown of the client: appid, card_appid, base_url, token_store (its scheme);
+   * component_appid for an authorizer's client (`ComponentClient.authorizer`).
+   */
   get info() {
     return this._core.info
   }
@@ -95,4 +111,40 @@ class MiniProgramClient extends MiniProgramOperations {
   }
 }
 
-module.exports = { PayClient, MiniProgramClient }
+/**
+ * A third-party platform (第三方平台) client (see index.d.ts): the verify-ticket and
+ * authorization pushes, the component_access_token, each authorizer's tokens (refresh tokens
+ * kept in `token_store`), and a MiniProgramClient per authorizer.
+ */
+class ComponentClient extends ThirdPartyPlatformOperations {
+  constructor(config) {
+    const { core, call } = build('component', config)
+    super(call)
+    Object.defineProperty(this, '_core', { value: core })
+  }
+
+  /** What may be shown of the client: component_appid, base_url, token_store (its scheme). */
+  get info() {
+    return this._core.info
+  }
+
+  /**
+   * A MiniProgramClient calling as `authorizerAppid` (its authorizer_access_token, refreshed
+   * with the stored refresh token), sharing this client's connections and token store. Nothing
+   * is sent here: a call rejects with NotAuthorizedError when the account must authorize again.
+   */
+  authorizer(authorizerAppid) {
+    if (typeof authorizerAppid !== 'string') {
+      const rule = 'must be a string (the authorizer account appid)'
+      throw new ValidationError(`invalid \`authorizer_appid\`: ${rule}`, { field: 'authorizer_appid', rule })
+    }
+    const core = guard(() => this._core.authorizer(authorizerAppid))
+    return new MiniProgramClient({ [CORE]: core })
+  }
+
+  [util.inspect.custom](depth, options, inspect) {
+    return `ComponentClient ${inspect(describe(this), options)}`
+  }
+}
+
+module.exports = { PayClient, MiniProgramClient, ComponentClient }

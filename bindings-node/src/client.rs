@@ -1,4 +1,5 @@
-//! `ClientCore`: a bridge [`Client`] (WeChat Pay or mini-program) behind both JS client classes.
+//! `ClientCore`: a bridge [`Client`] (WeChat Pay, mini-program or third-party platform) behind
+//! the JS client classes.
 //! Built from the configuration object (the bridge's keys) and the optional callbacks; every
 //! operation, local operation and client-level action is `call(name, args, bytes)`, which
 //! returns a Promise settled from napi-rs's tokio runtime. Nothing here is per operation.
@@ -29,7 +30,7 @@ pub struct ClientCallbacks<'a> {
     pub card_token_provider: Option<Function<'a, Value, Promise<Value>>>,
 }
 
-/// A WeChat Pay or mini-program client: its connection pool, keys, token cache and retries.
+/// A WeChat Pay, mini-program or third-party platform client: its connection pool, keys, token cache and retries.
 #[napi]
 pub struct ClientCore {
     client: Client,
@@ -37,8 +38,8 @@ pub struct ClientCore {
 
 #[napi]
 impl ClientCore {
-    /// `family`: `"pay"` or `"mp"`; `config`: the configuration keys (`PayConfig` /
-    /// `MiniProgramConfig`), validated by the core (a `ConfigError` names the key).
+    /// `family`: `"pay"`, `"mp"` or `"component"`; `config`: the configuration keys
+    /// (`PayConfig` / `MiniProgramConfig` / `ComponentConfig`), validated by the core (a `ConfigError` names the key).
     #[napi(constructor)]
     pub fn new(
         family: String,
@@ -75,6 +76,21 @@ impl ClientCore {
     #[napi(getter)]
     pub fn info(&self) -> Value {
         self.client.info().clone()
+    }
+
+    /// A third-party platform's (family `"component"`) client for `authorizer_appid`: a
+    /// mini-program core (family `"mp"`) calling with the authorizer_access_token, refreshed
+    /// through the component's refresh token (`bridge::Client::authorizer`). A `ConfigError`
+    /// on any other family; the authorization itself is only checked by a call
+    /// (`NotAuthorizedError`).
+    #[napi]
+    pub fn authorizer(&self, authorizer_appid: String) -> napi::Result<ClientCore> {
+        // Its token manager's timers belong to the runtime that drives its calls.
+        let client = napi::bindgen_prelude::within_runtime_if_available(|| {
+            self.client.authorizer(&authorizer_appid)
+        })
+        .map_err(to_napi)?;
+        Ok(ClientCore { client })
     }
 
     /// Calls the operation or action `name` (`ModifyStockInfo`, `cardExt`,

@@ -1,8 +1,9 @@
 //! The native addon behind the npm package `weixin-kit`: an adapter over the core's bridge
 //! (`weixin_kit::bridge`), with nothing per operation or per client in it.
 //!
-//! - [`client`]: `ClientCore`, one bridge client (WeChat Pay or mini-program) whose `call(name,
-//!   args, bytes)` returns a Promise; the JS classes and the generated per-operation methods
+//! - [`client`]: `ClientCore`, one bridge client (WeChat Pay, mini-program or third-party
+//!   platform) whose `call(name, args, bytes)` returns a Promise (and, for a platform,
+//!   `authorizer(appid)` another core); the JS classes and the generated per-operation methods
 //!   (`generated/*.js`) all end there.
 //! - [`callbacks`]: JS functions (token provider, signer) as the bridge's host functions.
 //! - [`errors`]: core errors → the bridge's error description, which `lib/native.js` turns
@@ -39,7 +40,7 @@ pub fn error_kinds() -> serde_json::Value {
         .collect()
 }
 
-/// Every name a client of `family` (`"pay"`, `"mp"`) answers to, with its snake_case method
+/// Every name a client of `family` (`"pay"`, `"mp"`, `"component"`) answers to, with its snake_case method
 /// name: operations, local operations and actions.
 #[napi]
 pub fn callable(family: String) -> napi::Result<serde_json::Value> {

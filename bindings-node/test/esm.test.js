@@ -8,7 +8,7 @@ const fs = require('node:fs')
 const path = require('node:path')
 const h = require('./helpers.js')
 
-const NAMES = ['PayClient', 'MiniProgramClient', 'WeixinKitError', 'ApiError', 'MiniProgramError', 'SignatureError', 'ValidationError', 'TransportError', 'TimeoutError', 'ConfigError', 'UnexpectedResponseError', 'CallbackError', 'ReplayError', 'NotAuthorizedError', 'buildAuthorization', 'verifySignature', 'decryptResource', 'signCardExt', 'setLogger']
+const NAMES = ['PayClient', 'MiniProgramClient', 'ComponentClient', 'WeixinKitError', 'ApiError', 'MiniProgramError', 'SignatureError', 'ValidationError', 'TransportError', 'TimeoutError', 'ConfigError', 'UnexpectedResponseError', 'CallbackError', 'ReplayError', 'NotAuthorizedError', 'buildAuthorization', 'verifySignature', 'decryptResource', 'signCardExt', 'setLogger']
 
 test('ESM: import { PayClient, ApiError, … } from the absolute path of index.js', async () => {
   const url = require('node:url').pathToFileURL(path.join(h.PKG, 'index.js')).href

@@ -5,7 +5,9 @@
 import {
   ApiError,
   CallbackError,
+  ComponentClient,
   MiniProgramClient,
+  NotAuthorizedError,
   PayClient,
   ValidationError,
   WeixinKitError,
@@ -20,6 +22,7 @@ import {
   type Notification,
   type SetCouponNotifyResponse,
   type SetUserNotifyExtArgs,
+  type QueryAuthResponse,
 } from 'weixin-kit'
 import { Sandbox } from 'weixin-kit/testing'
 
@@ -145,7 +148,52 @@ export async function usage(headers: Record<string, string | string[] | undefine
   const signature: string = signCardExt({ api_ticket: 't', card_id: 'c', timestamp: 1, nonce_str: 'n' })
   void text, signature
 
+  // The third-party platform: the push as received, an authorizer's MiniProgramClient.
+  const platform = new ComponentClient({
+    component_appid: 'wx3',
+    component_appsecret: 's',
+    token: 't',
+    encoding_aes_key: 'k',
+    token_store: 'redis://127.0.0.1:6379/0',
+  })
+  // @ts-expect-error: component_appsecret is required
+  new ComponentClient({ component_appid: 'wx3' })
+  // @ts-expect-error: a mini-program key is not a platform setting
+  new ComponentClient({ component_appid: 'wx3', component_appsecret: 's', appid: 'wx1' })
+  const pushed = await platform.parsePush('timestamp=1&nonce=n&msg_signature=s', raw)
+  await platform.parsePush({ timestamp: '1', nonce: 'n', msg_signature: 's' }, raw.toString('utf8'))
+  // @ts-expect-error: the body is bytes or text
+  await platform.parsePush('', { xml: true })
+  if (pushed.info_type === 'authorized') {
+    const granted: { authorizer_appid: string; func_info: number[] } = await platform.authorize(String(pushed.authorization_code))
+    const merchant: MiniProgramClient = platform.authorizer(granted.authorizer_appid)
+    const shownAppid: string = merchant.info.appid
+    void shownAppid
+    await merchant.serviceCard.setUserNotifyExt(ext)
+  }
+  // @ts-expect-error: the authorizer is an appid string
+  platform.authorizer(42)
+  // @ts-expect-error: a mini-program client acts for one account, it hands out no others
+  mp.authorizer('wx4')
+  const componentToken: string = await platform.componentAccessToken()
+  const raw2: QueryAuthResponse = await platform.component.queryAuth({ component_appid: 'wx3', authorization_code: 'c' })
+  void componentToken, raw2
+  await platform.forgetAuthorizer('wx4')
+  try {
+    await platform.authorizerAccessToken('wx4')
+  } catch (e) {
+    if (e instanceof NotAuthorizedError) {
+      const who: string | null = e.authorizer_appid
+      const why: unknown = e.detail
+      void who, why
+    }
+  }
+
   const sb = await Sandbox.start()
+  const componentClient: ComponentClient = sb.componentClient({ token_store: 'memory://' })
+  void componentClient
+  const delivery = await sb.control('POST', '/sandbox/component/push_ticket')
+  void delivery
   const client: PayClient = sb.payClient({ max_attempts: 1 })
   void client
   const faultId: number = await sb.injectFault('ModifyStockInfo', 'latency', { ms: 100, count: 1 })
