@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Assertions.assertEquals
 import org.junit.jupiter.api.Assertions.assertFalse
 import org.junit.jupiter.api.Assertions.assertNotEquals
 import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.Assumptions.assumeTrue
 import org.junit.jupiter.api.BeforeEach
 import org.junit.jupiter.api.Test
 import java.lang.reflect.Modifier
@@ -220,6 +221,39 @@ class ComponentTest : SandboxTest() {
             assertEquals(appid, later.authorizerAppid)
             assertEquals(1L, refreshes(appid))
             assertEquals(calls, sb.logFor("setUserNotifyExt").size)
+        }
+    }
+
+    @Test
+    fun `two instances on one Redis store share the ticket, the component token and the merchant's tokens`() = runBlocking<Unit> {
+        val redis = RedisServer.start()
+        assumeTrue(redis != null, "redis-server is not installed (CI installs it): the Redis store is not tested")
+        redis!!.use { r ->
+            // This instance (the README endpoint's) on Redis receives every push; the other never sees one.
+            stopPlatform()
+            component = sb.componentClient { it.copy(tokenStore = r.url(0)) }
+            endpoint = componentPushEndpoint(component, port = 0)
+            sb.component("config", mapOf("push_url" to pushUrl))
+            ComponentClient(sb.componentConfig.copy(tokenStore = r.url(0))).use { other ->
+                assertTrue(other.info.s("token_store").startsWith("redis"), other.info.toString())
+                val before = counters()
+                val appid = authorizedMerchant()
+                // the component token the endpoint's authorize fetched, read from Redis: no fetch of its own
+                assertEquals(component.componentAccessToken(), other.componentAccessToken())
+                assertEquals(1L, counters().long("component_token_calls")!! - before.long("component_token_calls")!!)
+                // the merchant's tokens stored by the endpoint's authorize: no refresh
+                other.authorizer(appid).use { merchant ->
+                    val (openid, code) = sb.newNotifyCode()
+                    assertEquals(0, merchant.serviceCard.setUserNotifyExt(notifyExt(openid, code)).errcode)
+                    assertEquals(component.authorizerAccessToken(appid), merchant.accessToken())
+                    assertEquals(0L, refreshes(appid))
+                }
+                // revoked, pushed to the endpoint's instance: gone for the other one too
+                assertDelivered(sb.component("revoke", mapOf("authorizer_appid" to appid)).obj)
+                val e = failsWith<NotAuthorizedError>(secrets) { other.authorizerAccessToken(appid) }
+                assertEquals(appid, e.authorizerAppid)
+                assertEquals(0L, refreshes(appid))
+            }
         }
     }
 
