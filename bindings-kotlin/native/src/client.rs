@@ -1,5 +1,5 @@
-//! `ClientCore`: a bridge [`Client`] (WeChat Pay or mini-program) behind both Kotlin client
-//! classes. Built from the configuration JSON (the bridge's wire keys) and the optional
+//! `ClientCore`: a bridge [`Client`] (WeChat Pay, mini-program or third-party platform) behind
+//! the Kotlin client classes. Built from the configuration JSON (the bridge's wire keys) and the optional
 //! callbacks; every operation, local operation and client-level action is `call(name,
 //! args_json, bytes)`, a Kotlin `suspend fun` run on the crate's runtime. Nothing here is per
 //! operation.
@@ -18,7 +18,8 @@ use crate::runtime;
 /// Appended to the User-Agent of every client the library builds.
 const USER_AGENT_SUFFIX: &str = concat!("kotlin/", env!("CARGO_PKG_VERSION"));
 
-/// A WeChat Pay or mini-program client: its connection pool, keys, token cache and retries.
+/// A WeChat Pay, mini-program or third-party platform client: its connection pool, keys, token
+/// cache and retries.
 #[derive(uniffi::Object)]
 pub struct ClientCore {
     client: Client,
@@ -26,8 +27,8 @@ pub struct ClientCore {
 
 #[uniffi::export]
 impl ClientCore {
-    /// `family`: `"pay"` or `"mp"`; `config_json`: the configuration object with the wire keys
-    /// (`PayConfig` / `MiniProgramConfig`), validated by the core (a `ConfigError` names the
+    /// `family`: `"pay"`, `"mp"` or `"component"`; `config_json`: the configuration object with
+    /// the wire keys (`PayConfig` / `MiniProgramConfig` / `ComponentConfig`), validated by the core (a `ConfigError` names the
     /// key). The callbacks are each optional; the core rejects one the family does not take.
     #[uniffi::constructor]
     pub fn new(
@@ -53,6 +54,16 @@ impl ClientCore {
         };
         // The client's connection pool and timers belong to the runtime that drives its calls.
         let client = runtime::enter(|| Client::new(family, config, &callbacks, USER_AGENT_SUFFIX))?;
+        Ok(Arc::new(ClientCore { client }))
+    }
+
+    /// A mini-program client (family `mp`) calling as `authorizer_appid` for this third-party
+    /// platform client (`bridge::Client::authorizer`): its token is the authorizer's
+    /// authorizer_access_token, refreshed through the component's token chain; it shares this
+    /// client's connection pool and token store. A `ConfigError` on a client of another family
+    /// or for an appid that is not one.
+    pub fn authorizer(&self, authorizer_appid: String) -> Result<Arc<Self>, NativeError> {
+        let client = runtime::enter(|| self.client.authorizer(&authorizer_appid))?;
         Ok(Arc::new(ClientCore { client }))
     }
 

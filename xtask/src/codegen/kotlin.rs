@@ -51,13 +51,13 @@ const ACTION_TYPES: &[ActionTypes] = &[
     (
         "parsePush",
         &[("query", "Map<String, String>")],
-        "JsonElement",
+        "JsonObject",
     ),
     ("componentAccessToken", &[], "String"),
     (
         "authorize",
         &[("authorization_code", "String")],
-        "JsonElement",
+        "JsonObject",
     ),
     (
         "authorizerAccessToken",

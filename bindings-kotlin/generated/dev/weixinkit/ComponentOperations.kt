@@ -196,19 +196,20 @@ abstract class ThirdPartyPlatformOperations internal constructor(private val cal
      * app_id, create_time, …the event's fields} — never the ticket. Answer the plain text
      * `success`.
      */
-    suspend fun parsePush(query: Map<String, String>, body: ByteArray): JsonElement {
+    suspend fun parsePush(query: Map<String, String>, body: ByteArray): JsonObject {
         val args = wireArgs(
             null,
             "query" to JsonObject(query.mapValues { JsonPrimitive(it.value) }),
         )
-        return caller.call("parsePush", args, mapOf("body" to body))
+        val answer = caller.call("parsePush", args, mapOf("body" to body))
+        return caller.json.decodeFromJsonElement(JsonObject.serializer(), answer)
     }
 
     /** [parsePush] for Java: the same call as a `CompletableFuture`. */
     fun parsePushAsync(
         query: Map<String, String>,
         body: ByteArray,
-    ): CompletableFuture<JsonElement> =
+    ): CompletableFuture<JsonObject> =
         caller.scope.future { parsePush(query, body) }
 
     /**
@@ -230,15 +231,16 @@ abstract class ThirdPartyPlatformOperations internal constructor(private val cal
      * page's redirect) for the authorizer's tokens, stored (refresh token first). Returns
      * {authorizer_appid, func_info: [permission set ids], expires_in} — no token.
      */
-    suspend fun authorize(authorizationCode: String): JsonElement {
+    suspend fun authorize(authorizationCode: String): JsonObject {
         val args = wireArgs(null, "authorization_code" to JsonPrimitive(authorizationCode))
-        return caller.call("authorize", args)
+        val answer = caller.call("authorize", args)
+        return caller.json.decodeFromJsonElement(JsonObject.serializer(), answer)
     }
 
     /** [authorize] for Java: the same call as a `CompletableFuture`. */
     fun authorizeAsync(
         authorizationCode: String,
-    ): CompletableFuture<JsonElement> =
+    ): CompletableFuture<JsonObject> =
         caller.scope.future { authorize(authorizationCode) }
 
     /**

@@ -5,14 +5,15 @@ import kotlinx.serialization.json.jsonObject
 
 /**
  * A mini-program (and card-owning Official Account) client: token cache (in memory or Redis),
- * tickets and retries live in the native core. Create one per AppID and keep it.
+ * tickets and retries live in the native core. Create one per AppID and keep it. A third-party
+ * platform gets one per authorizer from [ComponentClient.authorizer].
  *
  * @param config the mini-program's settings; a bad one is a [ConfigError] naming the key.
  * @param tokenProvider supplies access tokens instead of [MiniProgramConfig.secret].
  * @param cardTokenProvider supplies the card-owning account's tokens instead of
  *   [MiniProgramConfig.cardSecret] (`cardAppid` still names the account).
  */
-class MiniProgramClient private constructor(private val caller: NativeCaller) :
+class MiniProgramClient internal constructor(private val caller: NativeCaller) :
     MiniProgramOperations(caller), AutoCloseable {
     @JvmOverloads
     constructor(
@@ -28,7 +29,10 @@ class MiniProgramClient private constructor(private val caller: NativeCaller) :
         ),
     )
 
-    /** What may be shown of the client: `appid`, `card_appid`, `base_url`, `token_store` (its scheme). */
+    /**
+     * What may be shown of the client: `appid`, `card_appid`, `base_url`, `token_store` (its
+     * scheme); an authorizer's client shows `component_appid` too.
+     */
     val info: JsonObject get() = caller.info
 
     /** Releases the native client; calls still running are cancelled. */

@@ -43,6 +43,16 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
         return Json.parseToJsonElement(answer)
     }
 
+    /**
+     * The mini-program caller acting for [authorizerAppid] (a `component` client's
+     * `ClientCore.authorizer`): a native client of its own, sharing this one's connection pool
+     * and token store, closed separately.
+     */
+    fun authorizer(authorizerAppid: String): NativeCaller {
+        if (closed) throw closedError("authorizer")
+        return NativeCaller(native { core.authorizer(authorizerAppid) })
+    }
+
     /** A call on a closed client: a failure of the binding's use, never a JVM exception. */
     private fun closedError(name: String) = WeixinKitError("the client is closed (close() was called): cannot call $name")
 
@@ -53,7 +63,7 @@ internal class NativeCaller private constructor(private val core: ClientCore) : 
     }
 
     companion object {
-        /** A client of [family] (`pay`, `mp`) from its configuration object (wire keys). */
+        /** A client of [family] (`pay`, `mp`, `component`) from its configuration object (wire keys). */
         fun open(
             family: String,
             config: JsonObject,

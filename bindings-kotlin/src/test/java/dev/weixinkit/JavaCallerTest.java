@@ -13,6 +13,7 @@ import java.security.PrivateKey;
 import java.security.Signature;
 import java.security.spec.PKCS8EncodedKeySpec;
 import java.util.Base64;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -27,7 +28,8 @@ import org.junit.jupiter.api.Test;
 /**
  * What a Java caller (a Spring service) writes: the sandbox from Java, a PayClient built with
  * PayConfig.Builder and a Java lambda signer, the generated operations' CompletableFuture forms,
- * an ApiError as the ExecutionException's cause, the crypto functions' futures.
+ * an ApiError as the ExecutionException's cause, the crypto functions' futures, a third-party
+ * platform's ComponentClient and its authorizer's MiniProgramClient.
  */
 class JavaCallerTest {
     private static Sandbox sb;
@@ -152,5 +154,40 @@ class JavaCallerTest {
         ExecutionException e = assertThrows(ExecutionException.class,
                 () -> WeixinKitCrypto.buildAuthorizationAsync("1", "2", "not a key", "GET", "/v3/x", new byte[0], 1L, "n").get());
         assertInstanceOf(ConfigError.class, e.getCause());
+    }
+
+    @Test
+    void componentClientFromJava() throws Exception {
+        ComponentConfig c = sb.getComponentConfig();
+        ComponentConfig config = new ComponentConfig.Builder(c.getComponentAppid(), c.getComponentAppsecret())
+            .token(c.getToken())
+            .encodingAesKey(c.getEncodingAesKey())
+            .baseUrl(c.getBaseUrl())
+            .build();
+        try (ComponentClient component = new ComponentClient(config)) {
+            // No push URL here: the push as a web app gets it, handed to parsePush by hand.
+            JsonObject push = (JsonObject) sb.componentAsync("push_ticket").get();
+            Map<String, String> query = Map.of(
+                "timestamp", text(push, "timestamp"),
+                "nonce", text(push, "nonce"),
+                "encrypt_type", "aes",
+                "msg_signature", text(push, "msg_signature"));
+            JsonObject event = component.parsePushAsync(query, text(push, "envelope")).get();
+            assertEquals("component_verify_ticket", text(event, "info_type"));
+            assertEquals(c.getComponentAppid(), text(event, "app_id"));
+            assertTrue(!component.componentAccessTokenAsync().get().isEmpty());
+
+            JsonObject granted = (JsonObject) sb.componentAsync("authorize").get();
+            String appid = text(granted, "authorizer_appid");
+            JsonObject auth = component.authorizeAsync(text(granted, "authorization_code")).get();
+            assertEquals(appid, text(auth, "authorizer_appid"));
+            try (MiniProgramClient merchant = component.authorizer(appid)) {
+                assertEquals(component.authorizerAccessTokenAsync(appid).get(), merchant.accessTokenAsync().get());
+                component.forgetAuthorizerAsync(appid).get();
+                ExecutionException e = assertThrows(ExecutionException.class, () -> merchant.accessTokenAsync().get());
+                NotAuthorizedError notAuthorized = assertInstanceOf(NotAuthorizedError.class, e.getCause());
+                assertEquals(appid, notAuthorized.getAuthorizerAppid());
+            }
+        }
     }
 }

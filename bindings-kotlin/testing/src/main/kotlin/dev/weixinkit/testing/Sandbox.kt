@@ -1,5 +1,7 @@
 package dev.weixinkit.testing
 
+import dev.weixinkit.ComponentClient
+import dev.weixinkit.ComponentConfig
 import dev.weixinkit.MiniProgramClient
 import dev.weixinkit.MiniProgramConfig
 import dev.weixinkit.PayClient
@@ -59,6 +61,11 @@ class Sandbox private constructor(
     val payConfig: PayConfig,
     /** A [MiniProgramConfig] for this sandbox: its appid, secret and card account. */
     val mpConfig: MiniProgramConfig,
+    /**
+     * A [ComponentConfig] for this sandbox's third-party platform (its appid, AppSecret,
+     * message-check Token and EncodingAESKey, main and backup URLs), as it was at [start].
+     */
+    val componentConfig: ComponentConfig,
 ) : AutoCloseable {
     companion object {
         private val json = Json {
@@ -75,6 +82,7 @@ class Sandbox private constructor(
                 json.decodeFromJsonElement(Credentials.serializer(), get("/sandbox/client/credentials")),
                 json.decodeFromJsonElement(PayConfig.serializer(), get("/sandbox/client/pay_config")),
                 json.decodeFromJsonElement(MiniProgramConfig.serializer(), get("/sandbox/client/mp_config")),
+                json.decodeFromJsonElement(ComponentConfig.serializer(), get("/sandbox/client/component_config")),
             )
         }
 
@@ -195,6 +203,11 @@ class Sandbox private constructor(
     /** [mpCounters] for Java. */
     fun mpCountersAsync(): CompletableFuture<JsonObject> = scope.future { mpCounters() }
 
+    /** [component] for Java. */
+    @JvmOverloads
+    fun componentAsync(route: String, fields: Map<String, Any?>? = emptyMap()): CompletableFuture<JsonElement> =
+        scope.future { component(route, fields) }
+
     // -- where -----------------------------------------------------------------------------
 
     /** The main listener: stands for api.mch.weixin.qq.com and api.weixin.qq.com. */
@@ -224,6 +237,15 @@ class Sandbox private constructor(
         if (cardTokenProvider != null) config = config.copy(cardSecret = null)
         return MiniProgramClient(configure(config), tokenProvider, cardTokenProvider)
     }
+
+    /**
+     * A [ComponentClient] for this sandbox's third-party platform; [configure] changes its
+     * [componentConfig] (`{ it.copy(tokenStore = redisUrl) }`). Set the push URL with
+     * `component("config", mapOf("push_url" to url))`.
+     */
+    @JvmOverloads
+    fun componentClient(configure: (ComponentConfig) -> ComponentConfig = { it }): ComponentClient =
+        ComponentClient(configure(componentConfig))
 
     // -- WeChat Pay state ------------------------------------------------------------------
 
@@ -365,6 +387,24 @@ class Sandbox private constructor(
 
     /** Tokens and tickets issued, calls per operation, faults injected. */
     suspend fun mpCounters(): JsonObject = control("GET", "/sandbox/mp/counters").jsonObject
+
+    // -- third-party platform side ---------------------------------------------------------
+
+    /**
+     * One call of the third-party platform's control routes, `/sandbox/component/[route]`
+     * (sandbox/README.md, "Third-party platform"): [fields] (null values left out) are POSTed;
+     * `null` fields make it a GET. For example `component("config", mapOf("push_url" to url))`,
+     * `component("push_ticket")` (→ the delivery: `delivered`, `status`, `response` …),
+     * `component("authorize", mapOf("func_ids" to listOf(17, 18)))` (→ `authorizer_appid`,
+     * `authorization_code`, `push`), `component("revoke", mapOf("authorizer_appid" to appid))`,
+     * `component("rotate_refresh_token", …)`, `component("expire_tokens")`,
+     * `component("counters", null)`, `component("pushes", null)`, `component("config", null)`.
+     */
+    @JvmOverloads
+    suspend fun component(route: String, fields: Map<String, Any?>? = emptyMap()): JsonElement {
+        val path = "/sandbox/component/${route.trimStart('/')}"
+        return if (fields == null) control("GET", path) else post(path, present(fields))
+    }
 
     override fun toString(): String = "Sandbox($baseUrl)"
 }
