@@ -198,6 +198,13 @@ async fn inspector_page_renders_calls_forgeries_and_notifications_in_chromium() 
         .unwrap();
     let token = token["access_token"].as_str().expect("a token").to_owned();
 
+    // 5. A third-party platform's authorizer (its `authorized` push goes nowhere: no push URL).
+    let granted = env
+        .sandbox
+        .authorize_component(None, Some(vec![17, 18]))
+        .await
+        .unwrap();
+
     let url = format!("{}/sandbox/ui", env.sandbox.base_url());
     let browser_started = Instant::now();
     let dom = run_chromium(browser.clone(), vec!["--dump-dom".into()], url.clone()).await;
@@ -265,6 +272,33 @@ async fn inspector_page_renders_calls_forgeries_and_notifications_in_chromium() 
         assert!(!dom.contains(secret), "a secret is on the page");
     }
     assert!(!dom.contains("PRIVATE KEY"));
+
+    // The authorizer with its permission sets, and its `authorized` push, undelivered; neither
+    // the authorization code nor a refresh token in clear.
+    let authorizers = rows(&dom, r#"class="authorizer""#);
+    assert_eq!(authorizers.len(), 1, "{dom}");
+    assert!(
+        authorizers[0].contains(&granted.authorizer_appid),
+        "{}",
+        authorizers[0]
+    );
+    assert!(
+        authorizers[0].contains("<td>17, 18</td>"),
+        "{}",
+        authorizers[0]
+    );
+    let pushes = rows(&dom, r#"class="component-push""#);
+    assert_eq!(pushes.len(), 1, "{dom}");
+    assert!(
+        pushes[0].contains(r#"data-info-type="authorized""#),
+        "{}",
+        pushes[0]
+    );
+    assert!(pushes[0].contains("(no push URL)"), "{}", pushes[0]);
+    assert!(
+        !dom.contains(&granted.authorization_code),
+        "the code is on the page"
+    );
 
     // The screenshot, in the build directory.
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/ui");
