@@ -1,7 +1,8 @@
-"""The four clients: WeChat Pay and mini-program, each sync and async.
+"""The clients: WeChat Pay, mini-program and third-party platform (第三方平台), each sync and
+async.
 
-Each wraps one native core (``weixin_kit._native.PayCore`` / ``MpCore``: the Rust client, with
-its connection pool, keys, token cache and retries) and inherits the per-operation methods from
+Each wraps one native core (``weixin_kit._native.ClientCore`` of family ``"pay"``, ``"mp"`` or
+``"component"``: the Rust client, with its connection pool, keys, token cache and retries) and inherits the per-operation methods from
 the generated mixins (``weixin_kit._generated``), which all end in ``self._call(name, args)``.
 A client is safe to share between threads (sync) or tasks (async); create one per credential
 set and keep it.
@@ -11,15 +12,26 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
+from ._generated.component import AsyncThirdPartyPlatformOperations, ThirdPartyPlatformOperations
 from ._generated.mp import AsyncMiniProgramOperations, MiniProgramOperations
 from ._generated.pay import AsyncPayOperations, PayOperations
 from ._native import ClientCore
 from ._logging import refresh_log_level
 from .errors import ValidationError
 
-__all__ = ["PayClient", "AsyncPayClient", "MiniProgramClient", "AsyncMiniProgramClient"]
+__all__ = [
+    "PayClient",
+    "AsyncPayClient",
+    "MiniProgramClient",
+    "AsyncMiniProgramClient",
+    "ComponentClient",
+    "AsyncComponentClient",
+]
 
 Headers = Mapping[str, str]
+#: A push URL's query: the raw query string (``request.query_string``) or its parameters (any
+#: mapping: a dict, Flask's ``request.args``).
+Query = Union[str, bytes, bytearray, Mapping[str, str]]
 Body = Union[bytes, bytearray, str]
 #: ``token_provider()``: an access token (``str``), plain or async.
 TokenProvider = Callable[[], Union[str, Awaitable[str]]]
@@ -62,6 +74,19 @@ def _headers(headers: Headers) -> Dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def _query(query: Query) -> Any:
+    """A push URL's query as the core takes it: the query string as text, or name → value."""
+    if isinstance(query, (bytes, bytearray)):
+        return bytes(query).decode("latin-1")
+    if isinstance(query, str):
+        return query
+    items = getattr(query, "items", None)
+    if not callable(items):
+        rule = "must be the query string or a mapping of parameter name to value"
+        raise ValidationError(f"invalid `query`: {rule}", field="query", rule=rule)
+    return {str(name): value for name, value in items()}
 
 
 def _repr(client: Any) -> str:
@@ -294,6 +319,13 @@ class _MpBase:
         )
         refresh_log_level()
 
+    @classmethod
+    def _of(cls, core: ClientCore) -> Any:
+        """A client around an existing native core (``ComponentClient.authorizer``)."""
+        client = cls.__new__(cls)
+        client._core = core
+        return client
+
     @property
     def appid(self) -> str:
         """The mini-program's AppID."""
@@ -333,3 +365,175 @@ class AsyncMiniProgramClient(_MpBase, AsyncMiniProgramOperations):
     async def access_token(self) -> str:
         """See :meth:`MiniProgramClient.access_token`."""
         return str(await self._core.call_async("accessToken"))
+
+
+class _ComponentBase:
+    """What the sync and async third-party platform clients share."""
+
+    _core: ClientCore
+
+    def __init__(
+        self,
+        *,
+        component_appid: str,
+        component_appsecret: str,
+        token: Optional[str] = None,
+        encoding_aes_key: Optional[str] = None,
+        token_store: Optional[str] = None,
+        base_url: Optional[str] = None,
+        backup_base_url: Optional[str] = None,
+        timeout: Optional[float] = None,
+        connect_timeout: Optional[float] = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        callback_timeout: Optional[float] = None,
+        danger_allow_insecure_http: Optional[bool] = None,
+    ) -> None:
+        """Configure a third-party platform (第三方平台) client.
+
+        Args:
+            component_appid: the platform's AppID (component_appid).
+            component_appsecret: its AppSecret (component_appsecret).
+            token: the message-check Token (消息校验Token) of the platform's settings: verifies
+                pushes (give ``encoding_aes_key`` with it).
+            encoding_aes_key: the EncodingAESKey (消息加解密Key, 43 characters): decrypts pushes.
+            token_store: where the verify ticket, the component token and the authorizers'
+                tokens are kept: ``"memory://"`` (default, this client only) or
+                ``"redis://host:port/db"`` — share it between every instance: refresh tokens
+                live there, and a lost one means the merchant must authorize again.
+            base_url: the host (default ``https://api.weixin.qq.com``); authorizer clients use
+                it too.
+            backup_base_url: a failover host (default none).
+            timeout: seconds for one attempt (default 30).
+            connect_timeout: seconds to connect (default 5).
+            deadline: seconds for one whole call (default 60).
+            max_attempts: requests sent in total, retries included (default 3).
+            callback_timeout: seconds a callback may take (default 10).
+            danger_allow_insecure_http: **dangerous**: ``True`` accepts an ``http://`` base URL on
+                a host other than loopback. Default: a ``ConfigError``.
+
+        Raises:
+            ConfigError: a key missing or invalid (``token`` without ``encoding_aes_key``, a bad
+                token store URL).
+            ValidationError: an EncodingAESKey that is not 43 characters of base64
+                (``field="encoding_aes_key"``).
+        """
+        self._core = ClientCore("component", _config(locals()))
+        refresh_log_level()
+
+    @property
+    def component_appid(self) -> str:
+        """The third-party platform's AppID."""
+        return str(self._core.info["component_appid"])
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+class ComponentClient(_ComponentBase, ThirdPartyPlatformOperations):
+    """Third-party platform (第三方平台) client (blocking; the GIL is released while waiting).
+
+    Receives the authorization-event pushes (``parse_push``: the component_verify_ticket is
+    stored, an ``unauthorized`` authorizer forgotten), keeps the component_access_token and every
+    authorizer's access and refresh tokens in ``token_store``, and calls the mini-program APIs as
+    an authorizer (``authorizer(appid)``)::
+
+        platform = ComponentClient(component_appid="wx...", component_appsecret="...",
+                                   token="...", encoding_aes_key="...",
+                                   token_store="redis://127.0.0.1/0")
+        event = platform.parse_push(request.query_string, request.get_data())  # answer "success"
+        if event["info_type"] == "authorized":
+            platform.authorize(event["authorization_code"])
+        platform.authorizer(event["authorizer_appid"]).service_card.set_user_notify_ext(...)
+    """
+
+    def _call(self, name: str, args: Dict[str, Any]) -> Any:
+        return self._core.call(name, args)
+
+    def authorizer(self, authorizer_appid: str) -> MiniProgramClient:
+        """A :class:`MiniProgramClient` acting for the merchant's account ``authorizer_appid``
+        (its ``authorizer_access_token``, refreshed with the stored refresh token), sharing this
+        client's connections and store. Its calls raise :class:`~weixin_kit.NotAuthorizedError`
+        once the merchant must authorize again."""
+        return MiniProgramClient._of(self._core.authorizer(authorizer_appid))
+
+    def parse_push(self, query: Query, body: Body) -> Dict[str, Any]:
+        """Verify (``msg_signature``), decrypt and type an authorization-event push WeChat
+        POSTed to the platform's push URL (授权事件接收URL).
+
+        Args:
+            query: the URL's query string as received (``request.query_string``), or its
+                parameters (``request.args``): ``timestamp``, ``nonce``, ``encrypt_type``,
+                ``msg_signature``.
+            body: the raw request body (``<xml><AppId/><Encrypt/></xml>``), unchanged.
+
+        Returns:
+            ``{"info_type", "app_id", "create_time", …}``: for ``component_verify_ticket``
+            ``ticket_received`` (the ticket is stored, never returned; a newer one wins); for
+            ``authorized`` / ``updateauthorized`` / ``unauthorized`` ``authorizer_appid``,
+            ``authorization_code``, ``authorization_code_expired_time``, ``pre_auth_code`` (an
+            ``unauthorized`` authorizer's tokens are cleared). Answer the plain text
+            ``success``.
+
+        Raises:
+            SignatureError: the signature does not verify or the body does not decrypt.
+            ValidationError: the query or body is not a push.
+            ConfigError: the client has no ``token`` / ``encoding_aes_key``.
+        """
+        return self._core.call("parsePush", {"query": _query(query), "body": body})
+
+    def component_access_token(self) -> str:
+        """A valid component_access_token (from the store, or fetched once for every caller with
+        the last verify ticket pushed)."""
+        return str(self._core.call("componentAccessToken"))
+
+    def authorize(self, authorization_code: str) -> Dict[str, Any]:
+        """Exchange an authorization code (from an ``authorized`` / ``updateauthorized`` push,
+        or the authorization page's redirect) for the authorizer's tokens, stored (the refresh
+        token first). Returns ``{"authorizer_appid", "func_info": [permission set ids],
+        "expires_in"}`` — no token."""
+        return dict(self._core.call("authorize", {"authorization_code": authorization_code}))
+
+    def authorizer_access_token(self, authorizer_appid: str) -> str:
+        """A valid authorizer_access_token for ``authorizer_appid``; raises
+        :class:`~weixin_kit.NotAuthorizedError` when the merchant must authorize again."""
+        args = {"authorizer_appid": authorizer_appid}
+        return str(self._core.call("authorizerAccessToken", args))
+
+    def forget_authorizer(self, authorizer_appid: str) -> None:
+        """Delete ``authorizer_appid``'s stored tokens (what an ``unauthorized`` push does)."""
+        self._core.call("forgetAuthorizer", {"authorizer_appid": authorizer_appid})
+
+
+class AsyncComponentClient(_ComponentBase, AsyncThirdPartyPlatformOperations):
+    """Third-party platform client for asyncio: :class:`ComponentClient`, awaitable;
+    ``authorizer(appid)`` returns an :class:`AsyncMiniProgramClient` (no I/O: not awaited)."""
+
+    async def _call(self, name: str, args: Dict[str, Any]) -> Any:
+        return await self._core.call_async(name, args)
+
+    def authorizer(self, authorizer_appid: str) -> AsyncMiniProgramClient:
+        """See :meth:`ComponentClient.authorizer`."""
+        return AsyncMiniProgramClient._of(self._core.authorizer(authorizer_appid))
+
+    async def parse_push(self, query: Query, body: Body) -> Dict[str, Any]:
+        """See :meth:`ComponentClient.parse_push`."""
+        return await self._core.call_async("parsePush", {"query": _query(query), "body": body})
+
+    async def component_access_token(self) -> str:
+        """See :meth:`ComponentClient.component_access_token`."""
+        return str(await self._core.call_async("componentAccessToken"))
+
+    async def authorize(self, authorization_code: str) -> Dict[str, Any]:
+        """See :meth:`ComponentClient.authorize`."""
+        args = {"authorization_code": authorization_code}
+        return dict(await self._core.call_async("authorize", args))
+
+    async def authorizer_access_token(self, authorizer_appid: str) -> str:
+        """See :meth:`ComponentClient.authorizer_access_token`."""
+        args = {"authorizer_appid": authorizer_appid}
+        return str(await self._core.call_async("authorizerAccessToken", args))
+
+    async def forget_authorizer(self, authorizer_appid: str) -> None:
+        """See :meth:`ComponentClient.forget_authorizer`."""
+        await self._core.call_async("forgetAuthorizer", {"authorizer_appid": authorizer_appid})
