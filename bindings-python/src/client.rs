@@ -1,5 +1,5 @@
-//! `ClientCore`: a bridge [`Client`] (WeChat Pay, mini-program or third-party platform) behind every Python client
-//! class. Built from the configuration dict (the bridge's keys), with the optional callbacks;
+//! `ClientCore`: a bridge [`Client`] (WeChat Pay, mini-program or third-party platform) behind
+//! every Python client class. Built from the configuration dict (the bridge's keys), with the optional callbacks;
 //! every operation, local operation and client-level action is `call(name, args)` — blocking
 //! with the GIL released, or as an awaitable. Nothing here is per operation.
 
@@ -18,7 +18,8 @@ use crate::runtime::{complete, Mode, PerProcess};
 /// Appended to the User-Agent of every client the binding builds.
 const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
 
-/// A WeChat Pay, mini-program or third-party platform client; cheap to share between threads and event loops.
+/// A WeChat Pay, mini-program or third-party platform client; cheap to share between threads
+/// and event loops.
 #[pyclass(module = "weixin_kit._native", frozen)]
 pub struct ClientCore {
     /// Built again in a forked child (its runtime and connections are the parent's); shared
@@ -33,8 +34,8 @@ pub struct ClientCore {
 #[pymethods]
 impl ClientCore {
     /// `family`: `"pay"`, `"mp"` or `"component"`; `config`: the configuration keys
-    /// (`PayConfig` / `MiniProgramConfig` / `ComponentConfig`); `token_provider` / `card_token_provider` / `signer`: plain or
-    /// async callables.
+    /// (`PayConfig` / `MiniProgramConfig` / `ComponentConfig`); `token_provider` /
+    /// `card_token_provider` / `signer`: plain or async callables.
     #[new]
     #[pyo3(signature = (family, config, *, token_provider = None, signer = None, card_token_provider = None))]
     fn new(

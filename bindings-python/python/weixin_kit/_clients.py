@@ -2,16 +2,19 @@
 async.
 
 Each wraps one native core (``weixin_kit._native.ClientCore`` of family ``"pay"``, ``"mp"`` or
-``"component"``: the Rust client, with its connection pool, keys, token cache and retries) and inherits the per-operation methods from
-the generated mixins (``weixin_kit._generated``), which all end in ``self._call(name, args)``.
+``"component"``: the Rust client, with its connection pool, keys, token cache and retries). The
+constructors (``weixin_kit._generated.config``) are generated from the core's configuration
+structures; the per-operation methods are inherited from the generated mixins
+(``weixin_kit._generated``), which all end in ``self._call(name, args)``.
 A client is safe to share between threads (sync) or tasks (async); create one per credential
 set and keep it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
+from ._generated.config import ComponentConfig, MiniProgramConfig, PayConfig
 from ._generated.component import AsyncThirdPartyPlatformOperations, ThirdPartyPlatformOperations
 from ._generated.mp import AsyncMiniProgramOperations, MiniProgramOperations
 from ._generated.pay import AsyncPayOperations, PayOperations
@@ -33,19 +36,12 @@ Headers = Mapping[str, str]
 #: mapping: a dict, Flask's ``request.args``).
 Query = Union[str, bytes, bytearray, Mapping[str, str]]
 Body = Union[bytes, bytearray, str]
-#: ``token_provider()``: an access token (``str``), plain or async.
-TokenProvider = Callable[[], Union[str, Awaitable[str]]]
-#: ``signer(signing_string)``: the base64 RSA-SHA256 signature (``str``), plain or async.
-Signer = Callable[[str], Union[str, Awaitable[str]]]
-
-# Constructor arguments that are callbacks, not configuration keys.
-_CALLBACKS = ("self", "token_provider", "card_token_provider", "signer", "__class__")
 
 
 def _config(arguments: Dict[str, Any]) -> Dict[str, Any]:
     """The constructor's keyword arguments as the core's configuration (``PayConfig`` /
-    ``MiniProgramConfig``: the same keys, validated there): absent ones dropped, PEM bytes
-    as text."""
+    ``MiniProgramConfig`` / ``ComponentConfig``: the same keys, validated there): absent ones
+    dropped, PEM bytes as text."""
 
     def text(value: Any) -> Any:
         if isinstance(value, (bytes, bytearray)):
@@ -54,7 +50,7 @@ def _config(arguments: Dict[str, Any]) -> Dict[str, Any]:
             return [text(v) for v in value]
         return value
 
-    return {k: text(v) for k, v in arguments.items() if k not in _CALLBACKS and v is not None}
+    return {k: text(v) for k, v in arguments.items() if v is not None}
 
 
 def _headers(headers: Headers) -> Dict[str, Any]:
@@ -94,74 +90,23 @@ def _repr(client: Any) -> str:
     return f"{type(client).__name__}({shown})"
 
 
-class _PayBase:
-    """What the sync and async WeChat Pay clients share: construction and properties."""
+class _Client:
+    """Every client: the constructor (``weixin_kit._generated.config``, from the core's
+    configuration structures) builds the native core here."""
 
     _core: ClientCore
 
-    def __init__(
-        self,
-        *,
-        mchid: str,
-        serial_no: str,
-        private_key: Union[str, bytes, None] = None,
-        signer: Optional[Signer] = None,
-        wechatpay_public_key_id: Optional[str] = None,
-        wechatpay_public_key: Union[str, bytes, None] = None,
-        platform_certificates: Optional[Sequence[Union[str, bytes]]] = None,
-        apiv3_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        backup_base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        download_certificates: Optional[bool] = None,
-        callback_timeout: Optional[float] = None,
-        danger_allow_insecure_http: Optional[bool] = None,
-        replay_guard: Optional[str] = None,
-    ) -> None:
-        """Configure a WeChat Pay APIv3 client. Keys are parsed here, once.
-
-        Args:
-            mchid: the merchant id (商户号).
-            serial_no: serial of the merchant API certificate (商户API证书序列号).
-            private_key: the merchant private key PEM (``apiclient_key.pem``; PKCS#8 or PKCS#1).
-            signer: instead of ``private_key``, for a key kept in a KMS/HSM: a function (plain
-                or ``async``) taking the signing string and returning the base64
-                RSA-SHA256 signature. Called once per attempt; if it raises or takes longer
-                than ``callback_timeout``, nothing is sent (``CallbackError`` /
-                ``TimeoutError``).
-            wechatpay_public_key_id: public-key mode: the WeChat Pay public key id
-                (``PUB_KEY_ID_…``); give ``wechatpay_public_key`` with it.
-            wechatpay_public_key: public-key mode: the WeChat Pay public key PEM (``pub_key.pem``).
-            platform_certificates: certificate mode: platform certificate PEMs you already have.
-            apiv3_key: the 32-byte APIv3 key: decrypts notifications and, in certificate mode,
-                downloaded platform certificates.
-            base_url: the main host (default ``https://api.mch.weixin.qq.com``).
-            backup_base_url: the failover host (default ``https://api2.mch.weixin.qq.com``, or
-                none when ``base_url`` is given: a proxy or sandbox never fails over to WeChat).
-            timeout: seconds for one attempt (default 30).
-            connect_timeout: seconds to connect (default 5).
-            deadline: seconds for one whole call — every attempt, backoff and ``Retry-After``
-                wait (default 60); no retry starts whose wait would end after it.
-            max_attempts: requests sent in total, retries included (default 3; 1 = no retry).
-            download_certificates: download platform certificates from ``/v3/certificates``
-                (default: whenever ``apiv3_key`` is given).
-            callback_timeout: seconds the ``signer`` may take (default 10).
-            danger_allow_insecure_http: **dangerous**: ``True`` accepts ``http://`` base URLs on
-                hosts other than loopback (127.0.0.0/8, ::1, ``localhost``), so credentials
-                and personal data travel unencrypted. Default: such a URL is a ``ConfigError``.
-            replay_guard: replay protection of ``parse_notification``: ``"memory"`` (this
-                process) or ``"redis://host:port/db"`` (every instance); a notification
-                parsed again raises ``ReplayError``. Default: off.
-
-        Raises:
-            ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to
-                verify WeChat Pay's responses with was given.
-        """
-        self._core = ClientCore("pay", _config(locals()), signer=signer)
+    def _configure(self, family: str, config: Dict[str, Any], **callbacks: Any) -> None:
+        self._core = ClientCore(family, _config(config), **callbacks)
         refresh_log_level()
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+class _PayBase(_Client, PayConfig):
+    """What the sync and async WeChat Pay clients share: the constructor (generated from the
+    core's ``PayConfig``) and properties."""
 
     @property
     def mchid(self) -> str:
@@ -172,9 +117,6 @@ class _PayBase:
     def platform_certificate_serials(self) -> List[str]:
         """Serials of the platform certificates currently trusted."""
         return list(self._core.call("platformCertificateSerials"))
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
 
 class PayClient(_PayBase, PayOperations):
@@ -251,73 +193,9 @@ class AsyncPayClient(_PayBase, AsyncPayOperations):
         return await self._core.call_async("request", args)
 
 
-class _MpBase:
-    """What the sync and async mini-program clients share."""
-
-    _core: ClientCore
-
-    def __init__(
-        self,
-        *,
-        appid: str,
-        secret: Optional[str] = None,
-        token_provider: Optional[TokenProvider] = None,
-        card_appid: Optional[str] = None,
-        card_secret: Optional[str] = None,
-        card_token_provider: Optional[TokenProvider] = None,
-        token_store: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        token_endpoint: Optional[str] = None,
-        callback_timeout: Optional[float] = None,
-        danger_allow_insecure_http: Optional[bool] = None,
-    ) -> None:
-        """Configure a mini-program API client.
-
-        Args:
-            appid: the mini-program's AppID.
-            secret: its AppSecret (fetches access tokens).
-            token_provider: instead of ``secret``: a function (plain or ``async``) returning
-                the access token to use — a third-party platform's
-                ``authorizer_access_token``, or your central token service's. Called for every
-                request (cache on your side); on 40001/42001/40014 it is called once more and
-                the request retried once if it returns another token.
-            card_appid: the Official Account (公众号) that created your cards. Cards belong
-                to it (WeChat's guide 小程序内领取卡券): ``card.card_ext`` signs with its wx_card
-                api_ticket and ``card.decrypt_card_code`` uses its token, both fetched with
-                ``card_secret`` and cached in ``token_store`` like the mini-program's own.
-            card_secret: that account's AppSecret.
-            card_token_provider: instead of ``card_secret``: a function (plain or ``async``)
-                returning that account's access token (e.g. a third-party platform's
-                ``authorizer_access_token`` for it), like ``token_provider``.
-            token_store: where access tokens and card tickets are cached: ``"memory://"``
-                (default, this client only) or ``"redis://host:port/db"`` (shared by every
-                instance; connected on first use).
-            base_url: the host (default ``https://api.weixin.qq.com``).
-            timeout: seconds for one attempt (default 30).
-            connect_timeout: seconds to connect (default 5).
-            deadline: seconds for one whole call — every attempt, backoff and ``Retry-After``
-                wait (default 60); no retry starts whose wait would end after it.
-            max_attempts: requests sent in total, retries included (default 3).
-            token_endpoint: ``"stable_token"`` (getStableAccessToken, default) or ``"token"``.
-            callback_timeout: seconds the ``token_provider`` may take (default 10).
-            danger_allow_insecure_http: **dangerous**: ``True`` accepts an ``http://`` base URL on
-                a host other than loopback (127.0.0.0/8, ::1, ``localhost``), so the AppSecret,
-                tokens and personal data travel unencrypted. Default: a ``ConfigError``.
-
-        Raises:
-            ConfigError: appid or secret missing, a bad token store URL or option.
-        """
-        self._core = ClientCore(
-            "mp",
-            _config(locals()),
-            token_provider=token_provider,
-            card_token_provider=card_token_provider,
-        )
-        refresh_log_level()
+class _MpBase(_Client, MiniProgramConfig):
+    """What the sync and async mini-program clients share: the constructor (generated from the
+    core's ``MiniProgramConfig``) and properties."""
 
     @classmethod
     def _of(cls, core: ClientCore) -> Any:
@@ -330,9 +208,6 @@ class _MpBase:
     def appid(self) -> str:
         """The mini-program's AppID."""
         return str(self._core.info["appid"])
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
 
 class MiniProgramClient(_MpBase, MiniProgramOperations):
@@ -367,67 +242,14 @@ class AsyncMiniProgramClient(_MpBase, AsyncMiniProgramOperations):
         return str(await self._core.call_async("accessToken"))
 
 
-class _ComponentBase:
-    """What the sync and async third-party platform clients share."""
-
-    _core: ClientCore
-
-    def __init__(
-        self,
-        *,
-        component_appid: str,
-        component_appsecret: str,
-        token: Optional[str] = None,
-        encoding_aes_key: Optional[str] = None,
-        token_store: Optional[str] = None,
-        base_url: Optional[str] = None,
-        backup_base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        callback_timeout: Optional[float] = None,
-        danger_allow_insecure_http: Optional[bool] = None,
-    ) -> None:
-        """Configure a third-party platform (第三方平台) client.
-
-        Args:
-            component_appid: the platform's AppID (component_appid).
-            component_appsecret: its AppSecret (component_appsecret).
-            token: the message-check Token (消息校验Token) of the platform's settings: verifies
-                pushes (give ``encoding_aes_key`` with it).
-            encoding_aes_key: the EncodingAESKey (消息加解密Key, 43 characters): decrypts pushes.
-            token_store: where the verify ticket, the component token and the authorizers'
-                tokens are kept: ``"memory://"`` (default, this client only) or
-                ``"redis://host:port/db"`` — share it between every instance: refresh tokens
-                live there, and a lost one means the merchant must authorize again.
-            base_url: the host (default ``https://api.weixin.qq.com``); authorizer clients use
-                it too.
-            backup_base_url: a failover host (default none).
-            timeout: seconds for one attempt (default 30).
-            connect_timeout: seconds to connect (default 5).
-            deadline: seconds for one whole call (default 60).
-            max_attempts: requests sent in total, retries included (default 3).
-            callback_timeout: seconds a callback may take (default 10).
-            danger_allow_insecure_http: **dangerous**: ``True`` accepts an ``http://`` base URL on
-                a host other than loopback. Default: a ``ConfigError``.
-
-        Raises:
-            ConfigError: a key missing or invalid (``token`` without ``encoding_aes_key``, a bad
-                token store URL).
-            ValidationError: an EncodingAESKey that is not 43 characters of base64
-                (``field="encoding_aes_key"``).
-        """
-        self._core = ClientCore("component", _config(locals()))
-        refresh_log_level()
+class _ComponentBase(_Client, ComponentConfig):
+    """What the sync and async third-party platform clients share: the constructor (generated
+    from the core's ``ComponentConfig``) and properties."""
 
     @property
     def component_appid(self) -> str:
         """The third-party platform's AppID."""
         return str(self._core.info["component_appid"])
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
 
 class ComponentClient(_ComponentBase, ThirdPartyPlatformOperations):
