@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterator
 
 import pytest
 import requests
+from werkzeug.datastructures import MultiDict
 from werkzeug.serving import make_server
 
 from weixin_kit import (
@@ -46,8 +47,8 @@ def readme_block(name: str) -> str:
 def readme_app() -> types.ModuleType:
     """The README's Flask example as a module (not ``__main__``: its ``run`` is not reached)."""
     module = types.ModuleType("readme_component_app")
-    exec(compile(readme_block("component-python"), "README.md#component-python", "exec"),
-         module.__dict__)
+    code = compile(readme_block("component-python"), "README.md#component-python", "exec")
+    exec(code, module.__dict__)
     return module
 
 
@@ -143,8 +144,9 @@ def test_ticket_push_authorize_and_call_as_the_authorizer_until_revoked(sandbox,
     assert granted["push"]["delivered"] is True, granted["push"]
     assert granted["push"]["info_type"] == "authorized"
     assert counters(sandbox)["query_auth_succeeded"] == 1
-    with pytest.raises(Exception):  # single use (61009/61010): the app already used it
+    with pytest.raises(MiniProgramError) as refused:  # single use: the app already used it
         platform.authorize(granted["authorization_code"])
+    assert refused.value.errcode == 61009
 
     # setUserNotifyExt as the merchant, through the README's function.
     merchant = platform.authorizer(appid)
@@ -167,6 +169,7 @@ def test_ticket_push_authorize_and_call_as_the_authorizer_until_revoked(sandbox,
                     ext_json={})
         assert info.value.authorizer_appid == appid
         assert info.value.detail and isinstance(info.value.detail, str)
+        assert token not in str(info.value) and token not in info.value.detail
     with pytest.raises(NotAuthorizedError):
         platform.authorizer_access_token(appid)
     assert counters(sandbox)["refreshes"].get(appid, 0) == 0
@@ -191,6 +194,22 @@ def test_a_refused_refresh_token_is_not_authorized_and_stops_refreshing(sandbox,
     with pytest.raises(NotAuthorizedError):
         merchant.service_card.set_user_notify_ext(**card, notify_type=1003, ext_json={})
     assert counters(sandbox)["refreshes"][appid] == refreshes  # no request after 61023
+
+
+def test_a_rotated_refresh_token_is_kept_and_the_old_one_never_used_again(sandbox, platform, app):
+    sandbox.component("push_ticket")
+    appid = sandbox.component("authorize")["authorizer_appid"]
+    merchant = platform.authorizer(appid)
+    card = notify_code(sandbox)
+    # The next refresh answers a new refresh token (the old one dies at WeChat, 61023 after).
+    sandbox.component("rotate_refresh_token", authorizer_appid=appid)
+    for n in (1, 2):
+        sandbox.mp_expire_tokens()
+        merchant.service_card.set_user_notify_ext(**card, notify_type=1003, ext_json={})
+        assert counters(sandbox)["refreshes_succeeded"][appid] == n
+        assert counters(sandbox)["refreshes"][appid] == n  # no refresh refused (61023)
+    assert counters(sandbox)["refresh_tokens_rotated"] == 1
+    assert sandbox.mp_notify_ext(card["openid"], card["notify_code"])["count"] == 2
 
 
 def test_without_permission_set_18_the_service_card_call_is_refused(sandbox, platform, app):
@@ -219,7 +238,7 @@ def test_a_tampered_push_is_a_signature_error(sandbox, platform, app):
     with pytest.raises(SignatureError):
         platform.parse_push(wrong_signature, envelope)
     # The untouched push verifies, given as the raw query (str or bytes) or its parameters.
-    for q in (query, query.encode(), query_of(delivery)):
+    for q in (query, query.encode(), query_of(delivery), MultiDict(query_of(delivery))):
         assert platform.parse_push(q, envelope)["info_type"] == "component_verify_ticket"
 
 
@@ -228,7 +247,9 @@ def test_push_arguments_are_checked(platform):
         platform.parse_push(42, "<xml/>")  # type: ignore[arg-type]
     assert info.value.field == "query"
     no_crypto = ComponentClient(
-        component_appid="wx0123456789abcdef", component_appsecret="s", base_url="http://127.0.0.1:9"
+        component_appid="wx0123456789abcdef",
+        component_appsecret="s",
+        base_url="http://127.0.0.1:9",
     )
     with pytest.raises(ConfigError):
         no_crypto.parse_push("timestamp=1&nonce=2&encrypt_type=aes&msg_signature=x", "<xml/>")
@@ -239,7 +260,9 @@ def test_configuration_errors_name_the_key(sandbox):
         sandbox.component_client(encoding_aes_key="too-short")
     assert info.value.field == "encoding_aes_key" and "43" in info.value.rule
     with pytest.raises(TypeError):
-        ComponentClient(component_appid="wx1", component_appsecret="s", appid="wx2")  # type: ignore[call-arg]
+        ComponentClient(  # type: ignore[call-arg]
+            component_appid="wx1", component_appsecret="s", appid="wx2"
+        )
     with pytest.raises(ConfigError) as info:
         ComponentClient(component_appid="wx1", component_appsecret="s", token_store="ftp://x")
     assert "token store" in str(info.value)

@@ -48,7 +48,11 @@ CLIENTS = {
     "component": (ComponentClient, AsyncComponentClient, "ThirdPartyPlatformOperations"),
 }
 # Constructor arguments that are callbacks, not configuration keys.
-CALLBACKS = {"pay": {"signer"}, "mp": {"token_provider", "card_token_provider"}, "component": set()}
+CALLBACKS = {
+    "pay": {"signer"},
+    "mp": {"token_provider", "card_token_provider"},
+    "component": set(),
+}
 
 
 def make_clients(family: str):

@@ -3,8 +3,9 @@
 It speaks the real protocol on two loopback ports (main and backup, same state, one base URL
 for both WeChat Pay and mini-program routes): it verifies request signatures as WeChat Pay does
 (a bad one answers ``401 SIGN_ERROR``), signs every response, keeps merchant-coupon stocks, sends
-signed and encrypted notifications, issues mini-program tokens and card tickets, and injects
-faults. ::
+signed and encrypted notifications, issues mini-program tokens and card tickets, plays WeChat for
+a third-party platform (encrypted authorization pushes, authorizer tokens:
+:meth:`Sandbox.component`, :meth:`Sandbox.component_client`), and injects faults. ::
 
     from weixin_kit.testing import Sandbox
 
