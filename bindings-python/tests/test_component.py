@@ -6,6 +6,7 @@ from the sandbox (its codes, deliveries and counters), never from the client's o
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import threading
 import types
@@ -283,6 +284,51 @@ def test_repr_shows_no_secret(sandbox, platform, app):
     for secret in secrets:
         assert secret not in shown, shown
     assert platform.component_appid in repr(platform) and appid in repr(merchant)
+
+
+# -- instances sharing a store -----------------------------------------------------------------
+
+
+def test_instances_sharing_a_redis_store_share_the_ticket_and_authorizations(sandbox, redis_port):
+    """The README's deployment: the push URL reaches one instance; every other instance (and a
+    forked worker) uses the ticket and the authorizations it stored in the shared redis."""
+    store = f"redis://127.0.0.1:{redis_port}/6"
+    receiver = sandbox.component_client(token_store=store)
+    server = PushServer(receiver)
+    sandbox.component("config", push_url=server.url)
+    try:
+        worker = sandbox.component_client(token_store=store)  # never receives a push
+        sandbox.component("push_ticket")
+        appid = sandbox.component("authorize")["authorizer_appid"]
+        card = notify_code(sandbox)
+        merchant = worker.authorizer(appid)
+        merchant.service_card.set_user_notify_ext(**card, notify_type=1003, ext_json={})
+        assert counters(sandbox)["component_token_calls"] == 1  # the receiver's, for queryAuth
+        assert counters(sandbox)["refreshes"].get(appid, 0) == 0  # queryAuth's access token
+
+        # A forked worker: the parent's authorizer client is built again in the child, over
+        # the same store.
+        pid = os.fork()
+        if pid == 0:
+            try:
+                merchant.service_card.set_user_notify_ext(**card, notify_type=1003, ext_json={})
+                worker.authorizer(appid).service_card.set_user_notify_ext(
+                    **card, notify_type=1003, ext_json={}
+                )
+            except BaseException:
+                os._exit(1)
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert sandbox.mp_notify_ext(card["openid"], card["notify_code"])["count"] == 3
+
+        # The revocation reaches the receiver; the worker sees the authorization gone.
+        sandbox.component("revoke", authorizer_appid=appid)
+        with pytest.raises(NotAuthorizedError) as info:
+            merchant.access_token()
+        assert info.value.authorizer_appid == appid
+    finally:
+        server.close()
 
 
 # -- the async client --------------------------------------------------------------------------
