@@ -1,5 +1,5 @@
-//! `ClientCore`: a bridge [`Client`] (WeChat Pay or mini-program) behind every Python client
-//! class. Built from the configuration dict (the bridge's keys), with the optional callbacks;
+//! `ClientCore`: a bridge [`Client`] (WeChat Pay, mini-program or third-party platform) behind
+//! every Python client class. Built from the configuration dict (the bridge's keys), with the optional callbacks;
 //! every operation, local operation and client-level action is `call(name, args)` — blocking
 //! with the GIL released, or as an awaitable. Nothing here is per operation.
 
@@ -18,11 +18,13 @@ use crate::runtime::{complete, Mode, PerProcess};
 /// Appended to the User-Agent of every client the binding builds.
 const USER_AGENT_SUFFIX: &str = concat!("python/", env!("CARGO_PKG_VERSION"));
 
-/// A WeChat Pay or mini-program client; cheap to share between threads and event loops.
+/// A WeChat Pay, mini-program or third-party platform client; cheap to share between threads
+/// and event loops.
 #[pyclass(module = "weixin_kit._native", frozen)]
 pub struct ClientCore {
-    /// Built again in a forked child (its runtime and connections are the parent's).
-    client: PerProcess<Client>,
+    /// Built again in a forked child (its runtime and connections are the parent's); shared
+    /// with the authorizer clients made from it (`authorizer`), which are built from it.
+    client: Arc<PerProcess<Client>>,
     /// What `info` shows (the same in every process).
     info: serde_json::Value,
     /// Whether a callback may need the caller's event loop (async calls then record it).
@@ -31,9 +33,9 @@ pub struct ClientCore {
 
 #[pymethods]
 impl ClientCore {
-    /// `family`: `"pay"` or `"mp"`; `config`: the configuration keys (`PayConfig` /
-    /// `MiniProgramConfig`); `token_provider` / `card_token_provider` / `signer`: plain or
-    /// async callables.
+    /// `family`: `"pay"`, `"mp"` or `"component"`; `config`: the configuration keys
+    /// (`PayConfig` / `MiniProgramConfig` / `ComponentConfig`); `token_provider` /
+    /// `card_token_provider` / `signer`: plain or async callables.
     #[new]
     #[pyo3(signature = (family, config, *, token_provider = None, signer = None, card_token_provider = None))]
     fn new(
@@ -96,7 +98,7 @@ impl ClientCore {
         )?;
         let info = wx(py, client.get())?.info().clone();
         Ok(ClientCore {
-            client,
+            client: Arc::new(client),
             info,
             has_callbacks,
         })
@@ -130,6 +132,25 @@ impl ClientCore {
         args: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         self.call_in(py, Mode::Awaitable, name, args)
+    }
+
+    /// A third-party platform's client (family `"component"`) → the mini-program client core
+    /// (family `"mp"`) acting for `authorizer_appid` (`bridge::Client::authorizer`): its
+    /// token is the authorizer's access token, refreshed through this client, with whom it
+    /// shares the connection pool and token store. In a forked child it is made again from
+    /// this client's child copy.
+    fn authorizer(&self, py: Python<'_>, authorizer_appid: String) -> PyResult<ClientCore> {
+        let platform = Arc::clone(&self.client);
+        let client = wx(
+            py,
+            PerProcess::new(move || platform.get()?.authorizer(&authorizer_appid)),
+        )?;
+        let info = wx(py, client.get())?.info().clone();
+        Ok(ClientCore {
+            client: Arc::new(client),
+            info,
+            has_callbacks: false,
+        })
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

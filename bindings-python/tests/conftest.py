@@ -1,12 +1,18 @@
 """Fixtures: one in-process sandbox per test module, reset before every test (``sb``); the sync
 and async variants of a client (``kind``, ``pay``, ``mp``); the mini-program counters since the
-test started (``mp_counters``); a local HTTP server receiving notifications (``receiver``).
+test started (``mp_counters``); a local HTTP server receiving notifications (``receiver``); a
+real ``redis-server`` per module (``redis_port``).
 
 ``test_native.py`` has its own ``sandbox`` fixture; the ones here are named so they never collide.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import socket
+import subprocess
+import time
 from typing import Any, Dict
 
 import pytest
@@ -98,3 +104,51 @@ def receiver(_module_receiver: Receiver) -> Receiver:
     _module_receiver.received.clear()
     _module_receiver.status = 200
     return _module_receiver
+
+
+# -- redis -------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _redis_command(port: int, *args: str) -> bytes:
+    payload = f"*{len(args)}\r\n".encode() + b"".join(
+        f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args
+    )
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(payload)
+        return s.recv(65536)
+
+
+@pytest.fixture(scope="module")
+def redis_port():
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("redis-server is not on PATH (CI installs it: see .ci/run)")
+        pytest.skip("redis-server is not on PATH")
+    port = _free_port()
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                if _redis_command(port, "PING").startswith(b"+PONG"):
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.02)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

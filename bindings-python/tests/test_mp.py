@@ -8,12 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
-import shutil
 import socket
-import subprocess
 import threading
-import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -551,51 +547,6 @@ def test_one_token_fetch_for_many_concurrent_callers(sb, kind, mp_counters):
 
 
 # -- the Redis token store ---------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _redis_command(port: int, *args: str) -> bytes:
-    payload = f"*{len(args)}\r\n".encode() + b"".join(
-        f"${len(a.encode())}\r\n".encode() + a.encode() + b"\r\n" for a in args
-    )
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
-        s.sendall(payload)
-        return s.recv(65536)
-
-
-@pytest.fixture(scope="module")
-def redis_port():
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("redis-server is not on PATH (CI installs it: see .ci/run)")
-        pytest.skip("redis-server is not on PATH")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                if _redis_command(port, "PING").startswith(b"+PONG"):
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.02)
-        yield port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_redis_token_store_is_shared_between_clients(sb, redis_port, kind, mp_counters):

@@ -17,13 +17,16 @@ import pytest
 
 import weixin_kit
 from weixin_kit import (
+    AsyncComponentClient,
     AsyncMiniProgramClient,
     AsyncPayClient,
+    ComponentClient,
     MiniProgramClient,
     PayClient,
     _native,
     errors,
 )
+from weixin_kit._generated import component as gen_component
 from weixin_kit._generated import mp as gen_mp
 from weixin_kit._generated import pay as gen_pay
 
@@ -36,6 +39,19 @@ NOWHERE = "http://127.0.0.1:9"  # never contacted: nothing here sends a request
 FAMILIES = {
     "pay": ("wechatpay.json", gen_pay, PACKAGE / "_generated" / "pay.pyi"),
     "mp": ("miniprogram.json", gen_mp, PACKAGE / "_generated" / "mp.pyi"),
+    "component": ("miniprogram.json", gen_component, PACKAGE / "_generated" / "component.pyi"),
+}
+# The client classes of each family, and the ones whose operations the stubs' root class types.
+CLIENTS = {
+    "pay": (PayClient, AsyncPayClient, "PayOperations"),
+    "mp": (MiniProgramClient, AsyncMiniProgramClient, "MiniProgramOperations"),
+    "component": (ComponentClient, AsyncComponentClient, "ThirdPartyPlatformOperations"),
+}
+# Constructor arguments that are callbacks, not configuration keys.
+CALLBACKS = {
+    "pay": {"signer"},
+    "mp": {"token_provider", "card_token_provider"},
+    "component": set(),
 }
 
 
@@ -50,6 +66,11 @@ def make_clients(family: str):
             base_url=NOWHERE,
         )
         return PayClient(**kwargs), AsyncPayClient(**kwargs)
+    if family == "component":
+        kwargs = dict(
+            component_appid="wx0123456789abcdef", component_appsecret="s3cr3t", base_url=NOWHERE
+        )
+        return ComponentClient(**kwargs), AsyncComponentClient(**kwargs)
     kwargs = dict(appid="wx0123456789abcdef", secret="s3cr3t", base_url=NOWHERE)
     return MiniProgramClient(**kwargs), AsyncMiniProgramClient(**kwargs)
 
@@ -66,10 +87,14 @@ def _schema(doc, ref: str):
 def spec_operations(family: str) -> Dict[str, Tuple[str, Set[str], Set[str]]]:
     """operationId -> (tag, required argument names, optional argument names), from the spec.
 
-    Only the document's own operations: a tag with `x-weixin-client` (the third-party
-    platform's `component`) gives its operations to another client (spec/README.md)."""
+    A tag with `x-weixin-client` (the third-party platform's `component`) gives its operations
+    to that client, not to the document's own (spec/README.md)."""
     doc = spec(FAMILIES[family][0])
-    other_client = {t["name"] for t in doc.get("tags", []) if "x-weixin-client" in t}
+    other_client = {
+        t["name"] for t in doc.get("tags", []) if t.get("x-weixin-client", family) != family
+    }
+    if family in {t.get("x-weixin-client") for t in doc.get("tags", [])}:
+        other_client |= {t["name"] for t in doc.get("tags", []) if "x-weixin-client" not in t}
     out = {}
     for item in doc["paths"].values():
         for op in item.values():
@@ -93,6 +118,8 @@ def spec_operations(family: str) -> Dict[str, Tuple[str, Set[str], Set[str]]]:
                     (required if name in schema.get("required", []) else optional).add(name)
             out[op["operationId"]] = (tag, required, optional)
     for name, op in doc.get("x-weixin-local-operations", {}).items():
+        if op["tag"] in other_client:
+            continue
         required = {p["name"] for p in op["parameters"] if p.get("required")}
         optional = {p["name"] for p in op["parameters"] if not p.get("required")}
         out[name] = (op["tag"], required, optional)
@@ -152,7 +179,18 @@ def test_async_methods_return_awaitables_that_send_nothing_until_awaited():
             pending = getattr(getattr(client, group), method_name)(**{n: "x" for n in required})
             assert inspect.iscoroutine(pending), operation
             pending.close()  # never awaited: nothing was sent (the base URL is not listening)
-        for name in ("parse_notification", "request") if family == "pay" else ("access_token",):
+        actions = {
+            "pay": ("parse_notification", "request"),
+            "mp": ("access_token",),
+            "component": (
+                "parse_push",
+                "component_access_token",
+                "authorize",
+                "authorizer_access_token",
+                "forget_authorizer",
+            ),
+        }[family]
+        for name in actions:
             assert inspect.iscoroutinefunction(getattr(type(client), name)), name
 
 
@@ -208,7 +246,7 @@ def test_stubs_parse_and_match_the_runtime(family):
                 assert node.returns is not None, (cls.name, name)
     # The groups the clients expose are typed with the right (sync/async) classes.
     for prefix in ("", "Async"):
-        root = classes[prefix + ("PayOperations" if family == "pay" else "MiniProgramOperations")]
+        root = classes[prefix + CLIENTS[family][2]]
         props = _methods(root)
         assert set(props) == set(groups)
         for group, node in props.items():
@@ -251,6 +289,22 @@ def test_stub_annotations_name_only_defined_types(family):
             for name in ast.walk(annotation):
                 if isinstance(name, ast.Name):
                     assert name.id in known, (family, name.id)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_constructors_take_exactly_the_cores_configuration_keys(family):
+    """The generated constructors against the core itself: its error for an unknown key lists
+    the keys it accepts."""
+    with pytest.raises(errors.ConfigError) as info:
+        _native.ClientCore(family, {"zz_not_a_key": 1})
+    listed = re.search(r"\(keys: ([a-z0-9_, ]+)\)", str(info.value))
+    assert listed, str(info.value)
+    core_keys = set(listed.group(1).split(", "))
+    for cls in CLIENTS[family][:2]:
+        params = inspect.signature(cls.__init__).parameters.values()
+        keywords = {p.name for p in params if p.name != "self"}
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in params if p.name != "self")
+        assert keywords - CALLBACKS[family] == core_keys, cls.__name__
 
 
 def test_native_stub_matches_the_native_module():

@@ -18,7 +18,7 @@ import pytest
 from weixin_kit import MiniProgramError
 
 from support import resolve, uid
-from test_mp import raw_ticket, raw_token, redis_port  # noqa: F401 - redis_port: a fixture
+from test_mp import raw_ticket, raw_token
 
 
 def claim(sb, item, openid=None):
@@ -67,7 +67,7 @@ def test_without_the_card_account_card_operations_say_what_to_configure(sb):
     assert type(info.value).__name__ == "ConfigError"
 
 
-def test_the_owners_token_and_ticket_are_fetched_once_across_processes(sb, redis_port):  # noqa: F811
+def test_the_owners_token_and_ticket_are_fetched_once_across_processes(sb, redis_port):
     """Four processes share a Redis token store: the card account's token and wx_card ticket
     are fetched once for all of them."""
     url = f"redis://127.0.0.1:{redis_port}/5"

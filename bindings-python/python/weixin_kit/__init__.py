@@ -3,6 +3,8 @@
 - :class:`PayClient` / :class:`AsyncPayClient`: WeChat Pay (商家券 …), signed and verified.
 - :class:`MiniProgramClient` / :class:`AsyncMiniProgramClient`: mini-program APIs (服务卡片,
   卡券 …), access tokens handled.
+- :class:`ComponentClient` / :class:`AsyncComponentClient`: a third-party platform (第三方平台):
+  authorization pushes, component and authorizer tokens, mini-program calls as an authorizer.
 - :mod:`weixin_kit.errors`: one exception class per kind of error.
 - :mod:`weixin_kit.crypto`: the signing and decryption functions, for your own HTTP.
 - :mod:`weixin_kit.testing`: an in-process WeChat sandbox for your tests.
@@ -13,7 +15,14 @@ Arguments and results use the APIs' wire names (``stock_id``, ``out_request_no``
 """
 
 from . import _logging, crypto, errors
-from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
+from ._clients import (
+    AsyncComponentClient,
+    AsyncMiniProgramClient,
+    AsyncPayClient,
+    ComponentClient,
+    MiniProgramClient,
+    PayClient,
+)
 from ._logging import refresh_log_level
 from ._native import __version__
 from .errors import (
@@ -37,6 +46,8 @@ __all__ = [
     "AsyncPayClient",
     "MiniProgramClient",
     "AsyncMiniProgramClient",
+    "ComponentClient",
+    "AsyncComponentClient",
     "WeixinKitError",
     "ApiError",
     "MiniProgramError",

@@ -1,39 +1,47 @@
-"""The four clients: WeChat Pay and mini-program, each sync and async.
+"""The clients: WeChat Pay, mini-program and third-party platform (第三方平台), each sync and
+async.
 
-Each wraps one native core (``weixin_kit._native.PayCore`` / ``MpCore``: the Rust client, with
-its connection pool, keys, token cache and retries) and inherits the per-operation methods from
-the generated mixins (``weixin_kit._generated``), which all end in ``self._call(name, args)``.
+Each wraps one native core (``weixin_kit._native.ClientCore`` of family ``"pay"``, ``"mp"`` or
+``"component"``: the Rust client, with its connection pool, keys, token cache and retries). The
+constructors (``weixin_kit._generated.config``) are generated from the core's configuration
+structures; the per-operation methods are inherited from the generated mixins
+(``weixin_kit._generated``), which all end in ``self._call(name, args)``.
 A client is safe to share between threads (sync) or tasks (async); create one per credential
 set and keep it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Union
 
+from ._generated.config import ComponentConfig, MiniProgramConfig, PayConfig
+from ._generated.component import AsyncThirdPartyPlatformOperations, ThirdPartyPlatformOperations
 from ._generated.mp import AsyncMiniProgramOperations, MiniProgramOperations
 from ._generated.pay import AsyncPayOperations, PayOperations
 from ._native import ClientCore
 from ._logging import refresh_log_level
 from .errors import ValidationError
 
-__all__ = ["PayClient", "AsyncPayClient", "MiniProgramClient", "AsyncMiniProgramClient"]
+__all__ = [
+    "PayClient",
+    "AsyncPayClient",
+    "MiniProgramClient",
+    "AsyncMiniProgramClient",
+    "ComponentClient",
+    "AsyncComponentClient",
+]
 
 Headers = Mapping[str, str]
+#: A push URL's query: the raw query string (``request.query_string``) or its parameters (any
+#: mapping: a dict, Flask's ``request.args``).
+Query = Union[str, bytes, bytearray, Mapping[str, str]]
 Body = Union[bytes, bytearray, str]
-#: ``token_provider()``: an access token (``str``), plain or async.
-TokenProvider = Callable[[], Union[str, Awaitable[str]]]
-#: ``signer(signing_string)``: the base64 RSA-SHA256 signature (``str``), plain or async.
-Signer = Callable[[str], Union[str, Awaitable[str]]]
-
-# Constructor arguments that are callbacks, not configuration keys.
-_CALLBACKS = ("self", "token_provider", "card_token_provider", "signer", "__class__")
 
 
 def _config(arguments: Dict[str, Any]) -> Dict[str, Any]:
     """The constructor's keyword arguments as the core's configuration (``PayConfig`` /
-    ``MiniProgramConfig``: the same keys, validated there): absent ones dropped, PEM bytes
-    as text."""
+    ``MiniProgramConfig`` / ``ComponentConfig``: the same keys, validated there): absent ones
+    dropped, PEM bytes as text."""
 
     def text(value: Any) -> Any:
         if isinstance(value, (bytes, bytearray)):
@@ -42,7 +50,7 @@ def _config(arguments: Dict[str, Any]) -> Dict[str, Any]:
             return [text(v) for v in value]
         return value
 
-    return {k: text(v) for k, v in arguments.items() if k not in _CALLBACKS and v is not None}
+    return {k: text(v) for k, v in arguments.items() if v is not None}
 
 
 def _headers(headers: Headers) -> Dict[str, Any]:
@@ -64,79 +72,41 @@ def _headers(headers: Headers) -> Dict[str, Any]:
     return out
 
 
+def _query(query: Query) -> Any:
+    """A push URL's query as the core takes it: the query string as text, or name → value."""
+    if isinstance(query, (bytes, bytearray)):
+        return bytes(query).decode("latin-1")
+    if isinstance(query, str):
+        return query
+    items = getattr(query, "items", None)
+    if not callable(items):
+        rule = "must be the query string or a mapping of parameter name to value"
+        raise ValidationError(f"invalid `query`: {rule}", field="query", rule=rule)
+    return {str(name): value for name, value in items()}
+
+
 def _repr(client: Any) -> str:
     shown = ", ".join(f"{k}={v!r}" for k, v in client._core.info.items() if k != "family")
     return f"{type(client).__name__}({shown})"
 
 
-class _PayBase:
-    """What the sync and async WeChat Pay clients share: construction and properties."""
+class _Client:
+    """Every client: the constructor (``weixin_kit._generated.config``, from the core's
+    configuration structures) builds the native core here."""
 
     _core: ClientCore
 
-    def __init__(
-        self,
-        *,
-        mchid: str,
-        serial_no: str,
-        private_key: Union[str, bytes, None] = None,
-        signer: Optional[Signer] = None,
-        wechatpay_public_key_id: Optional[str] = None,
-        wechatpay_public_key: Union[str, bytes, None] = None,
-        platform_certificates: Optional[Sequence[Union[str, bytes]]] = None,
-        apiv3_key: Optional[str] = None,
-        base_url: Optional[str] = None,
-        backup_base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        download_certificates: Optional[bool] = None,
-        callback_timeout: Optional[float] = None,
-        danger_allow_insecure_http: Optional[bool] = None,
-        replay_guard: Optional[str] = None,
-    ) -> None:
-        """Configure a WeChat Pay APIv3 client. Keys are parsed here, once.
-
-        Args:
-            mchid: the merchant id (商户号).
-            serial_no: serial of the merchant API certificate (商户API证书序列号).
-            private_key: the merchant private key PEM (``apiclient_key.pem``; PKCS#8 or PKCS#1).
-            signer: instead of ``private_key``, for a key kept in a KMS/HSM: a function (plain
-                or ``async``) taking the signing string and returning the base64
-                RSA-SHA256 signature. Called once per attempt; if it raises or takes longer
-                than ``callback_timeout``, nothing is sent (``CallbackError`` /
-                ``TimeoutError``).
-            wechatpay_public_key_id: public-key mode: the WeChat Pay public key id
-                (``PUB_KEY_ID_…``); give ``wechatpay_public_key`` with it.
-            wechatpay_public_key: public-key mode: the WeChat Pay public key PEM (``pub_key.pem``).
-            platform_certificates: certificate mode: platform certificate PEMs you already have.
-            apiv3_key: the 32-byte APIv3 key: decrypts notifications and, in certificate mode,
-                downloaded platform certificates.
-            base_url: the main host (default ``https://api.mch.weixin.qq.com``).
-            backup_base_url: the failover host (default ``https://api2.mch.weixin.qq.com``, or
-                none when ``base_url`` is given: a proxy or sandbox never fails over to WeChat).
-            timeout: seconds for one attempt (default 30).
-            connect_timeout: seconds to connect (default 5).
-            deadline: seconds for one whole call — every attempt, backoff and ``Retry-After``
-                wait (default 60); no retry starts whose wait would end after it.
-            max_attempts: requests sent in total, retries included (default 3; 1 = no retry).
-            download_certificates: download platform certificates from ``/v3/certificates``
-                (default: whenever ``apiv3_key`` is given).
-            callback_timeout: seconds the ``signer`` may take (default 10).
-            danger_allow_insecure_http: **dangerous**: ``True`` accepts ``http://`` base URLs on
-                hosts other than loopback (127.0.0.0/8, ::1, ``localhost``), so credentials
-                and personal data travel unencrypted. Default: such a URL is a ``ConfigError``.
-            replay_guard: replay protection of ``parse_notification``: ``"memory"`` (this
-                process) or ``"redis://host:port/db"`` (every instance); a notification
-                parsed again raises ``ReplayError``. Default: off.
-
-        Raises:
-            ConfigError: a key does not parse, the APIv3 key is not 32 bytes, or nothing to
-                verify WeChat Pay's responses with was given.
-        """
-        self._core = ClientCore("pay", _config(locals()), signer=signer)
+    def _configure(self, family: str, config: Dict[str, Any], **callbacks: Any) -> None:
+        self._core = ClientCore(family, _config(config), **callbacks)
         refresh_log_level()
+
+    def __repr__(self) -> str:
+        return _repr(self)
+
+
+class _PayBase(_Client, PayConfig):
+    """What the sync and async WeChat Pay clients share: the constructor (generated from the
+    core's ``PayConfig``) and properties."""
 
     @property
     def mchid(self) -> str:
@@ -147,9 +117,6 @@ class _PayBase:
     def platform_certificate_serials(self) -> List[str]:
         """Serials of the platform certificates currently trusted."""
         return list(self._core.call("platformCertificateSerials"))
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
 
 class PayClient(_PayBase, PayOperations):
@@ -226,81 +193,21 @@ class AsyncPayClient(_PayBase, AsyncPayOperations):
         return await self._core.call_async("request", args)
 
 
-class _MpBase:
-    """What the sync and async mini-program clients share."""
+class _MpBase(_Client, MiniProgramConfig):
+    """What the sync and async mini-program clients share: the constructor (generated from the
+    core's ``MiniProgramConfig``) and properties."""
 
-    _core: ClientCore
-
-    def __init__(
-        self,
-        *,
-        appid: str,
-        secret: Optional[str] = None,
-        token_provider: Optional[TokenProvider] = None,
-        card_appid: Optional[str] = None,
-        card_secret: Optional[str] = None,
-        card_token_provider: Optional[TokenProvider] = None,
-        token_store: Optional[str] = None,
-        base_url: Optional[str] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[int] = None,
-        token_endpoint: Optional[str] = None,
-        callback_timeout: Optional[float] = None,
-        danger_allow_insecure_http: Optional[bool] = None,
-    ) -> None:
-        """Configure a mini-program API client.
-
-        Args:
-            appid: the mini-program's AppID.
-            secret: its AppSecret (fetches access tokens).
-            token_provider: instead of ``secret``: a function (plain or ``async``) returning
-                the access token to use — a third-party platform's
-                ``authorizer_access_token``, or your central token service's. Called for every
-                request (cache on your side); on 40001/42001/40014 it is called once more and
-                the request retried once if it returns another token.
-            card_appid: the Official Account (公众号) that created your cards. Cards belong
-                to it (WeChat's guide 小程序内领取卡券): ``card.card_ext`` signs with its wx_card
-                api_ticket and ``card.decrypt_card_code`` uses its token, both fetched with
-                ``card_secret`` and cached in ``token_store`` like the mini-program's own.
-            card_secret: that account's AppSecret.
-            card_token_provider: instead of ``card_secret``: a function (plain or ``async``)
-                returning that account's access token (e.g. a third-party platform's
-                ``authorizer_access_token`` for it), like ``token_provider``.
-            token_store: where access tokens and card tickets are cached: ``"memory://"``
-                (default, this client only) or ``"redis://host:port/db"`` (shared by every
-                instance; connected on first use).
-            base_url: the host (default ``https://api.weixin.qq.com``).
-            timeout: seconds for one attempt (default 30).
-            connect_timeout: seconds to connect (default 5).
-            deadline: seconds for one whole call — every attempt, backoff and ``Retry-After``
-                wait (default 60); no retry starts whose wait would end after it.
-            max_attempts: requests sent in total, retries included (default 3).
-            token_endpoint: ``"stable_token"`` (getStableAccessToken, default) or ``"token"``.
-            callback_timeout: seconds the ``token_provider`` may take (default 10).
-            danger_allow_insecure_http: **dangerous**: ``True`` accepts an ``http://`` base URL on
-                a host other than loopback (127.0.0.0/8, ::1, ``localhost``), so the AppSecret,
-                tokens and personal data travel unencrypted. Default: a ``ConfigError``.
-
-        Raises:
-            ConfigError: appid or secret missing, a bad token store URL or option.
-        """
-        self._core = ClientCore(
-            "mp",
-            _config(locals()),
-            token_provider=token_provider,
-            card_token_provider=card_token_provider,
-        )
-        refresh_log_level()
+    @classmethod
+    def _of(cls, core: ClientCore) -> Any:
+        """A client around an existing native core (``ComponentClient.authorizer``)."""
+        client = cls.__new__(cls)
+        client._core = core
+        return client
 
     @property
     def appid(self) -> str:
         """The mini-program's AppID."""
         return str(self._core.info["appid"])
-
-    def __repr__(self) -> str:
-        return _repr(self)
 
 
 class MiniProgramClient(_MpBase, MiniProgramOperations):
@@ -333,3 +240,122 @@ class AsyncMiniProgramClient(_MpBase, AsyncMiniProgramOperations):
     async def access_token(self) -> str:
         """See :meth:`MiniProgramClient.access_token`."""
         return str(await self._core.call_async("accessToken"))
+
+
+class _ComponentBase(_Client, ComponentConfig):
+    """What the sync and async third-party platform clients share: the constructor (generated
+    from the core's ``ComponentConfig``) and properties."""
+
+    @property
+    def component_appid(self) -> str:
+        """The third-party platform's AppID."""
+        return str(self._core.info["component_appid"])
+
+
+class ComponentClient(_ComponentBase, ThirdPartyPlatformOperations):
+    """Third-party platform (第三方平台) client (blocking; the GIL is released while waiting).
+
+    Receives the authorization-event pushes (``parse_push``: the component_verify_ticket is
+    stored, an ``unauthorized`` authorizer forgotten), keeps the component_access_token and every
+    authorizer's access and refresh tokens in ``token_store``, and calls the mini-program APIs as
+    an authorizer (``authorizer(appid)``)::
+
+        platform = ComponentClient(component_appid="wx...", component_appsecret="...",
+                                   token="...", encoding_aes_key="...",
+                                   token_store="redis://127.0.0.1/0")
+        event = platform.parse_push(request.query_string, request.get_data())  # answer "success"
+        if event["info_type"] == "authorized":
+            platform.authorize(event["authorization_code"])
+        platform.authorizer(event["authorizer_appid"]).service_card.set_user_notify_ext(...)
+    """
+
+    def _call(self, name: str, args: Dict[str, Any]) -> Any:
+        return self._core.call(name, args)
+
+    def authorizer(self, authorizer_appid: str) -> MiniProgramClient:
+        """A :class:`MiniProgramClient` acting for the merchant's account ``authorizer_appid``
+        (its ``authorizer_access_token``, refreshed with the stored refresh token), sharing this
+        client's connections and store. Its calls raise :class:`~weixin_kit.NotAuthorizedError`
+        once the merchant must authorize again."""
+        return MiniProgramClient._of(self._core.authorizer(authorizer_appid))
+
+    def parse_push(self, query: Query, body: Body) -> Dict[str, Any]:
+        """Verify (``msg_signature``), decrypt and type an authorization-event push WeChat
+        POSTed to the platform's push URL (授权事件接收URL).
+
+        Args:
+            query: the URL's query string as received (``request.query_string``), or its
+                parameters (``request.args``): ``timestamp``, ``nonce``, ``encrypt_type``,
+                ``msg_signature``.
+            body: the raw request body (``<xml><AppId/><Encrypt/></xml>``), unchanged.
+
+        Returns:
+            ``{"info_type", "app_id", "create_time", …}``: for ``component_verify_ticket``
+            ``ticket_received`` (the ticket is stored, never returned; a newer one wins); for
+            ``authorized`` / ``updateauthorized`` / ``unauthorized`` ``authorizer_appid``,
+            ``authorization_code``, ``authorization_code_expired_time``, ``pre_auth_code`` (an
+            ``unauthorized`` authorizer's tokens are cleared). Answer the plain text
+            ``success``.
+
+        Raises:
+            SignatureError: the signature does not verify or the body does not decrypt.
+            ValidationError: the query or body is not a push.
+            ConfigError: the client has no ``token`` / ``encoding_aes_key``.
+        """
+        return self._core.call("parsePush", {"query": _query(query), "body": body})
+
+    def component_access_token(self) -> str:
+        """A valid component_access_token (from the store, or fetched once for every caller with
+        the last verify ticket pushed)."""
+        return str(self._core.call("componentAccessToken"))
+
+    def authorize(self, authorization_code: str) -> Dict[str, Any]:
+        """Exchange an authorization code (from an ``authorized`` / ``updateauthorized`` push,
+        or the authorization page's redirect) for the authorizer's tokens, stored (the refresh
+        token first). Returns ``{"authorizer_appid", "func_info": [permission set ids],
+        "expires_in"}`` — no token."""
+        return dict(self._core.call("authorize", {"authorization_code": authorization_code}))
+
+    def authorizer_access_token(self, authorizer_appid: str) -> str:
+        """A valid authorizer_access_token for ``authorizer_appid``; raises
+        :class:`~weixin_kit.NotAuthorizedError` when the merchant must authorize again."""
+        args = {"authorizer_appid": authorizer_appid}
+        return str(self._core.call("authorizerAccessToken", args))
+
+    def forget_authorizer(self, authorizer_appid: str) -> None:
+        """Delete ``authorizer_appid``'s stored tokens (what an ``unauthorized`` push does)."""
+        self._core.call("forgetAuthorizer", {"authorizer_appid": authorizer_appid})
+
+
+class AsyncComponentClient(_ComponentBase, AsyncThirdPartyPlatformOperations):
+    """Third-party platform client for asyncio: :class:`ComponentClient`, awaitable;
+    ``authorizer(appid)`` returns an :class:`AsyncMiniProgramClient` (no I/O: not awaited)."""
+
+    async def _call(self, name: str, args: Dict[str, Any]) -> Any:
+        return await self._core.call_async(name, args)
+
+    def authorizer(self, authorizer_appid: str) -> AsyncMiniProgramClient:
+        """See :meth:`ComponentClient.authorizer`."""
+        return AsyncMiniProgramClient._of(self._core.authorizer(authorizer_appid))
+
+    async def parse_push(self, query: Query, body: Body) -> Dict[str, Any]:
+        """See :meth:`ComponentClient.parse_push`."""
+        return await self._core.call_async("parsePush", {"query": _query(query), "body": body})
+
+    async def component_access_token(self) -> str:
+        """See :meth:`ComponentClient.component_access_token`."""
+        return str(await self._core.call_async("componentAccessToken"))
+
+    async def authorize(self, authorization_code: str) -> Dict[str, Any]:
+        """See :meth:`ComponentClient.authorize`."""
+        args = {"authorization_code": authorization_code}
+        return dict(await self._core.call_async("authorize", args))
+
+    async def authorizer_access_token(self, authorizer_appid: str) -> str:
+        """See :meth:`ComponentClient.authorizer_access_token`."""
+        args = {"authorizer_appid": authorizer_appid}
+        return str(await self._core.call_async("authorizerAccessToken", args))
+
+    async def forget_authorizer(self, authorizer_appid: str) -> None:
+        """See :meth:`ComponentClient.forget_authorizer`."""
+        await self._core.call_async("forgetAuthorizer", {"authorizer_appid": authorizer_appid})

@@ -22,7 +22,8 @@ _Body = Union[bytes, bytearray, str]
 
 @final
 class ClientCore:
-    """A bridge client: family "pay" or "mp", the configuration keys, optional callbacks."""
+    """A bridge client: family "pay", "mp" or "component", the configuration keys, optional
+    callbacks."""
 
     def __new__(
         cls,
@@ -37,6 +38,7 @@ class ClientCore:
     def info(self) -> Dict[str, Any]: ...
     def call(self, name: str, args: Optional[Dict[str, Any]] = None) -> Any: ...
     def call_async(self, name: str, args: Optional[Dict[str, Any]] = None) -> Awaitable[Any]: ...
+    def authorizer(self, authorizer_appid: str) -> ClientCore: ...
 
 @final
 class SandboxCore:

@@ -3,8 +3,9 @@
 It speaks the real protocol on two loopback ports (main and backup, same state, one base URL
 for both WeChat Pay and mini-program routes): it verifies request signatures as WeChat Pay does
 (a bad one answers ``401 SIGN_ERROR``), signs every response, keeps merchant-coupon stocks, sends
-signed and encrypted notifications, issues mini-program tokens and card tickets, and injects
-faults. ::
+signed and encrypted notifications, issues mini-program tokens and card tickets, plays WeChat for
+a third-party platform (encrypted authorization pushes, authorizer tokens:
+:meth:`Sandbox.component`, :meth:`Sandbox.component_client`), and injects faults. ::
 
     from weixin_kit.testing import Sandbox
 
@@ -28,7 +29,14 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any, Dict, List, Optional
 
-from ._clients import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
+from ._clients import (
+    AsyncComponentClient,
+    AsyncMiniProgramClient,
+    AsyncPayClient,
+    ComponentClient,
+    MiniProgramClient,
+    PayClient,
+)
 from ._native import SandboxCore
 
 __all__ = ["Sandbox"]
@@ -36,6 +44,10 @@ __all__ = ["Sandbox"]
 
 def _present(fields: Dict[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
+
+
+# The third-party platform's control routes read with GET (when given no fields).
+_COMPONENT_READS = ("config", "counters", "pushes")
 
 
 def _segment(value: str) -> str:
@@ -102,6 +114,11 @@ class Sandbox:
         kwargs.update(overrides)
         return kwargs
 
+    def _component_kwargs(self, overrides: Dict[str, Any]) -> Dict[str, Any]:
+        kwargs: Dict[str, Any] = dict(self._control("GET", "/sandbox/client/component_config"))
+        kwargs.update(overrides)
+        return kwargs
+
     def pay_client(self, **overrides: Any) -> PayClient:
         """A :class:`~weixin_kit.PayClient` for this sandbox (public-key mode, APIv3 key, main and
         backup URLs); keyword arguments replace any of its settings."""
@@ -118,6 +135,16 @@ class Sandbox:
     def async_mp_client(self, **overrides: Any) -> AsyncMiniProgramClient:
         """An :class:`~weixin_kit.AsyncMiniProgramClient` configured like :meth:`mp_client`."""
         return AsyncMiniProgramClient(**self._mp_kwargs(overrides))
+
+    def component_client(self, **overrides: Any) -> ComponentClient:
+        """A :class:`~weixin_kit.ComponentClient` for this sandbox's third-party platform (its
+        component_appid, AppSecret, message-check token and EncodingAESKey)."""
+        return ComponentClient(**self._component_kwargs(overrides))
+
+    def async_component_client(self, **overrides: Any) -> AsyncComponentClient:
+        """An :class:`~weixin_kit.AsyncComponentClient` configured like
+        :meth:`component_client`."""
+        return AsyncComponentClient(**self._component_kwargs(overrides))
 
     # -- WeChat Pay state ----------------------------------------------------------------
 
@@ -232,6 +259,28 @@ class Sandbox:
         """Clear the request log and the WeChat Pay counters (stocks stay; the mini-program
         counters, :meth:`mp_counters`, keep counting)."""
         self._control("DELETE", "/sandbox/requests")
+
+    # -- third-party platform (第三方平台) -------------------------------------------------
+
+    def component(self, action: str, **fields: Any) -> Any:
+        """One control call of the third-party platform peer: ``/sandbox/component/{action}``
+        (sandbox/README.md; every route in ``sandbox/src/component/mod.rs``), ``fields`` as its
+        JSON body. ``config``, ``counters`` and ``pushes`` without fields are read (GET); every
+        other call is a POST, which waits for the push it causes to be delivered (the receiver
+        may be a server in this process: the GIL is released meanwhile). E.g.::
+
+            sb.component("config", push_url="http://127.0.0.1:5000/wechat/component/push")
+            sb.component("push_ticket")                   # → the delivery report
+            sb.component("authorize", func_ids=[18])      # → {authorizer_appid,
+                                                          #    authorization_code, push, …}
+            sb.component("revoke", authorizer_appid=appid)
+            sb.component("rotate_refresh_token", authorizer_appid=appid)
+            sb.component("counters"); sb.component("pushes")
+        """
+        path = f"/sandbox/component/{_segment(action)}"
+        if not fields and action in _COMPONENT_READS:
+            return self._control("GET", path)
+        return self._control("POST", path, _present(fields))
 
     # -- mini-program side ---------------------------------------------------------------
 

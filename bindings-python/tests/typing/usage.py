@@ -7,7 +7,15 @@ check fails.
 
 from typing import Any
 
-from weixin_kit import AsyncMiniProgramClient, AsyncPayClient, MiniProgramClient, PayClient
+from weixin_kit import (
+    AsyncComponentClient,
+    AsyncMiniProgramClient,
+    AsyncPayClient,
+    ComponentClient,
+    MiniProgramClient,
+    PayClient,
+)
+from weixin_kit._generated.component import QueryAuthResponse
 from weixin_kit._generated.mp import AddCardListItem
 from weixin_kit._generated.pay import ModifyCustomEntrance, SetCouponNotifyResponse
 
@@ -69,3 +77,33 @@ async def async_usage(pay: AsyncPayClient, mp: AsyncMiniProgramClient) -> None:
     # Forgetting `await` leaves a coroutine, not the result:
     not_awaited: SetCouponNotifyResponse = pay.busifavor.set_coupon_notify(notify_url="u")  # type: ignore[assignment]
     del not_awaited
+
+
+def constructor_usage(pem: bytes) -> None:
+    PayClient(mchid="1", serial_no="s", private_key=pem, timeout=3.5, max_attempts=1)
+    MiniProgramClient(appid="wx1", token_provider=lambda: "token", token_store="memory://")
+    ComponentClient(component_appid="wx1", component_appsecret="s", token="t")
+
+    # Mistakes the generated constructors catch:
+    ComponentClient(component_appid="wx1")  # type: ignore[call-arg]
+    ComponentClient(component_appid="wx1", component_appsecret="s", appid="x")  # type: ignore[call-arg]
+    MiniProgramClient(appid="wx1", max_attempts="3")  # type: ignore[arg-type]
+    PayClient("1", "s")  # type: ignore[misc]
+
+
+def component_usage(platform: ComponentClient, aplatform: AsyncComponentClient) -> None:
+    event = platform.parse_push(b"timestamp=1&nonce=2", b"<xml/>")
+    code: str = event["authorization_code"]
+    merchant: MiniProgramClient = platform.authorizer(platform.authorize(code)["authorizer_appid"])
+    merchant.service_card.set_user_notify_ext(
+        openid="o", notify_type=1003, notify_code="c", ext_json={}
+    )
+    auth: QueryAuthResponse = platform.component.query_auth(
+        component_appid="wx1", authorization_code=code
+    )
+    amerchant: AsyncMiniProgramClient = aplatform.authorizer("wx2")
+    del auth, amerchant
+
+    platform.component.query_auth(component_appid="wx1")  # type: ignore[call-arg]
+    wrong: AsyncMiniProgramClient = platform.authorizer("wx2")  # type: ignore[assignment]
+    del wrong

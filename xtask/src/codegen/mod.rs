@@ -13,6 +13,7 @@ pub mod node;
 mod node_config;
 mod node_errors;
 pub mod python;
+mod python_config;
 pub mod rust;
 pub mod surface;
 pub mod text;
@@ -114,6 +115,18 @@ pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
         });
     }
 
+    // Python: the clients' constructors, from the core's configuration structures.
+    let configs = bridge::load_configs(root)?;
+    files.push(GeneratedFile {
+        path: py_dir.join("config.py"),
+        contents: format!(
+            "{}# configuration: {} ({})\n",
+            header(&refs, "#"),
+            bridge::CONFIG_FILE,
+            bridge::CONFIGS.join(", ")
+        ) + &python_config::module(&configs)?,
+    });
+
     // Node: glue and declarations per family, and the error classes.
     let actions = bridge::load_actions(root)?;
     let node_dir = PathBuf::from(node::DIR);
@@ -152,7 +165,6 @@ pub fn generate(root: &Path, specs: &[&str]) -> Result<Vec<GeneratedFile>> {
         contents: header + &node_errors::declarations(&kinds)?,
     });
 
-    let configs = bridge::load_configs(root)?;
     files.push(GeneratedFile {
         path: node_dir.join("config.d.ts"),
         contents: format!(

@@ -747,14 +747,14 @@ fn render(indent: &str, prefix: &str, node: &Py, suffix: &str) -> String {
 }
 
 /// Columns a docstring line at `indent` may use (the opening quotes counted everywhere).
-fn doc_room(indent: &str) -> usize {
+pub(super) fn doc_room(indent: &str) -> usize {
     WIDTH.saturating_sub(width(indent) + 3).max(40)
 }
 
 /// A docstring at `indent`: one line if it fits, else the lines (blank ones are paragraph
 /// breaks) with the closing quotes on their own line. A line too long is wrapped, keeping its
 /// own indentation (and a list item's, two columns more, on its continuation lines).
-fn docstring(indent: &str, lines: &[String]) -> String {
+pub(super) fn docstring(indent: &str, lines: &[String]) -> String {
     let room = doc_room(indent);
     let mut wrapped = wrap_block(lines, room, |line| {
         line.replace('\\', "\\\\").replace("\"\"\"", "\\\"\\\"\\\"")
