@@ -3,16 +3,12 @@
 //! tickets and authorization events, the token chain, an authorizer's mini-program calls, and
 //! four processes sharing one real Redis for fifty authorizers.
 
-use std::io::{BufRead, Write};
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use weixin_kit::bridge::{Callbacks, Client, ErrorDescription, ErrorKind, Family};
 use weixin_kit::component::{ComponentClient, ComponentPush};
 use weixin_kit::dispatch::JsonArgs;
 use weixin_kit::mp::token::keys;
-use weixin_kit::mp::TokenConfig;
-use weixin_kit::{Error, SecretString};
+use weixin_kit::Error;
 use weixin_kit_sandbox::Sandbox;
 
 use crate::common::component::{component_builder, counter, receive_pushes, refreshes};
@@ -440,192 +436,200 @@ async fn the_bridge_reaches_the_chain_and_the_authorizer() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Four processes, one Redis, fifty authorizers
-
-const CHILD_MODE: &str = "WEIXIN_KIT_TEST_COMPONENT_MODE";
-const CHILD_REDIS: &str = "WEIXIN_KIT_TEST_COMPONENT_REDIS";
-const CHILD_COUNT: &str = "WEIXIN_KIT_TEST_COMPONENT_COUNT";
-const CHILD_SANDBOX: &str = "WEIXIN_KIT_TEST_COMPONENT_SANDBOX";
-const CHILD_APPID: &str = "WEIXIN_KIT_TEST_COMPONENT_APPID";
-const CHILD_SECRET: &str = "WEIXIN_KIT_TEST_COMPONENT_SECRET";
-const CHILD_AUTHORIZERS: &str = "WEIXIN_KIT_TEST_COMPONENT_AUTHORIZERS";
-
-fn quick_config() -> TokenConfig {
-    TokenConfig {
-        poll_interval: Duration::from_millis(10),
-        ..TokenConfig::default()
-    }
-}
-
+/// Four processes, one Redis, fifty authorizers.
 #[cfg(feature = "redis")]
-/// 4 processes with their own ComponentClient over one Redis, calling setUserNotifyExt as each
-/// of 50 authorizers at once:
-/// 1. with the component token and every authorizer token absent from the store (expired):
-///    exactly one component-token fetch and one refresh per authorizer;
-/// 2. with every token expired at WeChat but still in the store (42001 on every call and on
-///    every refresh): compare-and-expire across the processes makes that again exactly one
-///    component-token fetch and one refresh per authorizer.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn four_processes_fifty_authorizers_one_fetch_and_one_refresh_each() {
-    use crate::common::child::{self, ChildProc};
-    use crate::common::redis_server::{redis_conn, RedisServer};
-    const PROCESSES: usize = 4;
-    const AUTHORIZERS: usize = 50;
-    let server = RedisServer::start();
-    let store_url = format!("{}0", server.url());
-    let sb = crate::common::sandbox().await;
-    let client = component_builder(&sb)
-        .token_store_url(&store_url)
-        .build()
-        .unwrap();
-    let mut pushes = receive_pushes(&sb, client.clone()).await;
-    sb.push_component_verify_ticket().await;
-    pushes.recv().await.unwrap().unwrap();
-    let mut appids = Vec::new();
-    for _ in 0..AUTHORIZERS {
-        appids.push(authorized(&sb, &client, &mut pushes, None).await);
-    }
-    assert_eq!(counter(&sb, "component_token_calls"), 1);
-    // Every token expires: gone from the store (Redis would drop them at expires_at).
-    let mut conn = redis_conn(&store_url).await;
-    let component = client.component_appid().to_owned();
-    let mut expired = vec![keys::component_access_token(&component)];
-    expired.extend(
-        appids
-            .iter()
-            .map(|a| keys::authorizer_access_token(&component, a)),
-    );
-    let deleted: i64 = redis::cmd("DEL")
-        .arg(&expired)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
-    assert_eq!(deleted, expired.len() as i64);
+mod processes {
+    use std::io::{BufRead, Write};
+    use std::time::Duration;
 
-    let secret = sb.component_settings().component_appsecret;
-    let list = appids.join(",");
-    let mut children: Vec<ChildProc> = (0..PROCESSES)
-        .map(|_| {
-            ChildProc::spawn(
-                &child::test_name(module_path!(), "component_child_process"),
-                &[
-                    (CHILD_MODE, "component"),
-                    (CHILD_REDIS, &store_url),
-                    (CHILD_COUNT, &PROCESSES.to_string()),
-                    (CHILD_SANDBOX, &sb.base_url()),
-                    (CHILD_APPID, &component),
-                    (CHILD_SECRET, secret.expose()),
-                    (CHILD_AUTHORIZERS, &list),
-                ],
-            )
-        })
-        .collect();
-    let done: Vec<String> =
-        tokio::task::block_in_place(|| children.iter_mut().map(|c| c.read("DONE")).collect());
-    assert_eq!(done, vec![AUTHORIZERS.to_string(); PROCESSES]);
-    assert_eq!(
-        counter(&sb, "component_token_calls"),
-        2,
-        "one fetch for 4 processes"
-    );
-    for a in &appids {
-        assert_eq!(refreshes(&sb, a), 1, "one refresh for {a}");
-    }
-    let calls = (PROCESSES * AUTHORIZERS) as u64;
-    assert_eq!(
-        mp_calls(&sb, "setUserNotifyExt"),
-        calls,
-        "no call was rejected"
-    );
+    use weixin_kit::mp::TokenConfig;
+    use weixin_kit::SecretString;
 
-    // 2. Every token expires at WeChat, in the store they look fresh.
-    sb.component().expire_tokens();
-    sb.mp().expire_tokens();
-    children.iter_mut().for_each(ChildProc::go);
-    let done: Vec<String> =
-        tokio::task::block_in_place(|| children.iter_mut().map(|c| c.read("DONE2")).collect());
-    assert_eq!(done, vec![AUTHORIZERS.to_string(); PROCESSES]);
-    assert_eq!(counter(&sb, "component_token_calls"), 3, "one more fetch");
-    for a in &appids {
-        assert_eq!(refreshes(&sb, a), 2, "one more refresh for {a}");
-    }
-    let again = mp_calls(&sb, "setUserNotifyExt") - calls;
-    assert!(
-        (calls + 1..=2 * calls).contains(&again),
-        "each call, plus at most one resend ({again})"
-    );
-    for mut c in children {
-        c.close_stdin();
-        let status = tokio::task::block_in_place(|| c.child.wait().unwrap());
-        assert!(status.success(), "child failed: {status}");
-    }
-}
+    use super::*;
 
-/// The child side of the test above; does nothing unless started by it.
-#[cfg(feature = "redis")]
-#[test]
-#[ignore = "run by four_processes_fifty_authorizers_one_fetch_and_one_refresh_each"]
-fn component_child_process() {
-    use crate::common::redis_server::redis_barrier;
-    let Ok(mode) = std::env::var(CHILD_MODE) else {
-        return;
-    };
-    let env = |k: &str| std::env::var(k).unwrap();
-    let n: i64 = env(CHILD_COUNT).parse().unwrap();
-    let url = env(CHILD_REDIS);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let _guard = rt.enter();
-    let client = ComponentClient::builder()
-        .component_appid(env(CHILD_APPID))
-        .component_appsecret(SecretString::from(env(CHILD_SECRET)))
-        .base_url(env(CHILD_SANDBOX))
-        .token_store_url(&url)
-        .token_config(quick_config())
-        .retry(crate::common::fast_retry())
-        .build()
-        .unwrap();
-    let appids: Vec<String> = env(CHILD_AUTHORIZERS)
-        .split(',')
-        .map(str::to_owned)
-        .collect();
-    let call_all = || {
-        let calls: Vec<_> = appids
-            .iter()
-            .map(|appid| {
-                let merchant = client.authorizer(appid).unwrap();
-                tokio::spawn(async move {
-                    merchant
-                        .set_user_notify_ext(OPENID, NOTIFY_TYPE, CODE, pay_info())
-                        .await
-                })
+    const CHILD_MODE: &str = "WEIXIN_KIT_TEST_COMPONENT_MODE";
+    const CHILD_REDIS: &str = "WEIXIN_KIT_TEST_COMPONENT_REDIS";
+    const CHILD_COUNT: &str = "WEIXIN_KIT_TEST_COMPONENT_COUNT";
+    const CHILD_SANDBOX: &str = "WEIXIN_KIT_TEST_COMPONENT_SANDBOX";
+    const CHILD_APPID: &str = "WEIXIN_KIT_TEST_COMPONENT_APPID";
+    const CHILD_SECRET: &str = "WEIXIN_KIT_TEST_COMPONENT_SECRET";
+    const CHILD_AUTHORIZERS: &str = "WEIXIN_KIT_TEST_COMPONENT_AUTHORIZERS";
+
+    fn quick_config() -> TokenConfig {
+        TokenConfig {
+            poll_interval: Duration::from_millis(10),
+            ..TokenConfig::default()
+        }
+    }
+
+    /// 4 processes with their own ComponentClient over one Redis, calling setUserNotifyExt as each
+    /// of 50 authorizers at once:
+    /// 1. with the component token and every authorizer token absent from the store (expired):
+    ///    exactly one component-token fetch and one refresh per authorizer;
+    /// 2. with every token expired at WeChat but still in the store (42001 on every call and on
+    ///    every refresh): compare-and-expire across the processes makes that again exactly one
+    ///    component-token fetch and one refresh per authorizer.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn four_processes_fifty_authorizers_one_fetch_and_one_refresh_each() {
+        use crate::common::child::{self, ChildProc};
+        use crate::common::redis_server::{redis_conn, RedisServer};
+        const PROCESSES: usize = 4;
+        const AUTHORIZERS: usize = 50;
+        let server = RedisServer::start();
+        let store_url = format!("{}0", server.url());
+        let sb = crate::common::sandbox().await;
+        let client = component_builder(&sb)
+            .token_store_url(&store_url)
+            .build()
+            .unwrap();
+        let mut pushes = receive_pushes(&sb, client.clone()).await;
+        sb.push_component_verify_ticket().await;
+        pushes.recv().await.unwrap().unwrap();
+        let mut appids = Vec::new();
+        for _ in 0..AUTHORIZERS {
+            appids.push(authorized(&sb, &client, &mut pushes, None).await);
+        }
+        assert_eq!(counter(&sb, "component_token_calls"), 1);
+        // Every token expires: gone from the store (Redis would drop them at expires_at).
+        let mut conn = redis_conn(&store_url).await;
+        let component = client.component_appid().to_owned();
+        let mut expired = vec![keys::component_access_token(&component)];
+        expired.extend(
+            appids
+                .iter()
+                .map(|a| keys::authorizer_access_token(&component, a)),
+        );
+        let deleted: i64 = redis::cmd("DEL")
+            .arg(&expired)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(deleted, expired.len() as i64);
+
+        let secret = sb.component_settings().component_appsecret;
+        let list = appids.join(",");
+        let mut children: Vec<ChildProc> = (0..PROCESSES)
+            .map(|_| {
+                ChildProc::spawn(
+                    &child::test_name(module_path!(), "component_child_process"),
+                    &[
+                        (CHILD_MODE, "component"),
+                        (CHILD_REDIS, &store_url),
+                        (CHILD_COUNT, &PROCESSES.to_string()),
+                        (CHILD_SANDBOX, &sb.base_url()),
+                        (CHILD_APPID, &component),
+                        (CHILD_SECRET, secret.expose()),
+                        (CHILD_AUTHORIZERS, &list),
+                    ],
+                )
             })
             .collect();
-        async move {
-            let mut ok = 0;
-            for call in calls {
-                call.await.unwrap().unwrap();
-                ok += 1;
-            }
-            ok
+        let done: Vec<String> =
+            tokio::task::block_in_place(|| children.iter_mut().map(|c| c.read("DONE")).collect());
+        assert_eq!(done, vec![AUTHORIZERS.to_string(); PROCESSES]);
+        assert_eq!(
+            counter(&sb, "component_token_calls"),
+            2,
+            "one fetch for 4 processes"
+        );
+        for a in &appids {
+            assert_eq!(refreshes(&sb, a), 1, "one refresh for {a}");
         }
-    };
-    let ok = rt.block_on(async {
-        // Barrier: every child connected before any asks.
-        redis_barrier(&url, &mode, n).await;
-        call_all().await
-    });
-    println!("DONE={ok}");
-    std::io::stdout().flush().unwrap();
-    let mut line = String::new();
-    assert!(
-        std::io::stdin().lock().read_line(&mut line).unwrap() > 0,
-        "parent gone"
-    );
-    let ok = rt.block_on(call_all());
-    println!("DONE2={ok}");
-    std::io::stdout().flush().unwrap();
-    let _ = std::io::stdin().lock().read_line(&mut line);
+        let calls = (PROCESSES * AUTHORIZERS) as u64;
+        assert_eq!(
+            mp_calls(&sb, "setUserNotifyExt"),
+            calls,
+            "no call was rejected"
+        );
+
+        // 2. Every token expires at WeChat, in the store they look fresh.
+        sb.component().expire_tokens();
+        sb.mp().expire_tokens();
+        children.iter_mut().for_each(ChildProc::go);
+        let done: Vec<String> =
+            tokio::task::block_in_place(|| children.iter_mut().map(|c| c.read("DONE2")).collect());
+        assert_eq!(done, vec![AUTHORIZERS.to_string(); PROCESSES]);
+        assert_eq!(counter(&sb, "component_token_calls"), 3, "one more fetch");
+        for a in &appids {
+            assert_eq!(refreshes(&sb, a), 2, "one more refresh for {a}");
+        }
+        let again = mp_calls(&sb, "setUserNotifyExt") - calls;
+        assert!(
+            (calls + 1..=2 * calls).contains(&again),
+            "each call, plus at most one resend ({again})"
+        );
+        for mut c in children {
+            c.close_stdin();
+            let status = tokio::task::block_in_place(|| c.child.wait().unwrap());
+            assert!(status.success(), "child failed: {status}");
+        }
+    }
+
+    /// The child side of the test above; does nothing unless started by it.
+    #[test]
+    #[ignore = "run by four_processes_fifty_authorizers_one_fetch_and_one_refresh_each"]
+    fn component_child_process() {
+        use crate::common::redis_server::redis_barrier;
+        let Ok(mode) = std::env::var(CHILD_MODE) else {
+            return;
+        };
+        let env = |k: &str| std::env::var(k).unwrap();
+        let n: i64 = env(CHILD_COUNT).parse().unwrap();
+        let url = env(CHILD_REDIS);
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let client = ComponentClient::builder()
+            .component_appid(env(CHILD_APPID))
+            .component_appsecret(SecretString::from(env(CHILD_SECRET)))
+            .base_url(env(CHILD_SANDBOX))
+            .token_store_url(&url)
+            .token_config(quick_config())
+            .retry(crate::common::fast_retry())
+            .build()
+            .unwrap();
+        let appids: Vec<String> = env(CHILD_AUTHORIZERS)
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let call_all = || {
+            let calls: Vec<_> = appids
+                .iter()
+                .map(|appid| {
+                    let merchant = client.authorizer(appid).unwrap();
+                    tokio::spawn(async move {
+                        merchant
+                            .set_user_notify_ext(OPENID, NOTIFY_TYPE, CODE, pay_info())
+                            .await
+                    })
+                })
+                .collect();
+            async move {
+                let mut ok = 0;
+                for call in calls {
+                    call.await.unwrap().unwrap();
+                    ok += 1;
+                }
+                ok
+            }
+        };
+        let ok = rt.block_on(async {
+            // Barrier: every child connected before any asks.
+            redis_barrier(&url, &mode, n).await;
+            call_all().await
+        });
+        println!("DONE={ok}");
+        std::io::stdout().flush().unwrap();
+        let mut line = String::new();
+        assert!(
+            std::io::stdin().lock().read_line(&mut line).unwrap() > 0,
+            "parent gone"
+        );
+        let ok = rt.block_on(call_all());
+        println!("DONE2={ok}");
+        std::io::stdout().flush().unwrap();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+    }
 }
