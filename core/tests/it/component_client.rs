@@ -558,11 +558,7 @@ mod processes {
             (calls + 1..=2 * calls).contains(&again),
             "each call, plus at most one resend ({again})"
         );
-        for mut c in children {
-            c.close_stdin();
-            let status = tokio::task::block_in_place(|| c.child.wait().unwrap());
-            assert!(status.success(), "child failed: {status}");
-        }
+        children.into_iter().for_each(ChildProc::finish);
     }
 
     /// The child side of the test above; does nothing unless started by it.

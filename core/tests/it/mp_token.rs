@@ -571,11 +571,7 @@ async fn separate_processes_share_one_fetch_and_pick_up_a_refresh() {
         "each process: its call, plus at most one retry ({calls})"
     );
 
-    for mut c in children {
-        c.close_stdin();
-        let status = tokio::task::block_in_place(|| c.child.wait().unwrap());
-        assert!(status.success(), "child failed: {status}");
-    }
+    children.into_iter().for_each(ChildProc::finish);
 }
 
 /// The child side of the test above; does nothing unless started by it.

@@ -69,4 +69,12 @@ impl ChildProc {
     pub fn close_stdin(&mut self) {
         drop(self.stdin.take());
     }
+
+    /// Closes the child's stdin and waits for it to exit; fails the test if it failed. Call from
+    /// a multi-threaded runtime (it blocks in place).
+    pub fn finish(mut self) {
+        self.close_stdin();
+        let status = tokio::task::block_in_place(|| self.child.wait().unwrap());
+        assert!(status.success(), "child failed: {status}");
+    }
 }
