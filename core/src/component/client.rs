@@ -37,8 +37,7 @@ pub use crate::component::builder::ComponentClientBuilder;
 use crate::dispatch::{self, JsonArgs};
 use crate::error::{Error, Result};
 use crate::http::HttpClient;
-use crate::mp::client::send_with_token;
-use crate::mp::errors::errcode_of;
+use crate::mp::client::{send_refreshing_once, send_with_token};
 use crate::mp::token::{TokenConfig, TokenProvider, TokenStore};
 use crate::mp::MiniProgramClient;
 use crate::operation::{Auth, Execute, PreparedRequest, RawResponse};
@@ -257,37 +256,20 @@ impl ComponentClient {
         dispatch::call(self, op, args).await
     }
 
-    /// A `ComponentAccessToken` operation: token, send, and on 40001/42001 compare-and-expire,
-    /// one new token, one more send — never more.
-    async fn execute_with_component_token(&self, request: &PreparedRequest) -> Result<RawResponse> {
-        const NAME: &str = "component_access_token";
-        let manager = self.inner.tokens.component_manager();
-        let token = manager.get_token().await?;
-        let response = send_with_token(&self.inner.http, request, Some((NAME, &token))).await?;
-        let Some(rejected) = errcode_of(&response).filter(|c| COMPONENT_TOKEN_REJECTED.contains(c))
-        else {
-            return Ok(response);
-        };
-        tracing::info!(
-            target: crate::http::trace::TARGET,
-            errcode = rejected,
-            "component access token rejected: expiring it and sending once more with a new one"
-        );
-        // A store failure here leaves the rejection standing: it is the error worth reporting.
-        let Ok(invalidated) = manager.invalidate_if_current(&token).await else {
-            return Ok(response);
-        };
-        let fresh = manager.get_token().await?;
-        if !invalidated && fresh.expose() == token.expose() {
-            return Ok(response);
-        }
-        send_with_token(&self.inner.http, request, Some((NAME, &fresh))).await
-    }
-
     async fn execute_traced(&self, request: PreparedRequest) -> Result<RawResponse> {
         let op = request.operation;
         match op.auth {
-            Auth::ComponentAccessToken => self.execute_with_component_token(&request).await,
+            // 40001/42001: compare-and-expire, one new token, one more send — never more.
+            Auth::ComponentAccessToken => {
+                send_refreshing_once(
+                    &self.inner.http,
+                    &request,
+                    "component_access_token",
+                    self.inner.tokens.component_manager().as_ref(),
+                    |c| COMPONENT_TOKEN_REJECTED.contains(&c),
+                )
+                .await
+            }
             Auth::None => send_with_token(&self.inner.http, &request, None).await,
             Auth::AccessToken => Err(Error::Config {
                 detail: format!(

@@ -408,43 +408,23 @@ impl MiniProgramClient {
         credential(r.ticket, r.expires_in, "getTicket", "ticket")
     }
 
-    /// An access-token operation: token, send, and on 40001/42001/40014 compare-and-expire,
-    /// one new token, one more send — never more. When the provider neither drops the token
-    /// nor has another one ([`FixedToken`](super::FixedToken)), the first answer stands; so does
-    /// it when the store cannot expire the token (Redis down): the rejection is the error worth
-    /// reporting, with the store's failure noted in its solution. (A manager that did expire it
-    /// may get the same value back — a stable token still valid on the server — and sends once
-    /// more with it.)
+    /// An access-token operation (the card account's token for the `card` tag): on
+    /// 40001/42001/40014 compare-and-expire, one new token, one more send — never more
+    /// ([`send_refreshing_once`]).
     async fn execute_with_token(&self, request: &PreparedRequest) -> Result<RawResponse> {
         let provider = if request.operation.tag == CARD_TAG {
             &self.card_account()?.token
         } else {
             &self.inner.token
         };
-        let token = provider.token().await?;
-        let response = self.send(request, Some(&token)).await?;
-        let Some(rejected) = errcode_of(&response).filter(|&c| errcode::is_token_rejected(c))
-        else {
-            return Ok(response);
-        };
-        tracing::info!(
-            target: crate::http::trace::TARGET,
-            errcode = rejected,
-            "access token rejected: expiring it and sending once more with a new one"
-        );
-        let invalidated = match provider.invalidate(&token).await {
-            Ok(invalidated) => invalidated,
-            Err(store_error) => {
-                return token_not_replaced(request.operation, response, &store_error);
-            }
-        };
-        let fresh = provider.token().await?;
-        if !invalidated && fresh.expose() == token.expose() {
-            // The provider neither dropped the token nor has another one (FixedToken): the same
-            // token would be rejected the same way.
-            return Ok(response);
-        }
-        self.send(request, Some(&fresh)).await
+        send_refreshing_once(
+            &self.inner.http,
+            request,
+            "access_token",
+            provider.as_ref(),
+            errcode::is_token_rejected,
+        )
+        .await
     }
 
     /// One operation through the shared HTTP layer: 5xx/429/transport errors and the retryable
@@ -461,6 +441,46 @@ impl MiniProgramClient {
         )
         .await
     }
+}
+
+/// An operation whose credential travels as the query parameter `param` (`access_token`,
+/// `component_access_token`), from `provider`: send; when the answer's errcode says the token
+/// was rejected (`rejected`), compare-and-expire it ([`TokenProvider::invalidate`]: another
+/// instance may already have replaced it), obtain one again (one fetch at most, shared with
+/// every concurrent caller) and send once more — once, never more. When the provider neither
+/// dropped the token nor has another one ([`FixedToken`](super::FixedToken)), the first answer
+/// stands; so does it when the store cannot expire the token (Redis down): the rejection is the
+/// error worth reporting, with the store's failure noted in its solution. (A manager that did
+/// expire it may get the same value back — a stable token still valid on the server — and sends
+/// once more with it.)
+pub(crate) async fn send_refreshing_once(
+    http: &HttpClient,
+    request: &PreparedRequest,
+    param: &str,
+    provider: &dyn TokenProvider,
+    rejected: fn(i64) -> bool,
+) -> Result<RawResponse> {
+    let token = provider.token().await?;
+    let response = send_with_token(http, request, Some((param, &token))).await?;
+    let Some(code) = errcode_of(&response).filter(|&c| rejected(c)) else {
+        return Ok(response);
+    };
+    tracing::info!(
+        target: crate::http::trace::TARGET,
+        errcode = code,
+        credential = param,
+        "access token rejected: expiring it and sending once more with a new one"
+    );
+    let invalidated = match provider.invalidate(&token).await {
+        Ok(invalidated) => invalidated,
+        Err(store_error) => return token_not_replaced(request.operation, response, &store_error),
+    };
+    let fresh = provider.token().await?;
+    if !invalidated && fresh.expose() == token.expose() {
+        // The same token would be rejected the same way.
+        return Ok(response);
+    }
+    send_with_token(http, request, Some((param, &fresh))).await
 }
 
 /// One errcode-model operation (mini-program, component) through `http`, with `(name, token)`
