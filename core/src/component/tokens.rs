@@ -303,7 +303,7 @@ impl ComponentTokens {
         let now = self.config.clock.now();
         manager
             .refresh_with_fenced(|fence| async move {
-                persist_refresh_token(&fence, &refresh_key, refresh, now).await?;
+                persist_refresh_token(&fence, &refresh_key, refresh, now, None).await?;
                 Ok((access, expires_in))
             })
             .await?;
@@ -376,7 +376,8 @@ impl ComponentTokens {
                     .filter(|n| !n.expose().is_empty() && n.expose() != stored.value.expose())
                 {
                     let now = self.config.clock.now();
-                    persist_refresh_token(&fence, &refresh_key, new, now).await?;
+                    let previous = (self.store.as_ref(), &stored.value);
+                    persist_refresh_token(&fence, &refresh_key, new, now, Some(previous)).await?;
                 }
                 Ok((r.authorizer_access_token, r.expires_in))
             }
@@ -459,13 +460,18 @@ impl ComponentTokens {
     }
 }
 
-/// Writes a refresh token through the fence; failing (store down, lock lost) is an error, so the
-/// access token that came with it is not used before its refresh token is safe.
+/// Writes a refresh token through the fence. If the lock ran out meanwhile and the token
+/// replaces `previous` (a rotation: WeChat has just made `previous` invalid, so losing the new
+/// one would cost the authorization), it is still written where `previous` is still the stored
+/// one ([`TokenStore::compare_and_set`]): nobody stored another or cleared it since. Failing
+/// that (or the store failing) is an error, so the access token that came with it is not used
+/// before its refresh token is safe.
 async fn persist_refresh_token(
     fence: &Fence,
     key: &str,
     value: SecretString,
     now: i64,
+    previous: Option<(&dyn TokenStore, &SecretString)>,
 ) -> Result<()> {
     let token = StoredToken {
         value,
@@ -473,6 +479,20 @@ async fn persist_refresh_token(
     };
     if fence.set(key, &token).await? {
         return Ok(());
+    }
+    if let Some((store, previous)) = previous {
+        if store
+            .compare_and_set(key, previous.expose(), &token)
+            .await?
+        {
+            tracing::warn!(
+                target: crate::http::trace::TARGET,
+                key = %key,
+                "the refresh lock ran out: the rotated authorizer refresh token was stored in \
+                 place of the one it replaces"
+            );
+            return Ok(());
+        }
     }
     tracing::warn!(
         target: crate::http::trace::TARGET,
@@ -483,7 +503,8 @@ async fn persist_refresh_token(
         may_have_been_applied: true,
         detail: format!(
             "the store lock of `{key}`'s authorizer ran out before its new refresh token could be \
-             stored; the access token that came with it was not used"
+             stored, and another was stored meanwhile; the access token that came with it was \
+             not used"
         ),
     })
 }

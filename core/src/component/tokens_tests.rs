@@ -340,8 +340,9 @@ async fn a_rotated_refresh_token_is_persisted_and_the_old_one_never_reused() {
     assert!(t.expires_at > crate::time::unix_now() + 10 * 365 * 24 * 3600);
 }
 
-/// A store that refuses fenced writes of the refresh token: the lock was lost.
-struct LosesRefreshWrites(MemoryStore);
+/// A store that refuses fenced writes of the refresh token: the lock was lost. With
+/// `replaced_meanwhile`, another refresh token is stored just before (someone else wrote one).
+struct LosesRefreshWrites(MemoryStore, AtomicBool);
 
 impl TokenStore for LosesRefreshWrites {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<StoredToken>>> {
@@ -358,9 +359,26 @@ impl TokenStore for LosesRefreshWrites {
         lock: &'a LockToken,
     ) -> BoxFuture<'a, Result<bool>> {
         if key.ends_with(":refresh_token") {
-            return Box::pin(async { Ok(false) });
+            return Box::pin(async move {
+                if self.1.load(Ordering::SeqCst) {
+                    let other = StoredToken {
+                        value: "refresh-other".into(),
+                        expires_at: i64::MAX / 2,
+                    };
+                    self.0.set(key, &other).await?;
+                }
+                Ok(false)
+            });
         }
         self.0.set_locked(key, token, lock_key, lock)
+    }
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        token: &'a StoredToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        self.0.compare_and_set(key, expected, token)
     }
     fn compare_and_expire<'a>(&'a self, key: &'a str, v: &'a str) -> BoxFuture<'a, Result<bool>> {
         self.0.compare_and_expire(key, v)
@@ -377,9 +395,15 @@ impl TokenStore for LosesRefreshWrites {
     }
 }
 
-#[tokio::test]
-async fn the_access_token_is_not_used_when_its_rotated_refresh_token_could_not_be_stored() {
-    let store = Arc::new(LosesRefreshWrites(MemoryStore::new()));
+/// A chain over [`LosesRefreshWrites`] whose authorizer holds `refresh-0`, rotating on the next
+/// refresh.
+async fn losing_refresh_writes(
+    replaced_meanwhile: bool,
+) -> (Arc<ComponentTokens>, Arc<FakeApi>, Arc<LosesRefreshWrites>) {
+    let store = Arc::new(LosesRefreshWrites(
+        MemoryStore::new(),
+        AtomicBool::new(replaced_meanwhile),
+    ));
     let (tokens, api) = chain_over(store.clone());
     api.valid_refresh
         .lock()
@@ -396,19 +420,36 @@ async fn the_access_token_is_not_used_when_its_rotated_refresh_token_could_not_b
         .await
         .unwrap();
     api.rotate.store(true, Ordering::SeqCst);
+    (tokens, api, store)
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_is_kept_when_the_lock_ran_out_but_nothing_replaced_the_old_one() {
+    let (tokens, api, _store) = losing_refresh_writes(false).await;
+    let t = tokens.authorizer_access_token(A).await.unwrap();
+    assert_eq!(api.refreshes().len(), 1);
+    // WeChat made refresh-0 invalid; the rotated one is the stored one, and the access token
+    // that came with it is in use.
+    let rotated = api.valid_refresh.lock().unwrap()[A].clone();
+    assert_ne!(rotated, "refresh-0");
+    assert_eq!(stored(&tokens, &refresh_key()).await, Some(rotated));
+    assert_eq!(
+        stored(&tokens, &access_key()).await.as_deref(),
+        Some(t.expose())
+    );
+}
+
+#[tokio::test]
+async fn the_access_token_is_not_used_when_its_rotated_refresh_token_could_not_be_stored() {
+    let (tokens, api, _store) = losing_refresh_writes(true).await;
     let e = tokens.authorizer_access_token(A).await.unwrap_err();
     assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
     assert_eq!(api.refreshes().len(), 1);
     assert_eq!(stored(&tokens, &access_key()).await, None);
-    // Without rotation the refresh token is not rewritten, and the access token is stored.
-    api.valid_refresh
-        .lock()
-        .unwrap()
-        .insert(A.into(), "refresh-0".into());
-    let t = tokens.authorizer_access_token(A).await.unwrap();
+    // What another writer stored is left alone.
     assert_eq!(
-        stored(&tokens, &access_key()).await.as_deref(),
-        Some(t.expose())
+        stored(&tokens, &refresh_key()).await.as_deref(),
+        Some("refresh-other")
     );
 }
 

@@ -173,6 +173,14 @@ impl TokenStore for LaggyStore {
     ) -> BoxFuture<'a, Result<bool>> {
         self.inner.set_locked(key, token, lock_key, lock)
     }
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        token: &'a StoredToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        self.inner.compare_and_set(key, expected, token)
+    }
     fn compare_and_expire<'a>(
         &'a self,
         key: &'a str,

@@ -230,6 +230,67 @@ async fn a_holder_past_its_lease_cannot_overwrite_the_newer_token() {
     }
 }
 
+/// Compare-and-set writes only over the value it expects: never over another value, never
+/// into an absent entry; the write keeps its expiry (Redis: the key's own expiry too).
+#[tokio::test]
+async fn compare_and_set_writes_only_over_the_expected_value() {
+    let server = RedisServer::start();
+    for (name, store) in both_stores(&server).await {
+        let key = keys::authorizer_refresh_token("wxcomponentcas", "wxauthorizercas");
+        let token = |v: &str| StoredToken {
+            value: SecretString::new(v),
+            expires_at: unix_now() + 3600,
+        };
+        assert!(
+            !store
+                .compare_and_set(&key, "old", &token("new"))
+                .await
+                .unwrap(),
+            "{name}: wrote into an absent entry"
+        );
+        assert_eq!(store.get(&key).await.unwrap(), None, "{name}");
+        store.set(&key, &token("old")).await.unwrap();
+        assert!(
+            !store
+                .compare_and_set(&key, "other", &token("new"))
+                .await
+                .unwrap(),
+            "{name}: wrote over a value it did not expect"
+        );
+        assert_eq!(
+            store.get(&key).await.unwrap().unwrap().value.expose(),
+            "old"
+        );
+        let new = token("new");
+        assert!(
+            store.compare_and_set(&key, "old", &new).await.unwrap(),
+            "{name}"
+        );
+        assert_eq!(store.get(&key).await.unwrap(), Some(new.clone()), "{name}");
+        // The old value no longer matches.
+        assert!(!store
+            .compare_and_set(&key, "old", &token("again"))
+            .await
+            .unwrap());
+        assert_eq!(
+            store.get(&key).await.unwrap().unwrap().value.expose(),
+            "new"
+        );
+    }
+    let ttl: i64 = redis::cmd("TTL")
+        .arg(keys::authorizer_refresh_token(
+            "wxcomponentcas",
+            "wxauthorizercas",
+        ))
+        .query_async(&mut redis_conn(&server.url()).await)
+        .await
+        .unwrap();
+    assert!(
+        (3500..=3600).contains(&ttl),
+        "the key expires with the token: {ttl}"
+    );
+}
+
 /// A caller cancelled while it holds the lock (its future dropped mid-fetch) frees the lock at
 /// once: another instance fetches without waiting out the (long) lease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

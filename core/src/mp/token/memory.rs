@@ -62,6 +62,22 @@ impl TokenStore for MemoryStore {
         Box::pin(async move { Ok(held) })
     }
 
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        token: &'a StoredToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        let mut tokens = lock_map(&self.tokens);
+        let matches = tokens
+            .get(key)
+            .is_some_and(|t| t.value.expose() == expected);
+        if matches {
+            tokens.insert(key.to_owned(), token.clone());
+        }
+        Box::pin(async move { Ok(matches) })
+    }
+
     fn compare_and_expire<'a>(
         &'a self,
         key: &'a str,

@@ -28,6 +28,17 @@ redis.call('EXPIREAT', KEYS[1], ARGV[3])
 return 1
 ";
 
+/// Stores the token like [`SET_SCRIPT`], but only if the stored value is still `ARGV[1]`.
+const COMPARE_AND_SET_SCRIPT: &str = r"
+if redis.call('HGET', KEYS[1], 'value') ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'value', ARGV[2], 'expires_at', ARGV[3])
+redis.call('EXPIREAT', KEYS[1], ARGV[3])
+return 1
+";
+
 /// Deletes the token only if its value is the one that failed.
 const COMPARE_AND_EXPIRE_SCRIPT: &str = r"
 if redis.call('HGET', KEYS[1], 'value') == ARGV[1] then
@@ -72,6 +83,7 @@ pub struct RedisStore {
     conn: redis::aio::ConnectionManager,
     set_script: Arc<redis::Script>,
     set_locked_script: Arc<redis::Script>,
+    cas_script: Arc<redis::Script>,
     cae_script: Arc<redis::Script>,
     unlock_script: Arc<redis::Script>,
 }
@@ -120,6 +132,7 @@ impl RedisStore {
             conn,
             set_script: Arc::new(redis::Script::new(SET_SCRIPT)),
             set_locked_script: Arc::new(redis::Script::new(SET_LOCKED_SCRIPT)),
+            cas_script: Arc::new(redis::Script::new(COMPARE_AND_SET_SCRIPT)),
             cae_script: Arc::new(redis::Script::new(COMPARE_AND_EXPIRE_SCRIPT)),
             unlock_script: Arc::new(redis::Script::new(UNLOCK_SCRIPT)),
         }
@@ -176,6 +189,27 @@ impl TokenStore for RedisStore {
                 .key(key)
                 .key(lock_key)
                 .arg(lock.as_str())
+                .arg(token.value.expose())
+                .arg(token.expires_at)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(redis_error)?;
+            Ok(written == 1)
+        })
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        token: &'a StoredToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            let mut conn = self.conn.clone();
+            let written: i64 = self
+                .cas_script
+                .key(key)
+                .arg(expected)
                 .arg(token.value.expose())
                 .arg(token.expires_at)
                 .invoke_async(&mut conn)
@@ -298,6 +332,20 @@ impl TokenStore for LazyRedisStore {
             self.store()
                 .await?
                 .set_locked(key, token, lock_key, lock)
+                .await
+        })
+    }
+
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        token: &'a StoredToken,
+    ) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(async move {
+            self.store()
+                .await?
+                .compare_and_set(key, expected, token)
                 .await
         })
     }

@@ -76,6 +76,18 @@ pub trait TokenStore: Send + Sync {
         lock: &'a LockToken,
     ) -> BoxFuture<'a, Result<bool>>;
 
+    /// Replaces the stored token only if its value is still `expected`, atomically (Redis: a
+    /// Lua compare-then-write); true when it wrote. What a refresh whose lock ran out falls
+    /// back to for a rotated credential it must not lose (a third-party platform's
+    /// `authorizer_refresh_token`): written unless another one was stored (or it was cleared)
+    /// meanwhile.
+    fn compare_and_set<'a>(
+        &'a self,
+        key: &'a str,
+        expected: &'a str,
+        token: &'a StoredToken,
+    ) -> BoxFuture<'a, Result<bool>>;
+
     /// Expires the stored token only if its value is `failed_value`, atomically; true when it
     /// did. A token another instance stored meanwhile is left alone.
     fn compare_and_expire<'a>(
