@@ -314,26 +314,26 @@ pub fn card_ext(sources: &Sources, args: CardExtArgs) -> Outcome {
             .to_owned(),
         None => sources.require_str("api_ticket", "--api-ticket-file")?,
     };
-    let timestamp = args.timestamp.unwrap_or_else(weixin_kit::time::unix_now);
-    let nonce_str = args.nonce_str.unwrap_or_else(weixin_kit::crypto::nonce);
-    weixin_kit::mp::card::check_nonce_str(&nonce_str)?;
-    let signature = bridge::sign_card_ext(
-        &ticket,
-        &args.card_id,
-        timestamp,
-        &nonce_str,
-        args.code.as_deref(),
-        args.openid.as_deref(),
-    );
-    let mut ext = Map::new();
+    // The core's builder: its checks (ticket, card_id, code, openid, timestamp, nonce_str, the
+    // cardExt table) and its signature.
+    let mut builder = weixin_kit::mp::card::CardExtBuilder::new(args.card_id);
+    if let Some(timestamp) = args.timestamp {
+        builder = builder.timestamp(timestamp);
+    }
+    if let Some(nonce_str) = args.nonce_str {
+        builder = builder.nonce_str(nonce_str);
+    }
     if let Some(code) = args.code {
-        ext.insert("code".into(), Value::String(code));
+        builder = builder.code(code);
     }
     if let Some(openid) = args.openid {
-        ext.insert("openid".into(), Value::String(openid));
+        builder = builder.openid(openid);
     }
-    ext.insert("timestamp".into(), Value::String(timestamp.to_string()));
-    ext.insert("nonce_str".into(), Value::String(nonce_str));
-    ext.insert("signature".into(), Value::String(signature));
-    Ok(Value::Object(ext))
+    let ext = builder.build_card_ext(&ticket)?;
+    serde_json::to_value(&ext).map_err(|e| {
+        weixin_kit::Error::Config {
+            detail: format!("cardExt could not be written as JSON: {e}"),
+        }
+        .into()
+    })
 }

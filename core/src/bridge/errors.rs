@@ -164,6 +164,23 @@ pub static ERROR_KINDS: &[KindInfo] = &[
 ];
 
 impl ErrorKind {
+    /// The kind of a core error (its class in every binding).
+    pub fn of(error: &Error) -> ErrorKind {
+        match error {
+            Error::Api(_) => ErrorKind::Api,
+            Error::MiniProgram(_) => ErrorKind::MiniProgram,
+            Error::Signature { .. } => ErrorKind::Signature,
+            Error::Validation { .. } => ErrorKind::Validation,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::Config { .. } => ErrorKind::Config,
+            Error::UnexpectedResponse { .. } => ErrorKind::UnexpectedResponse,
+            Error::Callback { .. } => ErrorKind::Callback,
+            Error::Replayed { .. } => ErrorKind::Replay,
+            Error::NotAuthorized { .. } => ErrorKind::NotAuthorized,
+        }
+    }
+
     /// The row of [`ERROR_KINDS`] for this kind.
     pub fn info(self) -> &'static KindInfo {
         ERROR_KINDS

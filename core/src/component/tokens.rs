@@ -421,23 +421,8 @@ impl ComponentTokens {
             )
             .await?;
         }
-        let manager = lock(&self.authorizers).get(appid).cloned();
-        match manager {
-            Some(m) => {
-                m.expire().await?;
-            }
-            None => {
-                let key = keys::authorizer_access_token(&self.component_appid, appid);
-                if let Some(t) = self.bounded("reading", &key, self.store.get(&key)).await? {
-                    self.bounded(
-                        "expiring",
-                        &key,
-                        self.store.compare_and_expire(&key, t.value.expose()),
-                    )
-                    .await?;
-                }
-            }
-        }
+        // Both callers hold the authorizer's manager (forget creates it, a refresh is its fetch).
+        self.authorizer_manager(appid)?.expire().await?;
         Ok(())
     }
 

@@ -125,18 +125,5 @@ pub(super) fn not_retried(reason: &'static str) {
 /// An error's kind for an `error_kind` field: the bridge's class name (`SignatureError`, …),
 /// never the error's text (it may quote an answer or name a path).
 pub fn error_kind(e: &crate::Error) -> &'static str {
-    use crate::Error;
-    match e {
-        Error::Api(_) => "ApiError",
-        Error::MiniProgram(_) => "MiniProgramError",
-        Error::Signature { .. } => "SignatureError",
-        Error::Validation { .. } => "ValidationError",
-        Error::Transport { .. } => "TransportError",
-        Error::Timeout { .. } => "TimeoutError",
-        Error::Config { .. } => "ConfigError",
-        Error::UnexpectedResponse { .. } => "UnexpectedResponseError",
-        Error::Callback { .. } => "CallbackError",
-        Error::Replayed { .. } => "ReplayError",
-        Error::NotAuthorized { .. } => "NotAuthorizedError",
-    }
+    crate::bridge::ErrorKind::of(e).class_name()
 }

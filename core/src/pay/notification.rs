@@ -133,10 +133,9 @@ pub fn parse(
     decrypt_verified(apiv3_key, body)
 }
 
-/// The part of [`parse`] after the signature check: decrypt `resource`, then type it. `body` must
-/// have been verified already.
+/// The part of [`parse`] after the size and signature checks: decrypt `resource`, then type it.
+/// `body` must have been checked ([`check_size`]) and verified already.
 pub(crate) fn decrypt_verified(apiv3_key: &ApiV3Key, body: &[u8]) -> crate::Result<Notification> {
-    check_size(body)?;
     let envelope: NotificationEnvelope = {
         let de = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(de).map_err(|e| {
